@@ -1,0 +1,110 @@
+# mighost - plain make, no generated build system.
+#   make            build build/mighost
+#   make test       install what is missing, build, run every test
+#   make check      the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind   the tests under valgrind (no leaks allowed)
+#   make bench      the benchmarks in bench/ (figures go in bench/RESULTS.md)
+#   make demo       build, start a local server, run a packaged migration
+#   make install    PREFIX=/usr/local
+#   make deps       install missing Debian and npm packages
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PKGS     = lua5.4 libcurl json-c openssl expat zlib
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Ihost -Ibindings $(PKG_CFLAGS) -DMIGHOST_VERSION='"$(VERSION)"' \
+           -DMIGHOST_DATADIR='"$(PREFIX)/share/mighost"'
+LDLIBS  += $(PKG_LIBS) -lm
+
+CORE_SRC  := $(filter-out host/main.c,$(wildcard host/*.c)) $(wildcard bindings/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded_lua.o
+EMBED_LUA := $(shell find bindings/lua -name '*.lua' | sort)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+TEST_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%) $(INTEG_SRC:%.c=$(BUILD)/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+.PHONY: all test check valgrind bench demo install clean deps tests
+
+all: $(BUILD)/mighost
+
+$(BUILD)/mighost: $(BUILD)/host/main.o $(CORE_OBJ)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard host/*.h bindings/*.h tests/support/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Itests/support -c -o $@ $<
+
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O1 -o $@ $<
+
+$(BUILD)/gen/embedded_lua.c: $(BUILD)/tools/embed $(EMBED_LUA)
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   $(words $(EMBED_LUA)) Lua modules"
+	$(Q)$(BUILD)/tools/embed $@ bindings/lua $(EMBED_LUA)
+
+$(BUILD)/gen/embedded_lua.o: $(BUILD)/gen/embedded_lua.c bindings/embedded.h
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(BUILD)/mighost $(TEST_BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@sh tests/run-tests $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build-san \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" tests
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run-tests build-san
+
+valgrind: deps
+	@$(MAKE) --no-print-directory tests
+	@MIGHOST_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
+	    sh tests/run-tests $(BUILD)
+
+bench: deps $(BUILD)/mighost $(BENCH_BIN)
+	@sh bench/run $(BUILD)
+
+demo: deps $(BUILD)/mighost
+	@sh scripts/demo.sh $(BUILD)
+
+install: $(BUILD)/mighost
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mighost
+	install -m 755 $(BUILD)/mighost $(DESTDIR)$(PREFIX)/bin/mighost
+	cp -R migrations $(DESTDIR)$(PREFIX)/share/mighost/
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,44 @@
+/* bindings.h - the Lua modules implemented in C, and what they share.
+ *
+ * Modules (in package.preload): "mighost" (tasks, logging, run mode),
+ * "mighost.item" (the item codec), "mighost.aws" (signed calls from
+ * tasks), "mighost.plan" (the dry-run recorder), and the Lua modules in
+ * bindings/lua compiled in (mighost.dynamodb, ...). Bindings translate
+ * between Lua values and engine calls; they hold no policy of their own.
+ */
+#ifndef MIGHOST_BINDINGS_H
+#define MIGHOST_BINDINGS_H
+
+#include <lua.h>
+
+#include "aws.h"
+
+typedef struct bindings_context {
+    aws_client *aws;        /* NULL when no AWS access is configured */
+    int dry_run;            /* record writes instead of sending them */
+    const char *plan_file;  /* dry-run: JSON lines of would-be writes, or NULL */
+} bindings_context;
+
+void bindings_register(lua_State *L, const bindings_context *ctx);
+/* After the run: flush the plan file. Returns -1 if it could not be written. */
+int bindings_finish(lua_State *L);
+void bindings_shutdown(lua_State *L);
+
+/* The shared context, for the modules. */
+const bindings_context *bindings_ctx(lua_State *L);
+
+int luaopen_mighost(lua_State *L);
+int luaopen_mighost_item(lua_State *L);
+int luaopen_mighost_aws(lua_State *L);
+int luaopen_mighost_plan(lua_State *L);
+int luaopen_mighost_json(lua_State *L);
+
+/* JSON string literal with JSON.stringify's escaping. */
+void json_append_string(buf *b, const char *s, size_t len);
+/* A buf inside a userdata (pushed), freed by the GC even on errors. */
+buf *json_new_bufbox(lua_State *L);
+
+/* An error value: {code, message, retryable} with a __tostring. */
+void aws_push_error(lua_State *L, const char *code, const char *message, int retryable);
+
+#endif

@@ -1,0 +1,95 @@
+/* item_int.h - what the item_*.c files share; not for other modules. */
+#ifndef MIGHOST_ITEM_INT_H
+#define MIGHOST_ITEM_INT_H
+
+#include <stdarg.h>
+
+#include "item.h"
+
+enum { ITEM_S, ITEM_N, ITEM_B, ITEM_SS, ITEM_NS, ITEM_BS, ITEM_BOOL, ITEM_NULL,
+       ITEM_L, ITEM_M, ITEM_NTAGS };
+
+extern const char *const item_tag_names[ITEM_NTAGS];
+extern const int item_tag_ltype[ITEM_NTAGS];   /* the Lua type each tag holds */
+
+/* The tag named by s, or -1. */
+int item_tag(const char *s, size_t len);
+
+/* Where an error is: a name, or an index when s is NULL. Top-level name +
+ * ITEM_MAX_DEPTH levels + one set member, with room to report the level
+ * that is one too deep. */
+typedef struct item_path {
+    int n;
+    int value;      /* the root is an attribute value, not an item */
+    struct { const char *s; size_t len; long long idx; } seg[ITEM_MAX_DEPTH + 4];
+} item_path;
+
+static inline void item_path_name(item_path *p, const char *s, size_t len)
+{
+    p->seg[p->n].s = s;
+    p->seg[p->n].len = len;
+    p->n++;
+}
+
+static inline void item_path_index(item_path *p, long long i)
+{
+    p->seg[p->n].s = NULL;
+    p->seg[p->n].idx = i;
+    p->n++;
+}
+
+/* "attribute a.b[3]: <message>" (or "item: ..." at the top) into err. */
+void item_path_error(const item_path *p, buf *err, const char *fmt, va_list ap);
+
+/* A number's value as DynamoDB sees it: d.ddd x 10^exp. */
+typedef struct item_num {
+    int neg;        /* a leading '-' */
+    int ndig;       /* significant digits; 0 for zero */
+    long exp;       /* exponent of the first significant digit */
+    char dig[40];   /* the significant digits, when ndig <= 38 */
+} item_num;
+
+#define ITEM_NUM_CANON_MAX 48
+
+/* Parse N text (-?(d+(.d*)?|.d+)([eE][+-]?d+)?) and check DynamoDB's
+ * limits: 38 significant digits, magnitude 1e-130 .. <1e126. Returns NULL
+ * or what is wrong. */
+const char *item_num_parse(const char *s, size_t len, item_num *n);
+
+/* A canonical text ("-123e-2", "0"), equal for equal numbers; returns its
+ * length. out holds ITEM_NUM_CANON_MAX bytes. */
+size_t item_num_canon(const item_num *n, char *out);
+
+/* The size DynamoDB counts for the number. */
+size_t item_num_size(const item_num *n);
+
+/* Push the weak-keyed table: map or item -> array of its names in order. */
+void item_order_push(lua_State *L);
+
+/* Call fn for each string key of the table at idx in encoding order
+ * (recorded order, then the rest sorted) with the key at -2 and its value
+ * at -1; fn must leave the stack as it found it. order is the index of
+ * the table item_order_push() pushed. A non-zero return from fn stops the
+ * walk and is returned. A key that is not a string stops it with -1 and
+ * its Lua type in *badkey. */
+typedef int (*item_key_fn)(lua_State *L, void *ud);
+int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *badkey);
+
+/* Sequence length of the table at idx: n when its keys are exactly 1..n,
+ * else -1. */
+long long item_seq_len(lua_State *L, int idx);
+
+/* Whether the table at idx looks like an attribute value rather than an
+ * item: one key, a type tag, holding the Lua type that tag needs. */
+int item_looks_like_value(lua_State *L, int idx);
+
+/* The shortest "%.17g"-style text that reads back as d (finite), with a
+ * plain exponent ("1e21", "5e-7"); returns its length. out: 32 bytes. */
+size_t item_fmt_double(double d, char *out);
+
+/* Lua functions in item_plain.c. */
+int item_l_to_plain(lua_State *L);
+int item_l_from_plain(lua_State *L);
+int item_l_equal(lua_State *L);
+
+#endif

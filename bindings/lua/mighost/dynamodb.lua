@@ -1,0 +1,538 @@
+-- mighost.dynamodb: DynamoDB for scripts, built on mighost.aws.call.
+--
+-- Items are in the typed form of mighost.item. Calls suspend only the task
+-- that makes them, so many tasks (scan segments, batch writes) fly at once.
+-- AWS errors come back as values (nil, err); a failed condition comes back
+-- as false, err. Misuse (a missing table name, a bad item) raises.
+-- In a dry-run every write is validated against the table's key schema and
+-- recorded (mighost.plan) instead of sent.
+
+local aws = require "mighost.aws"
+local item = require "mighost.item"
+local json = require "mighost.json"
+local plan = require "mighost.plan"
+local mh = require "mighost"
+
+local M = {}
+local q = json.quote
+local dry_run = mh.dry_run
+
+M.MAX_ITEM_SIZE = item.MAX_SIZE or 409600
+M.BATCH_WRITE_MAX = 25
+M.BATCH_GET_MAX = 100
+M.MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+-- Statistics per table ---------------------------------------------------
+
+local stats = {}
+
+local function table_stats(name)
+  local s = stats[name]
+  if not s then
+    s = {calls = 0, retries = 0, throttles = 0, errors = 0, read_units = 0,
+         write_units = 0, items_read = 0, items_written = 0, items_deleted = 0,
+         items_failed = 0, unprocessed = 0, dry_run_writes = 0}
+    stats[name] = s
+  end
+  return s
+end
+
+local function add_capacity(s, cc, kind)
+  if not cc then return end
+  if cc.TableName then cc = {cc} end
+  for _, c in ipairs(cc) do
+    local units = c.CapacityUnits or 0
+    if kind == "write" then s.write_units = s.write_units + units
+    else s.read_units = s.read_units + units end
+  end
+end
+
+-- One call: returns the decoded response, or nil, err.
+local function call(op, tname, body, kind)
+  local text, meta = aws.call("dynamodb", op, body)
+  local s = table_stats(tname)
+  s.calls = s.calls + 1
+  s.retries = s.retries + (meta.attempts > 0 and meta.attempts - 1 or 0)
+  s.throttles = s.throttles + meta.throttles
+  if not text then
+    s.errors = s.errors + 1
+    meta.table, meta.operation = tname, op
+    return nil, meta
+  end
+  local resp = json.decode_ddb(text)
+  add_capacity(s, resp.ConsumedCapacity, kind)
+  return resp
+end
+
+-- Request building ---------------------------------------------------------
+
+local function need_table(o)
+  if type(o) ~= "table" then error("expected an options table", 3) end
+  local t = o.table
+  if type(t) ~= "string" or t == "" then error("option 'table' (a table name) is required", 3) end
+  return t
+end
+
+local function encode_names(names)
+  local keys = {}
+  for k, v in pairs(names) do
+    if type(k) ~= "string" or type(v) ~= "string" then
+      error("'names' maps placeholders (#name) to attribute names", 4)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = q(k) .. ":" .. q(names[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function encoded(what, value)
+  local ok, text = pcall(item.encode, value)
+  if not ok then error(what .. ": " .. tostring(text), 4) end
+  return text
+end
+
+-- Options shared by most operations, appended to parts.
+local function common(parts, o)
+  if o.condition then parts[#parts + 1] = '"ConditionExpression":' .. q(o.condition) end
+  if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
+  if o.values then
+    parts[#parts + 1] = '"ExpressionAttributeValues":' .. encoded("values", o.values)
+  end
+  if o.return_values then parts[#parts + 1] = '"ReturnValues":' .. q(o.return_values) end
+  parts[#parts + 1] = '"ReturnConsumedCapacity":"TOTAL"'
+end
+
+local function body_of(parts) return "{" .. table.concat(parts, ",") .. "}" end
+
+-- Key schemas, for validation and de-duplication -----------------------------
+
+local schemas = {}
+
+function M.describe_table(name)
+  if type(name) ~= "string" then error("describe_table(name): name must be a string", 2) end
+  local resp, err = call("DescribeTable", name, '{"TableName":' .. q(name) .. '}', "read")
+  if not resp then return nil, err end
+  return resp.Table
+end
+
+-- {hash=, range=, types={attr=S|N|B}, index_keys={attr=type}, item_count=}
+function M.schema(name)
+  local s = schemas[name]
+  if s then return s end
+  local t, err = M.describe_table(name)
+  if not t then return nil, err end
+  s = {types = {}, index_keys = {}, item_count = t.ItemCount, size_bytes = t.TableSizeBytes,
+       name = name}
+  for _, d in ipairs(t.AttributeDefinitions or {}) do s.types[d.AttributeName] = d.AttributeType end
+  for _, k in ipairs(t.KeySchema or {}) do
+    if k.KeyType == "HASH" then s.hash = k.AttributeName else s.range = k.AttributeName end
+  end
+  local function index_keys(list)
+    for _, idx in ipairs(list or {}) do
+      for _, k in ipairs(idx.KeySchema or {}) do
+        s.index_keys[k.AttributeName] = s.types[k.AttributeName]
+      end
+    end
+  end
+  index_keys(t.GlobalSecondaryIndexes)
+  index_keys(t.LocalSecondaryIndexes)
+  schemas[name] = s
+  return s
+end
+
+local function must_schema(name)
+  local s, err = M.schema(name)
+  if not s then error(err, 3) end
+  return s
+end
+
+-- The key of an item: a new table with only the key attributes.
+function M.key_of(schema, it)
+  local k = {[schema.hash] = it[schema.hash]}
+  if schema.range then k[schema.range] = it[schema.range] end
+  return k
+end
+
+local function key_attr_ok(schema, it, name, where)
+  local v = it[name]
+  if v == nil then return ("%s: key attribute '%s' is missing"):format(where, name) end
+  local want = schema.types[name]
+  if type(v) ~= "table" or v[want] == nil then
+    return ("%s: key attribute '%s' must be of type %s"):format(where, name, want)
+  end
+  if want ~= "N" and v[want] == "" then
+    return ("%s: key attribute '%s' is an empty string"):format(where, name)
+  end
+end
+
+-- Returns nil if the item (or key) can be written, else the reason.
+function M.validate(schema, it, key_only)
+  if type(it) ~= "table" then return "the item is not a table" end
+  local what = key_only and "key" or "item"
+  local reason = key_attr_ok(schema, it, schema.hash, what)
+  if not reason and schema.range then reason = key_attr_ok(schema, it, schema.range, what) end
+  if reason then return reason end
+  if key_only then
+    for name in pairs(it) do
+      if name ~= schema.hash and name ~= schema.range then
+        return ("key: '%s' is not a key attribute"):format(name)
+      end
+    end
+    return nil
+  end
+  for name, want in pairs(schema.index_keys) do
+    local v = it[name]
+    if v ~= nil then
+      if type(v) ~= "table" or v[want] == nil then
+        return ("item: index key attribute '%s' must be of type %s"):format(name, want)
+      end
+      if v[want] == "" then
+        return ("item: index key attribute '%s' is an empty string"):format(name)
+      end
+    end
+  end
+  local size = item.size(it)
+  if size > M.MAX_ITEM_SIZE then
+    return ("item: %d bytes is over DynamoDB's 400 KB limit"):format(size)
+  end
+end
+
+local function record(op, tname, body, schema, it, key_only)
+  local reason = M.validate(schema, it, key_only)
+  if reason then return nil, aws.error("ValidationException", reason, false) end
+  plan.record(op, tname, body)
+  local s = table_stats(tname)
+  s.dry_run_writes = s.dry_run_writes + 1
+  return true
+end
+
+-- Single-item operations ---------------------------------------------------
+
+function M.get(o)
+  local t = need_table(o)
+  local parts = {'"TableName":' .. q(t), '"Key":' .. encoded("key", o.key)}
+  if o.consistent then parts[#parts + 1] = '"ConsistentRead":true' end
+  if o.projection then parts[#parts + 1] = '"ProjectionExpression":' .. q(o.projection) end
+  if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
+  parts[#parts + 1] = '"ReturnConsumedCapacity":"TOTAL"'
+  local resp, err = call("GetItem", t, body_of(parts), "read")
+  if not resp then return nil, err end
+  if resp.Item then
+    local s = table_stats(t)
+    s.items_read = s.items_read + 1
+  end
+  return resp.Item
+end
+
+-- put/update/delete: true[, attributes] | false, err (condition) | nil, err
+local function write_one(op, o, build, validate_what)
+  local t = need_table(o)
+  local parts = {'"TableName":' .. q(t)}
+  build(parts)
+  common(parts, o)
+  local body = body_of(parts)
+  if dry_run then
+    local schema = must_schema(t)
+    return record(op, t, body, schema, validate_what, validate_what ~= o.item)
+  end
+  local resp, err = call(op, t, body, "write")
+  if not resp then
+    if err.code == "ConditionalCheckFailedException" then return false, err end
+    return nil, err
+  end
+  local s = table_stats(t)
+  if op == "DeleteItem" then s.items_deleted = s.items_deleted + 1
+  else s.items_written = s.items_written + 1 end
+  return true, resp.Attributes
+end
+
+function M.put(o)
+  if type(o) == "table" and type(o.item) ~= "table" then error("put: option 'item' is required", 2) end
+  return write_one("PutItem", o, function(parts)
+    parts[#parts + 1] = '"Item":' .. encoded("item", o.item)
+  end, o.item)
+end
+
+function M.update(o)
+  if type(o) == "table" and type(o.update) ~= "string" then
+    error("update: option 'update' (an update expression) is required", 2)
+  end
+  return write_one("UpdateItem", o, function(parts)
+    parts[#parts + 1] = '"Key":' .. encoded("key", o.key)
+    parts[#parts + 1] = '"UpdateExpression":' .. q(o.update)
+  end, o.key)
+end
+
+function M.delete(o)
+  return write_one("DeleteItem", o, function(parts)
+    parts[#parts + 1] = '"Key":' .. encoded("key", o.key)
+  end, o.key)
+end
+
+-- transact_write{ {put={table=,item=,condition=...}}, {update={...}},
+--                 {delete={...}}, {check={...}} ; token = "..." }
+function M.transact_write(list)
+  if type(list) ~= "table" or #list == 0 then error("transact_write: a list of actions", 2) end
+  local actions, tables = {}, {}
+  for i, a in ipairs(list) do
+    local kind, o = next(a)
+    local wire = ({put = "Put", update = "Update", delete = "Delete", check = "ConditionCheck"})[kind]
+    if not wire then error(("transact_write: action %d must be put, update, delete or check"):format(i), 2) end
+    local t = need_table(o)
+    tables[#tables + 1] = t
+    local parts = {'"TableName":' .. q(t)}
+    if kind == "put" then parts[#parts + 1] = '"Item":' .. encoded("item", o.item)
+    else parts[#parts + 1] = '"Key":' .. encoded("key", o.key) end
+    if kind == "update" then parts[#parts + 1] = '"UpdateExpression":' .. q(o.update) end
+    if o.condition then parts[#parts + 1] = '"ConditionExpression":' .. q(o.condition) end
+    if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
+    if o.values then parts[#parts + 1] = '"ExpressionAttributeValues":' .. encoded("values", o.values) end
+    actions[i] = "{" .. q(wire) .. ":" .. body_of(parts) .. "}"
+    if dry_run then
+      local reason = M.validate(must_schema(t), kind == "put" and o.item or o.key, kind ~= "put")
+      if reason then return nil, aws.error("ValidationException", ("action %d: %s"):format(i, reason), false) end
+    end
+  end
+  local body = '{"TransactItems":[' .. table.concat(actions, ",") .. ']'
+  if list.token then body = body .. ',"ClientRequestToken":' .. q(list.token) end
+  body = body .. ',"ReturnConsumedCapacity":"TOTAL"}'
+  if dry_run then
+    plan.record("TransactWriteItems", tables[1], body)
+    return true
+  end
+  local resp, err = call("TransactWriteItems", tables[1], body, "write")
+  if not resp then
+    if err.code == "TransactionCanceledException" then return false, err end
+    return nil, err
+  end
+  return true
+end
+
+-- batch_get{table=, keys={...}, projection=, names=, consistent=}
+-- Returns the items found (any order); UnprocessedKeys are retried.
+function M.batch_get(o)
+  local t = need_table(o)
+  local keys = o.keys or error("batch_get: option 'keys' is required", 2)
+  local found, pending = {}, {}
+  for i, k in ipairs(keys) do pending[i] = encoded("keys[" .. i .. "]", k) end
+  local extra = {}
+  if o.consistent then extra[#extra + 1] = '"ConsistentRead":true' end
+  if o.projection then extra[#extra + 1] = '"ProjectionExpression":' .. q(o.projection) end
+  if o.names then extra[#extra + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
+  local rounds, max_rounds = 0, o.max_attempts or 10
+  while #pending > 0 do
+    local chunk, rest = {}, {}
+    for i, k in ipairs(pending) do
+      if i <= M.BATCH_GET_MAX then chunk[#chunk + 1] = k else rest[#rest + 1] = k end
+    end
+    local req = {'"Keys":[' .. table.concat(chunk, ",") .. ']'}
+    for _, e in ipairs(extra) do req[#req + 1] = e end
+    local body = '{"RequestItems":{' .. q(t) .. ':' .. body_of(req) .. '},"ReturnConsumedCapacity":"TOTAL"}'
+    local resp, err = call("BatchGetItem", t, body, "read")
+    if not resp then return nil, err end
+    for _, it in ipairs(resp.Responses and resp.Responses[t] or {}) do found[#found + 1] = it end
+    local un = resp.UnprocessedKeys and resp.UnprocessedKeys[t]
+    if un and un.Keys and #un.Keys > 0 then
+      rounds = rounds + 1
+      if rounds >= max_rounds then
+        return nil, aws.error("UnprocessedKeys", ("%d keys still unprocessed after %d attempts")
+          :format(#un.Keys, rounds), true)
+      end
+      for _, k in ipairs(un.Keys) do rest[#rest + 1] = item.encode(k) end
+      mh.sleep(math.random() * math.min(5, 0.05 * 2 ^ rounds))
+    else
+      rounds = 0
+    end
+    pending = rest
+  end
+  local s = table_stats(t)
+  s.items_read = s.items_read + #found
+  return found
+end
+
+-- Scans and queries -------------------------------------------------------
+
+local function page_body(op, o, segment, total, start_key)
+  local parts = {'"TableName":' .. q(o.table)}
+  if o.index then parts[#parts + 1] = '"IndexName":' .. q(o.index) end
+  if op == "Query" then
+    if not o.key_condition then error("query: option 'key_condition' is required", 4) end
+    parts[#parts + 1] = '"KeyConditionExpression":' .. q(o.key_condition)
+    if o.forward == false then parts[#parts + 1] = '"ScanIndexForward":false' end
+  end
+  if o.filter then parts[#parts + 1] = '"FilterExpression":' .. q(o.filter) end
+  if o.projection then parts[#parts + 1] = '"ProjectionExpression":' .. q(o.projection) end
+  if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
+  if o.values then parts[#parts + 1] = '"ExpressionAttributeValues":' .. encoded("values", o.values) end
+  if o.consistent then parts[#parts + 1] = '"ConsistentRead":true' end
+  if o.limit then parts[#parts + 1] = '"Limit":' .. math.tointeger(o.limit) end
+  if o.select then parts[#parts + 1] = '"Select":' .. q(o.select) end
+  if total then
+    parts[#parts + 1] = '"Segment":' .. segment
+    parts[#parts + 1] = '"TotalSegments":' .. total
+  end
+  if start_key then parts[#parts + 1] = '"ExclusiveStartKey":' .. encoded("start_key", start_key) end
+  parts[#parts + 1] = '"ReturnConsumedCapacity":"TOTAL"'
+  return body_of(parts)
+end
+
+-- Pages from every segment, fetched concurrently by one task per segment,
+-- through a bounded queue: the producers wait while it is full, so memory
+-- stays at a few pages whatever the table's size. Returns an iterator and
+-- a to-be-closed value that stops the producers if the loop ends early.
+local function pages(op, o)
+  local t = need_table(o)
+  local segments = {}
+  if o.segment then                      -- one segment of a parallel scan
+    segments[1] = {n = o.segment, total = o.total_segments or error("total_segments is required", 3),
+                   start = o.start_key}
+  elseif (o.segments or 1) > 1 then
+    if op ~= "Scan" then error("segments apply to scans only", 3) end
+    for i = 1, o.segments do
+      segments[i] = {n = i - 1, total = o.segments, start = o.start_keys and o.start_keys[i]}
+    end
+  else
+    segments[1] = {start = o.start_key}
+  end
+  local capacity = o.prefetch or math.max(2, #segments)
+  local queue, head, tail = {}, 1, 0
+  local consumer, waiting = nil, {}
+  local live, stopped, failure = #segments, false, nil
+
+  local function wake_consumer()
+    if consumer then local c = consumer; consumer = nil; mh.unpark(c) end
+  end
+  local function wake_producer()
+    local p = table.remove(waiting)
+    if p then mh.unpark(p) end
+  end
+
+  local function produce(seg)
+    local start = seg.start
+    repeat
+      while tail - head + 1 >= capacity and not stopped do
+        waiting[#waiting + 1] = mh.current()
+        mh.park()
+      end
+      if stopped then break end
+      local resp, err = call(op, t, page_body(op, o, seg.n, seg.total, start), "read")
+      if not resp then failure = failure or err; stopped = true; break end
+      local items = resp.Items or {}
+      local s = table_stats(t)
+      s.items_read = s.items_read + #items
+      start = resp.LastEvaluatedKey
+      tail = tail + 1
+      queue[tail] = {items = items, last_key = start, segment = seg.n, count = resp.Count,
+                     scanned_count = resp.ScannedCount, done = start == nil}
+      wake_consumer()
+    until start == nil
+    live = live - 1
+    wake_consumer()
+  end
+
+  for _, seg in ipairs(segments) do mh.spawn(produce, seg) end
+
+  local function next_page()
+    while true do
+      if failure then error(failure, 2) end
+      if head <= tail then
+        local p = queue[head]
+        queue[head] = nil
+        head = head + 1
+        wake_producer()
+        return p
+      end
+      if live == 0 then return nil end
+      consumer = mh.current()
+      mh.park()
+    end
+  end
+  local closer = setmetatable({}, {__close = function()
+    stopped = true
+    while #waiting > 0 do wake_producer() end
+  end})
+  return next_page, closer
+end
+
+local function item_iter(op, o)
+  local next_page, closer = pages(op, o)
+  local page, i, left = nil, 0, o.max_items
+  return function()
+    if left and left <= 0 then return nil end
+    while true do
+      if page and i < #page.items then
+        i = i + 1
+        if left then left = left - 1 end
+        return page.items[i], page
+      end
+      page, i = next_page(), 0
+      if not page then return nil end
+    end
+  end, nil, nil, closer
+end
+
+-- for item, page in ddb.scan{table=, segments=, filter=, ...} do ... end
+function M.scan(o) return item_iter("Scan", o) end
+function M.query(o) return item_iter("Query", o) end
+
+-- for page in ddb.scan_pages{...}: page = {items, last_key, segment, count, scanned_count}
+function M.scan_pages(o)
+  local next_page, closer = pages("Scan", o)
+  return next_page, nil, nil, closer
+end
+function M.query_pages(o)
+  local next_page, closer = pages("Query", o)
+  return next_page, nil, nil, closer
+end
+
+-- Number of matching items (Select = COUNT), all segments.
+function M.count(o)
+  local c = {}
+  for k, v in pairs(o) do c[k] = v end
+  c.select = "COUNT"
+  local op = c.key_condition and "Query" or "Scan"
+  local next_page, closer = pages(op, c)
+  local n = 0
+  local ok, err = pcall(function()
+    for page in next_page do n = n + (page.count or 0) end
+  end)
+  getmetatable(closer).__close()
+  if not ok then return nil, err end
+  return n
+end
+
+-- Generic requests: reads always; writes refused in a dry-run.
+local reads = {GetItem = true, BatchGetItem = true, Query = true, Scan = true,
+  DescribeTable = true, ListTables = true, DescribeTimeToLive = true,
+  DescribeContinuousBackups = true, ListTagsOfResource = true, DescribeLimits = true,
+  DescribeEndpoints = true, TransactGetItems = true, DescribeKinesisStreamingDestination = true}
+
+function M.request(op, body, tname)
+  if type(body) == "table" then body = json.encode(body) end
+  if dry_run and not reads[op] then
+    return nil, aws.error("DryRun", op .. " is not a read: refused in a dry-run", false)
+  end
+  local text, meta = aws.call("dynamodb", op, body or "{}")
+  local s = table_stats(tname or "*")
+  s.calls = s.calls + 1
+  if not text then return nil, meta end
+  return json.decode_ddb(text)
+end
+
+function M.stats()
+  local copy = {}
+  for t, s in pairs(stats) do
+    local c = {}
+    for k, v in pairs(s) do c[k] = v end
+    copy[t] = c
+  end
+  return copy
+end
+
+M.writer = function(o) return require("mighost.dynamodb_writer").new(M, o, {
+  call = call, table_stats = table_stats, must_schema = must_schema, record = record,
+}) end
+
+return M

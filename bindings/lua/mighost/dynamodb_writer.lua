@@ -1,0 +1,238 @@
+-- mighost.dynamodb_writer: the batch writer behind ddb.writer{...}.
+--
+--   local w = ddb.writer{table = "T", window = 16, max_attempts = 10}
+--   w:put(item)      -- buffered; suspends the caller while the window is full
+--   w:delete(key)
+--   local counts = w:flush()   -- waits until everything sent is settled
+--
+-- Puts and deletes go out as BatchWriteItem requests of at most 25 items
+-- and 16 MB, never two writes to one key in a request (the later replaces
+-- the earlier while both wait in the buffer; a key already in flight holds
+-- its next request back until it lands). At most `window` requests are in
+-- flight. UnprocessedItems are re-sent with backoff until accepted or
+-- max_attempts rounds, then reported per item. A request DynamoDB rejects
+-- as a whole (ValidationException) is split in halves until the bad item
+-- is alone, so one malformed item fails alone. Counts are exact: `put` and
+-- `deleted` are what DynamoDB accepted.
+
+local item = require "mighost.item"
+local json = require "mighost.json"
+local plan = require "mighost.plan"
+local mh = require "mighost"
+
+local q = json.quote
+local Writer = {}
+Writer.__index = Writer
+
+local MAX_FAILURES_KEPT = 1000
+
+local function key_id(schema, it)
+  local h = it[schema.hash]
+  local id = item.encode_value(h)
+  if schema.range then id = id .. "\0" .. item.encode_value(it[schema.range]) end
+  return id
+end
+
+function Writer.new(ddb, o, internal)
+  if type(o) ~= "table" or type(o.table) ~= "string" then
+    error("writer{table = NAME, ...}: the table name is required", 3)
+  end
+  local w = setmetatable({
+    ddb = ddb, call = internal.call, stats = internal.table_stats(o.table),
+    table = o.table, window = o.window or 16, max_attempts = o.max_attempts or 10,
+    on_failure = o.on_failure, schema = internal.must_schema(o.table),
+    buffer = {}, buffer_bytes = 0, buffered = {}, in_flight = 0, flying = {},
+    waiting = {},
+    counts = {put = 0, deleted = 0, failed = 0, superseded = 0, requests = 0,
+              unprocessed_retries = 0, split = 0},
+    failures = {},
+  }, Writer)
+  return w
+end
+
+function Writer:fail(entry, reason)
+  local c = self.counts
+  c.failed = c.failed + 1
+  self.stats.items_failed = self.stats.items_failed + 1
+  local f = {op = entry.op, key = entry.key, reason = reason}
+  if #self.failures < MAX_FAILURES_KEPT then self.failures[#self.failures + 1] = f end
+  if self.on_failure then self.on_failure(f) end
+end
+
+local function wake_one(self)
+  local t = table.remove(self.waiting, 1)
+  if t then mh.unpark(t) end
+end
+
+local function wake_all(self)
+  local ws = self.waiting
+  self.waiting = {}
+  for _, t in ipairs(ws) do mh.unpark(t) end
+end
+
+local function wait_turn(self)
+  self.waiting[#self.waiting + 1] = mh.current()
+  mh.park()
+end
+
+local function request_body(self, entries)
+  local parts = {}
+  for i, e in ipairs(entries) do parts[i] = e.wire end
+  return '{"RequestItems":{' .. q(self.table) .. ':[' .. table.concat(parts, ",") ..
+         ']},"ReturnConsumedCapacity":"TOTAL"}'
+end
+
+-- Sends entries until each is accepted or failed; runs in its own task.
+local function settle(self, entries)
+  local by_id = {}
+  for _, e in ipairs(entries) do by_id[e.id] = e end
+  local pending, round = entries, 0
+  while #pending > 0 do
+    round = round + 1
+    self.counts.requests = self.counts.requests + 1
+    local resp, err = self.call("BatchWriteItem", self.table, request_body(self, pending), "write")
+    if not resp then
+      if err.code == "ValidationException" and #pending > 1 then
+        -- One bad item fails the whole request: halve until it is alone.
+        self.counts.split = self.counts.split + 1
+        local half = #pending // 2
+        settle(self, table.move(pending, 1, half, 1, {}))
+        settle(self, table.move(pending, half + 1, #pending, 1, {}))
+      else
+        for _, e in ipairs(pending) do self:fail(e, tostring(err)) end
+      end
+      return
+    end
+    local un = resp.UnprocessedItems and resp.UnprocessedItems[self.table] or {}
+    local retry = {}
+    for _, u in ipairs(un) do
+      -- Matched by key (a request never holds one key twice): the service
+      -- need not return attributes in the order they were sent.
+      local it = u.PutRequest and u.PutRequest.Item or (u.DeleteRequest and u.DeleteRequest.Key)
+      local e = it and by_id[key_id(self.schema, it)]
+      if not e then error("BatchWriteItem returned an UnprocessedItem this writer did not send") end
+      retry[#retry + 1] = e
+    end
+    local c = self.counts
+    for _, e in ipairs(pending) do e.unprocessed = false end
+    for _, e in ipairs(retry) do e.unprocessed = true end
+    for _, e in ipairs(pending) do
+      if not e.unprocessed then
+        if e.op == "put" then
+          c.put = c.put + 1
+          self.stats.items_written = self.stats.items_written + 1
+        else
+          c.deleted = c.deleted + 1
+          self.stats.items_deleted = self.stats.items_deleted + 1
+        end
+      end
+    end
+    if #retry > 0 then
+      self.stats.unprocessed = self.stats.unprocessed + #retry
+      if round >= self.max_attempts then
+        for _, e in ipairs(retry) do
+          self:fail(e, ("UnprocessedItems: not accepted after %d attempts"):format(round))
+        end
+        return
+      end
+      c.unprocessed_retries = c.unprocessed_retries + #retry
+      mh.sleep(math.random() * math.min(5, 0.05 * 2 ^ round))
+    end
+    pending = retry
+  end
+end
+
+local function run_request(self, entries)
+  local ok, err = pcall(settle, self, entries)
+  if not ok then
+    for _, e in ipairs(entries) do
+      if e.unprocessed ~= false then self:fail(e, "internal error: " .. tostring(err)) end
+    end
+  end
+  for _, e in ipairs(entries) do
+    local n = self.flying[e.id] - 1
+    self.flying[e.id] = n > 0 and n or nil
+  end
+  self.in_flight = self.in_flight - 1
+  wake_all(self)
+end
+
+local function in_flight_conflict(self, entries)
+  for _, e in ipairs(entries) do
+    if self.flying[e.id] then return true end
+  end
+  return false
+end
+
+-- Send what is buffered, waiting for a free slot in the window.
+function Writer:send_buffer()
+  if #self.buffer == 0 then return end
+  local entries = self.buffer
+  self.buffer, self.buffer_bytes, self.buffered = {}, 0, {}
+  while self.in_flight >= self.window or in_flight_conflict(self, entries) do wait_turn(self) end
+  for _, e in ipairs(entries) do self.flying[e.id] = (self.flying[e.id] or 0) + 1 end
+  self.in_flight = self.in_flight + 1
+  mh.spawn(run_request, self, entries)
+end
+
+function Writer:add(op, it)
+  local schema = self.schema
+  local reason = self.ddb.validate(schema, it, op == "delete")
+  local key = type(it) == "table" and it[schema.hash] and self.ddb.key_of(schema, it) or it
+  local entry = {op = op, key = key}
+  if reason then
+    self:fail(entry, reason)
+    return false, reason
+  end
+  local ok, text = pcall(item.encode, it)
+  if not ok then
+    self:fail(entry, tostring(text))
+    return false, text
+  end
+  entry.id = key_id(schema, it)
+  entry.wire = op == "put" and '{"PutRequest":{"Item":' .. text .. '}}'
+                            or '{"DeleteRequest":{"Key":' .. text .. '}}'
+  if mh.dry_run then
+    plan.record(op == "put" and "PutItem" or "DeleteItem", self.table,
+      '{"TableName":' .. q(self.table) .. (op == "put" and ',"Item":' or ',"Key":') .. text .. '}')
+    self.stats.dry_run_writes = self.stats.dry_run_writes + 1
+    local c = self.counts
+    if op == "put" then c.put = c.put + 1 else c.deleted = c.deleted + 1 end
+    return true
+  end
+  local at = self.buffered[entry.id]
+  if at then
+    -- The same key twice before sending: the later write is what a
+    -- sequential run would leave, so it replaces the earlier.
+    self.buffer_bytes = self.buffer_bytes - #self.buffer[at].wire
+    self.buffer[at] = entry
+    self.counts.superseded = self.counts.superseded + 1
+  else
+    if self.buffer_bytes + #entry.wire > self.ddb.MAX_REQUEST_BYTES - 65536 then
+      self:send_buffer()
+    end
+    self.buffer[#self.buffer + 1] = entry
+    self.buffered[entry.id] = #self.buffer
+  end
+  self.buffer_bytes = self.buffer_bytes + #entry.wire
+  if #self.buffer >= self.ddb.BATCH_WRITE_MAX then self:send_buffer() end
+  return true
+end
+
+function Writer:put(it) return self:add("put", it) end
+function Writer:delete(key) return self:add("delete", key) end
+
+-- Waits until everything handed to the writer is accepted or failed.
+function Writer:flush()
+  self:send_buffer()
+  while self.in_flight > 0 do wait_turn(self) end
+  local c = {}
+  for k, v in pairs(self.counts) do c[k] = v end
+  c.failures = self.failures
+  return c
+end
+
+Writer.close = Writer.flush
+Writer.__close = function(self) self:flush() end
+
+return Writer

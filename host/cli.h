@@ -1,0 +1,44 @@
+/* cli.h - the subcommands and the options they share. */
+#ifndef MIGHOST_CLI_H
+#define MIGHOST_CLI_H
+
+#include "aws.h"
+
+/* Exit codes users rely on (see README). */
+enum {
+    EXIT_OK = 0,
+    EXIT_VERIFY_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_AWS = 3,
+    EXIT_SCRIPT = 4,
+    EXIT_INTERRUPTED = 130
+};
+
+/* Options every command that talks to AWS accepts. */
+typedef struct cli_common {
+    const char *region;
+    const char *profile;
+    const char *endpoint_url;
+    const char *service_endpoints[16];  /* --endpoint-url SERVICE=URL */
+    int nservice_endpoints;
+    int max_in_flight;
+    int max_attempts;
+    long timeout_ms;
+} cli_common;
+
+/* If argv[*i] is a common option, consume it (and its value) and return 1;
+ * 0 if it is not one; -1 (after printing why) if its value is missing or bad. */
+int cli_common_option(cli_common *o, int argc, char **argv, int *i);
+extern const char cli_common_help[];
+
+/* Build a client from the common options: region resolved, endpoints
+ * checked. Returns NULL after printing an error (exit code 2). */
+aws_client *cli_make_client(const cli_common *o);
+
+/* 1 if a region (or an endpoint override) is configured, so AWS can be reached. */
+int cli_has_region(const cli_common *o);
+
+int cmd_call(int argc, char **argv);
+int cmd_run(int argc, char **argv, int eval);
+
+#endif

@@ -1,0 +1,163 @@
+/* endpoint.c - the service table and endpoint resolution. */
+#include "endpoint.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const aws_service services[] = {
+    {"dynamodb", "dynamodb", "dynamodb", "DYNAMODB", AWS_PROTO_JSON_1_0,
+     "DynamoDB_20120810", NULL},
+    {"ecs", "ecs", "ecs", "ECS", AWS_PROTO_JSON_1_1,
+     "AmazonEC2ContainerServiceV20141113", NULL},
+    {"cognito-idp", "cognito-idp", "cognito-idp", "COGNITO_IDENTITY_PROVIDER",
+     AWS_PROTO_JSON_1_1, "AWSCognitoIdentityProviderService", NULL},
+    {"lambda", "lambda", "lambda", "LAMBDA", AWS_PROTO_REST_JSON, NULL, NULL},
+    {"sts", "sts", "sts", "STS", AWS_PROTO_QUERY, NULL, "2011-06-15"},
+    {"cloudformation", "cloudformation", "cloudformation", "CLOUDFORMATION",
+     AWS_PROTO_QUERY, NULL, "2010-05-15"},
+};
+#define NSERVICES (sizeof services / sizeof services[0])
+
+const aws_service *aws_service_find(const char *id)
+{
+    for (size_t i = 0; i < NSERVICES; i++)
+        if (strcasecmp(services[i].id, id) == 0) return &services[i];
+    /* The names people also use for Cognito user pools. */
+    if (strcasecmp(id, "cognito") == 0) return aws_service_find("cognito-idp");
+    return NULL;
+}
+
+const aws_service *const *aws_service_all(void)
+{
+    static const aws_service *all[NSERVICES + 1];
+    for (size_t i = 0; i < NSERVICES; i++) all[i] = &services[i];
+    return all;
+}
+
+/* A region name is lowercase words joined by '-' ending in a number:
+ * "us-east-1", "us-gov-west-1", "cn-northwest-1". */
+static int region_is_valid(const char *r)
+{
+    size_t n = strlen(r);
+    if (n < 4 || n > 40 || !isdigit((unsigned char)r[n - 1])) return 0;
+    if (!islower((unsigned char)r[0])) return 0;
+    int dashes = 0;
+    for (const char *p = r; *p; p++) {
+        if (*p == '-') {
+            if (p[1] == '-' || p[1] == '\0') return 0;
+            dashes++;
+        } else if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p)) {
+            return 0;
+        }
+    }
+    return dashes >= 2;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+const char *endpoint_partition_suffix(const char *region)
+{
+    if (!region || !region_is_valid(region)) return NULL;
+    if (starts_with(region, "cn-")) return "amazonaws.com.cn";
+    if (starts_with(region, "us-isob-")) return "sc2s.sgov.gov";
+    if (starts_with(region, "us-iso-")) return "c2s.ic.gov";
+    /* aws and aws-us-gov share the DNS suffix. */
+    return "amazonaws.com";
+}
+
+int endpoint_is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0) return 1;
+    struct in_addr v4;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET6, host, &v6) == 1)
+        return memcmp(&v6, &in6addr_loopback, sizeof v6) == 0;
+    return 0;
+}
+
+/* Copies the host of "scheme://host[:port]/..." into out (brackets of an
+ * IPv6 literal removed). Returns the scheme length, or -1. */
+static int split_url(const char *url, char *host, size_t hostcap)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url) return -1;
+    const char *h = sep + 3, *end;
+    if (*h == '[') {
+        h++;
+        end = strchr(h, ']');
+        if (!end) return -1;
+    } else {
+        end = h + strcspn(h, ":/?#");
+    }
+    size_t n = (size_t)(end - h);
+    if (n == 0 || n >= hostcap || memchr(h, '@', n)) return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return (int)(sep - url);
+}
+
+int endpoint_check_url(const char *url, buf *err)
+{
+    char host[256];
+    int scheme = split_url(url, host, sizeof host);
+    if (scheme < 0) {
+        buf_printf(err, "invalid endpoint URL '%s': expected https://host[:port]", url);
+        return -1;
+    }
+    if (scheme == 5 && strncasecmp(url, "https", 5) == 0) return 0;
+    if (scheme == 4 && strncasecmp(url, "http", 4) == 0) {
+        if (endpoint_is_loopback(host)) return 0;
+        buf_printf(err, "refusing plain http to '%s': http is allowed only for loopback "
+                        "endpoints (127.0.0.1, ::1, localhost); use https", host);
+        return -1;
+    }
+    buf_printf(err, "invalid endpoint URL '%s': the scheme must be https (or http for loopback)",
+               url);
+    return -1;
+}
+
+static char *checked_copy(const char *url, const char *origin, buf *err)
+{
+    if (endpoint_check_url(url, err) != 0) {
+        buf_printf(err, " (from %s)", origin);
+        return NULL;
+    }
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') n--;
+    return xstrndup(url, n);
+}
+
+char *endpoint_resolve(const aws_service *svc, const char *region,
+                       const char *override, buf *err)
+{
+    if (override && *override) return checked_copy(override, "--endpoint-url", err);
+
+    char name[96];
+    snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", svc->env_name);
+    const char *v = getenv(name);
+    if (v && *v) return checked_copy(v, name, err);
+    v = getenv("AWS_ENDPOINT_URL");
+    if (v && *v) return checked_copy(v, "AWS_ENDPOINT_URL", err);
+
+    if (!region || !*region) {
+        buf_printf(err, "no region for %s: pass --region or set AWS_REGION", svc->id);
+        return NULL;
+    }
+    const char *suffix = endpoint_partition_suffix(region);
+    if (!suffix) {
+        buf_printf(err, "invalid region '%s' (expected a name like us-east-1)", region);
+        return NULL;
+    }
+    buf url = BUF_INIT;
+    buf_printf(&url, "https://%s.%s.%s", svc->endpoint_prefix, region, suffix);
+    return buf_detach(&url);
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# deps.sh - install what mighost needs to build and test, if it is missing.
+# Debian packages via apt-get when run as root (otherwise print the exact
+# command and stop); npm packages for the tests from their lock files.
+set -eu
+cd "$(dirname "$0")/.."
+
+packages="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
+libexpat1-dev zlib1g-dev libcmocka-dev nodejs npm valgrind ca-certificates"
+
+missing=""
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in $packages; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case "$status" in
+            *"install ok installed"*) ;;
+            *)
+                # npm ships inside some nodejs builds; a working one is enough.
+                if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+                missing="$missing $p" ;;
+        esac
+    done
+fi
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "deps: installing Debian packages:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq $missing >/dev/null
+    else
+        echo "deps: missing Debian packages:$missing"
+        echo "deps: run this, then try again:"
+        echo "    sudo apt-get install -y$missing"
+        exit 1
+    fi
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    for lib in lua5.4 libcurl json-c openssl expat zlib cmocka; do
+        pkg-config --exists "$lib" || { echo "deps: the development files of $lib are missing"; exit 1; }
+    done
+fi
+
+# Test servers: dynalite, pinned by tests/dynalite/package-lock.json.
+dir=tests/dynalite
+if [ ! -f "$dir/node_modules/dynalite/package.json" ] ||
+   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: installing dynalite from $dir/package-lock.json"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

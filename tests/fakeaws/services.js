@@ -1,0 +1,421 @@
+'use strict'
+// Canned AWS services: ECS, Cognito user pools, Lambda invoke, STS,
+// CloudFormation DescribeStacks (all signature-checked by the router), and
+// the unsigned credential sources: EC2 IMDSv2 and the ECS container
+// credentials endpoint.
+
+const crypto = require('crypto')
+const { ACCOUNT } = require('./creds')
+const { randomHex, xmlEscape, isoSeconds, send, replyJson, replyError, replyXml } = require('./util')
+
+function parseJsonBody (body) {
+  if (!body.length) return {}
+  const v = JSON.parse(body.toString('utf8'))
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+  return v
+}
+
+function missingMember (name) {
+  return `1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`
+}
+
+/* ---------------------------------------------------------------- ECS */
+
+const ECS_PREFIX = 'AmazonEC2ContainerServiceV20141113.'
+
+function ecs (ctx, req, res, body) {
+  const op = req.fa.target.slice(ECS_PREFIX.length)
+  let input
+  try { input = parseJsonBody(body) } catch (e) {
+    return replyError(ctx, req, res, 400, 'SerializationException', 'Malformed JSON body')
+  }
+  const region = req.fa.region
+  if (op === 'RunTask') {
+    if (!input.taskDefinition) return replyError(ctx, req, res, 400, 'InvalidParameterException', 'taskDefinition can not be blank.')
+    if (!input.cluster) return replyError(ctx, req, res, 400, 'InvalidParameterException', 'cluster can not be blank.')
+    const count = input.count == null ? 1 : input.count
+    if (!Number.isInteger(count) || count < 1 || count > 10) {
+      return replyError(ctx, req, res, 400, 'InvalidParameterException', 'count must be between 1 and 10.')
+    }
+    const cluster = String(input.cluster).split('/').pop()
+    const td = String(input.taskDefinition)
+    const tdArn = td.startsWith('arn:') ? td
+      : `arn:aws:ecs:${region}:${ACCOUNT}:task-definition/${td.includes(':') ? td : td + ':1'}`
+    const tasks = []
+    for (let i = 0; i < count; i++) {
+      const taskArn = `arn:aws:ecs:${region}:${ACCOUNT}:task/${cluster}/${randomHex(16)}`
+      // Task definitions named fail-* stop with exit code 1.
+      const exitCode = td.split('/').pop().startsWith('fail-') ? 1 : 0
+      ctx.ecsTasks.set(taskArn, { polls: 0, exitCode, cluster, tdArn })
+      tasks.push(ecsTask(taskArn, cluster, tdArn, region, 'PROVISIONING', null, input))
+    }
+    return replyJson(ctx, req, res, 200, { tasks, failures: [] })
+  }
+  if (op === 'DescribeTasks') {
+    if (!Array.isArray(input.tasks) || input.tasks.length === 0) {
+      return replyError(ctx, req, res, 400, 'ClientException', 'Tasks cannot be empty.')
+    }
+    if (input.tasks.length > 100) return replyError(ctx, req, res, 400, 'InvalidParameterException', 'Tasks cannot contain more than 100 elements.')
+    const cluster = String(input.cluster || 'default').split('/').pop()
+    const tasks = input.tasks.map((t) => {
+      t = String(t)
+      const arn = t.startsWith('arn:') ? t : `arn:aws:ecs:${region}:${ACCOUNT}:task/${cluster}/${t}`
+      const known = ctx.ecsTasks.get(arn)
+      if (!known) return ecsTask(arn, cluster, null, region, 'STOPPED', 0, {})
+      known.polls++
+      const running = known.polls <= ctx.cfg.ecs_running_polls
+      return ecsTask(arn, known.cluster, known.tdArn, region, running ? 'RUNNING' : 'STOPPED', running ? null : known.exitCode, {})
+    })
+    return replyJson(ctx, req, res, 200, { tasks, failures: [] })
+  }
+  replyError(ctx, req, res, 400, 'UnknownOperationException', `Unknown operation ${op}`)
+}
+
+function ecsTask (taskArn, cluster, tdArn, region, status, exitCode, input) {
+  const stopped = status === 'STOPPED'
+  const container = { name: 'main', lastStatus: status === 'PROVISIONING' ? 'PENDING' : status }
+  if (stopped) container.exitCode = exitCode
+  const task = {
+    taskArn,
+    clusterArn: `arn:aws:ecs:${region}:${ACCOUNT}:cluster/${cluster}`,
+    taskDefinitionArn: tdArn || `arn:aws:ecs:${region}:${ACCOUNT}:task-definition/unknown:1`,
+    lastStatus: status,
+    desiredStatus: stopped ? 'STOPPED' : 'RUNNING',
+    launchType: input.launchType || 'FARGATE',
+    containers: [container]
+  }
+  if (input.overrides) task.overrides = input.overrides
+  if (input.startedBy) task.startedBy = input.startedBy
+  if (stopped) {
+    task.stopCode = 'EssentialContainerExited'
+    task.stoppedReason = 'Essential container in task exited'
+  }
+  return task
+}
+
+/* ------------------------------------------------------------ Cognito */
+
+const COGNITO_PREFIX = 'AWSCognitoIdentityProviderService.'
+
+function cognitoState (ctx) {
+  if (!ctx.cognito) {
+    const names = [...ctx.cfg.cognito_users]
+    for (let i = 1; i <= ctx.cfg.cognito_user_count; i++) names.push('user-' + String(i).padStart(5, '0'))
+    const created = Math.floor(ctx.now() / 1000) - 86400
+    const users = names.map((Username, i) => ({
+      Username,
+      sub: uuidFrom('sub:' + Username),
+      email: `${Username}@example.com`,
+      created: created + i
+    }))
+    ctx.cognito = { users, byName: new Map(users.map((u) => [u.Username, u])), groups: new Map() }
+  }
+  return ctx.cognito
+}
+
+function uuidFrom (seed) {
+  const h = crypto.createHash('sha256').update(seed).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+function cognitoUser (u, attributesToGet) {
+  let attrs = [
+    { Name: 'sub', Value: u.sub },
+    { Name: 'email', Value: u.email },
+    { Name: 'email_verified', Value: 'true' }
+  ]
+  if (Array.isArray(attributesToGet)) attrs = attrs.filter((a) => attributesToGet.includes(a.Name))
+  return {
+    Username: u.Username,
+    Attributes: attrs,
+    UserCreateDate: u.created,
+    UserLastModifiedDate: u.created,
+    Enabled: true,
+    UserStatus: 'CONFIRMED'
+  }
+}
+
+// Filter syntax: `attribute = "value"` or `attribute ^= "prefix"`.
+function cognitoFilter (filter) {
+  if (!filter) return () => true
+  const m = /^\s*(\w+)\s*(\^?=)\s*"(.*)"\s*$/.exec(filter)
+  if (!m) return null
+  const pick = { username: (u) => u.Username, email: (u) => u.email, sub: (u) => u.sub }[m[1]]
+  if (!pick) return null
+  return m[2] === '=' ? (u) => pick(u) === m[3] : (u) => pick(u).startsWith(m[3])
+}
+
+// Pagination tokens are opaque to clients; here they carry the offset.
+function pageToken (offset) { return Buffer.from(JSON.stringify({ offset })).toString('base64') }
+function pageOffset (token) {
+  if (token == null) return 0
+  try {
+    const { offset } = JSON.parse(Buffer.from(String(token), 'base64').toString('utf8'))
+    return Number.isInteger(offset) && offset > 0 ? offset : -1
+  } catch (e) { return -1 }
+}
+
+function cognito (ctx, req, res, body) {
+  const op = req.fa.target.slice(COGNITO_PREFIX.length)
+  let input
+  try { input = parseJsonBody(body) } catch (e) {
+    return replyError(ctx, req, res, 400, 'SerializationException', 'Malformed JSON body')
+  }
+  const state = cognitoState(ctx)
+  const err = (code, msg) => replyError(ctx, req, res, 400, code, msg)
+  for (const member of ['UserPoolId'].concat({
+    AdminAddUserToGroup: ['Username', 'GroupName'],
+    AdminRemoveUserFromGroup: ['Username', 'GroupName'],
+    ListUsersInGroup: ['GroupName']
+  }[op] || [])) {
+    if (input[member] == null) return err('InvalidParameterException', missingMember(member[0].toLowerCase() + member.slice(1)))
+  }
+
+  const page = (users, tokenIn, tokenName) => {
+    const limit = input.Limit == null ? 60 : input.Limit
+    if (!Number.isInteger(limit) || limit < 0 || limit > 60) {
+      err('InvalidParameterException', `1 validation error detected: Value '${limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60`)
+      return
+    }
+    const offset = pageOffset(tokenIn)
+    if (offset < 0) { err('InvalidParameterException', 'Invalid pagination token.'); return }
+    const n = limit === 0 ? 60 : limit
+    const out = { Users: users.slice(offset, offset + n).map((u) => cognitoUser(u, input.AttributesToGet)) }
+    if (offset + n < users.length) out[tokenName] = pageToken(offset + n)
+    replyJson(ctx, req, res, 200, out)
+  }
+
+  switch (op) {
+    case 'ListUsers': {
+      const match = cognitoFilter(input.Filter)
+      if (!match) return err('InvalidParameterException', 'Error while parsing filter.')
+      return page(state.users.filter(match), input.PaginationToken, 'PaginationToken')
+    }
+    case 'AdminAddUserToGroup':
+    case 'AdminRemoveUserFromGroup': {
+      if (!state.byName.has(input.Username)) return err('UserNotFoundException', 'User does not exist.')
+      let group = state.groups.get(input.GroupName)
+      if (!group) state.groups.set(input.GroupName, (group = new Set()))
+      if (op === 'AdminAddUserToGroup') group.add(input.Username)
+      else group.delete(input.Username)
+      return replyJson(ctx, req, res, 200, {})
+    }
+    case 'ListUsersInGroup': {
+      const group = state.groups.get(input.GroupName) || new Set()
+      return page(state.users.filter((u) => group.has(u.Username)), input.NextToken, 'NextToken')
+    }
+  }
+  err('UnknownOperationException', `Unknown operation ${op}`)
+}
+
+/* ------------------------------------------------------------- Lambda */
+
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/
+
+function lambda (ctx, req, res, body) {
+  const m = INVOKE_PATH.exec(req.fa.path)
+  if (!m || req.method !== 'POST') {
+    return replyError(ctx, req, res, 404, 'ResourceNotFoundException', `No route for ${req.method} ${req.fa.path}`)
+  }
+  let name
+  try { name = decodeURIComponent(m[1]) } catch (e) {
+    return replyError(ctx, req, res, 400, 'InvalidParameterValueException', 'Function name is not valid UTF-8.')
+  }
+  // A full ARN names the function in its 7th field.
+  const shortName = name.startsWith('arn:') ? (name.split(':')[6] || '') : name
+  const region = req.fa.region
+  if (shortName.startsWith('missing-')) {
+    return replyError(ctx, req, res, 404, 'ResourceNotFoundException',
+      `Function not found: arn:aws:lambda:${region}:${ACCOUNT}:function:${shortName}`)
+  }
+  const type = req.headers['x-amz-invocation-type'] || 'RequestResponse'
+  if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
+    return replyError(ctx, req, res, 400, 'InvalidParameterValueException', `Invalid invocation type: ${type}`)
+  }
+  let payload = null
+  if (body.length) {
+    try { payload = JSON.parse(body.toString('utf8')) } catch (e) {
+      return replyError(ctx, req, res, 400, 'InvalidRequestContentException', `Could not parse request body into json: ${e.message}`)
+    }
+  }
+  if (type === 'Event') return send(ctx, req, res, 202, {}, '')
+  if (type === 'DryRun') return send(ctx, req, res, 204, {}, '')
+  const headers = { 'X-Amz-Executed-Version': '$LATEST' }
+  if (req.headers['x-amz-log-type'] === 'Tail') {
+    headers['X-Amz-Log-Result'] = Buffer.from(`START RequestId: ${req.fa.requestId}\nEND\n`).toString('base64')
+  }
+  if (name.startsWith('fail-') || shortName.startsWith('fail-')) {
+    headers['X-Amz-Function-Error'] = 'Unhandled'
+    return replyJson(ctx, req, res, 200, { errorMessage: 'injected failure', errorType: 'Error' }, headers)
+  }
+  replyJson(ctx, req, res, 200, { ok: true, function: name, payload }, headers)
+}
+
+/* --------------------------------------------------------- STS (query) */
+
+const ROLE_ARN = /^arn:[\w-]+:iam::\d{12}:role\/[\w+=,.@/-]+$/
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
+
+function credentialsXml (c) {
+  return '    <Credentials>\n' +
+    `      <AccessKeyId>${c.accessKeyId}</AccessKeyId>\n` +
+    `      <SecretAccessKey>${xmlEscape(c.secretAccessKey)}</SecretAccessKey>\n` +
+    `      <SessionToken>${xmlEscape(c.sessionToken)}</SessionToken>\n` +
+    `      <Expiration>${c.expiration}</Expiration>\n` +
+    '    </Credentials>\n' +
+    '    <AssumedRoleUser>\n' +
+    `      <AssumedRoleId>${xmlEscape(c.assumedRoleId)}</AssumedRoleId>\n` +
+    `      <Arn>${xmlEscape(c.arn)}</Arn>\n` +
+    '    </AssumedRoleUser>\n'
+}
+
+function sts (ctx, req, res, params, auth) {
+  const action = params.get('Action')
+  const err = (status, code, msg) => replyError(ctx, req, res, status, code, msg)
+  if (action === 'GetCallerIdentity') {
+    return replyXml(ctx, req, res, action,
+      `    <Arn>${xmlEscape(auth.key.arn)}</Arn>\n    <UserId>${xmlEscape(auth.key.userId)}</UserId>\n    <Account>${ACCOUNT}</Account>\n`)
+  }
+  if (action !== 'AssumeRole' && action !== 'AssumeRoleWithWebIdentity') {
+    return err(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') || '2011-06-15'}`)
+  }
+  const required = ['RoleArn', 'RoleSessionName'].concat(action === 'AssumeRoleWithWebIdentity' ? ['WebIdentityToken'] : [])
+  for (const p of required) {
+    if (!params.get(p)) return err(400, 'ValidationError', missingMember(p[0].toLowerCase() + p.slice(1)))
+  }
+  const roleArn = params.get('RoleArn')
+  const session = params.get('RoleSessionName')
+  if (!ROLE_ARN.test(roleArn)) return err(400, 'ValidationError', `${roleArn} is invalid`)
+  if (!SESSION_NAME.test(session)) {
+    return err(400, 'ValidationError', `1 validation error detected: Value '${session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`)
+  }
+  const duration = params.has('DurationSeconds') ? Number(params.get('DurationSeconds')) : 3600
+  if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
+    return err(400, 'ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.')
+  }
+  let extra = ''
+  if (action === 'AssumeRole') {
+    if (ctx.cfg.external_id != null && params.get('ExternalId') !== ctx.cfg.external_id) {
+      return err(403, 'AccessDenied', `User: ${auth.key.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`)
+    }
+  } else {
+    const token = params.get('WebIdentityToken')
+    if (ctx.cfg.web_identity_token != null && token !== ctx.cfg.web_identity_token) {
+      return err(400, 'InvalidIdentityToken', 'Couldn\'t retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements')
+    }
+    extra = '    <SubjectFromWebIdentityToken>system:serviceaccount:default:mighost</SubjectFromWebIdentityToken>\n' +
+      '    <Audience>sts.amazonaws.com</Audience>\n' +
+      '    <Provider>arn:aws:iam::123456789012:oidc-provider/oidc.example.com</Provider>\n'
+  }
+  const cred = ctx.creds.issue({ roleArn, sessionName: session, durationMs: duration * 1000 })
+  replyXml(ctx, req, res, action, credentialsXml(cred) + extra)
+}
+
+/* ----------------------------------------- CloudFormation (query) */
+
+function cloudformation (ctx, req, res, params) {
+  const action = params.get('Action')
+  if (action !== 'DescribeStacks') {
+    return replyError(ctx, req, res, 400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') || '2010-05-15'}`)
+  }
+  const stacks = ctx.cfg.stacks || {}
+  const wanted = params.get('StackName')
+  let names
+  if (wanted) {
+    // Accepts a name or a stack ARN (arn:...:stack/NAME/uuid).
+    const name = wanted.startsWith('arn:') ? (wanted.split('/')[1] || '') : wanted
+    if (!Object.prototype.hasOwnProperty.call(stacks, name)) {
+      return replyError(ctx, req, res, 400, 'ValidationError', `Stack with id ${wanted} does not exist`)
+    }
+    names = [name]
+  } else {
+    names = Object.keys(stacks)
+  }
+  const region = req.fa.region
+  let xml = '    <Stacks>\n'
+  for (const name of names) {
+    xml += '      <member>\n' +
+      `        <StackId>arn:aws:cloudformation:${region}:${ACCOUNT}:stack/${xmlEscape(name)}/${uuidFrom('stack:' + name)}</StackId>\n` +
+      `        <StackName>${xmlEscape(name)}</StackName>\n` +
+      '        <CreationTime>2024-01-01T00:00:00.000Z</CreationTime>\n' +
+      '        <StackStatus>CREATE_COMPLETE</StackStatus>\n' +
+      '        <Outputs>\n'
+    for (const [k, v] of Object.entries(stacks[name] || {})) {
+      xml += `          <member>\n            <OutputKey>${xmlEscape(k)}</OutputKey>\n` +
+        `            <OutputValue>${xmlEscape(v)}</OutputValue>\n          </member>\n`
+    }
+    xml += '        </Outputs>\n      </member>\n'
+  }
+  xml += '    </Stacks>\n'
+  replyXml(ctx, req, res, action, xml)
+}
+
+/* ------------------------------------------------- EC2 IMDSv2 (unsigned) */
+
+const IMDS_CREDS = '/latest/meta-data/iam/security-credentials/'
+
+function imds (ctx, req, res, path) {
+  const count = (what) => { ctx.stats.by_target['imds:' + what] = (ctx.stats.by_target['imds:' + what] || 0) + 1 }
+  const text = (status, body, headers) => send(ctx, req, res, status, Object.assign({ 'Content-Type': 'text/plain' }, headers), body)
+  const now = ctx.now()
+  if (path === '/latest/api/token') {
+    count('token')
+    if (req.method !== 'PUT') return text(405, '')
+    const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds'])
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return text(400, '')
+    if (ctx.imdsTokens.size > 10000) ctx.imdsTokens.clear()
+    const token = 'imds-' + crypto.randomBytes(32).toString('base64url')
+    ctx.imdsTokens.set(token, now + ttl * 1000)
+    return text(200, token, { 'X-aws-ec2-metadata-token-ttl-seconds': String(ttl) })
+  }
+  if (req.method !== 'GET') { count('other'); return text(405, '') }
+  const token = req.headers['x-aws-ec2-metadata-token']
+  if (!token || !(ctx.imdsTokens.get(token) > now)) { count('401'); return text(401, '') }
+  const role = ctx.cfg.imds_role
+  if (path === IMDS_CREDS) { count('role'); return text(200, role) }
+  if (path === IMDS_CREDS + role) {
+    count('credentials')
+    const c = ctx.creds.issue({ roleArn: `arn:aws:iam::${ACCOUNT}:role/${role}`, sessionName: 'i-0123456789abcdef0', durationMs: 6 * 3600 * 1000 })
+    return text(200, JSON.stringify({
+      Code: 'Success',
+      LastUpdated: isoSeconds(now),
+      Type: 'AWS-HMAC',
+      AccessKeyId: c.accessKeyId,
+      SecretAccessKey: c.secretAccessKey,
+      Token: c.sessionToken,
+      Expiration: c.expiration
+    }, null, 2))
+  }
+  if (path === '/latest/meta-data/placement/region') { count('region'); return text(200, ctx.cfg.imds_region) }
+  if (path === '/latest/dynamic/instance-identity/document') {
+    count('identity')
+    return text(200, JSON.stringify({ accountId: ACCOUNT, region: ctx.cfg.imds_region, instanceId: 'i-0123456789abcdef0' }))
+  }
+  count('other')
+  text(404, '')
+}
+
+/* ------------------------------------ ECS container credentials (unsigned) */
+
+function containerCredentials (ctx, req, res) {
+  ctx.stats.by_target['container:credentials'] = (ctx.stats.by_target['container:credentials'] || 0) + 1
+  const json = (status, obj) => send(ctx, req, res, status, { 'Content-Type': 'application/json' }, JSON.stringify(obj))
+  if (req.method !== 'GET') return json(405, { code: 'MethodNotAllowed', message: 'GET only' })
+  const want = ctx.cfg.container_token
+  if (want && req.headers.authorization !== want) {
+    return json(401, { code: 'Unauthorized', message: 'invalid authorization token' })
+  }
+  const roleArn = `arn:aws:iam::${ACCOUNT}:role/${ctx.cfg.imds_role}`
+  const c = ctx.creds.issue({ roleArn, sessionName: 'ecs-task', durationMs: 6 * 3600 * 1000 })
+  json(200, {
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    Token: c.sessionToken,
+    Expiration: c.expiration,
+    RoleArn: roleArn
+  })
+}
+
+module.exports = {
+  ECS_PREFIX, COGNITO_PREFIX, ecs, cognito, lambda, sts, cloudformation, imds, containerCredentials
+}

@@ -1,0 +1,124 @@
+/* test_endpoint.c - partitions, overrides and the loopback rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoint.h"
+
+static int clear_env(void **state)
+{
+    (void)state;
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
+    unsetenv("AWS_ENDPOINT_URL_LAMBDA");
+    unsetenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER");
+    return 0;
+}
+
+static void expect_url(const char *svc, const char *region, const char *override,
+                       const char *want)
+{
+    buf err = BUF_INIT;
+    char *url = endpoint_resolve(aws_service_find(svc), region, override, &err);
+    if (!url) fail_msg("%s %s: %s", svc, region, buf_str(&err));
+    assert_string_equal(url, want);
+    free(url);
+    buf_free(&err);
+}
+
+static void test_partitions(void **state)
+{
+    (void)state;
+    expect_url("dynamodb", "us-east-1", NULL, "https://dynamodb.us-east-1.amazonaws.com");
+    expect_url("dynamodb", "eu-west-3", NULL, "https://dynamodb.eu-west-3.amazonaws.com");
+    expect_url("lambda", "cn-north-1", NULL, "https://lambda.cn-north-1.amazonaws.com.cn");
+    expect_url("ecs", "cn-northwest-1", NULL, "https://ecs.cn-northwest-1.amazonaws.com.cn");
+    expect_url("dynamodb", "us-gov-west-1", NULL, "https://dynamodb.us-gov-west-1.amazonaws.com");
+    expect_url("cognito-idp", "ap-southeast-2", NULL,
+               "https://cognito-idp.ap-southeast-2.amazonaws.com");
+    expect_url("sts", "us-iso-east-1", NULL, "https://sts.us-iso-east-1.c2s.ic.gov");
+    assert_string_equal(endpoint_partition_suffix("us-gov-east-1"), "amazonaws.com");
+    assert_null(endpoint_partition_suffix("useast1"));
+    assert_null(endpoint_partition_suffix("US-EAST-1"));
+    assert_null(endpoint_partition_suffix("us-east-"));
+}
+
+static void test_invalid_region(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "moon-base", NULL, &err));
+    assert_non_null(strstr(buf_str(&err), "invalid region"));
+    buf_reset(&err);
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), NULL, NULL, &err));
+    assert_non_null(strstr(buf_str(&err), "--region"));
+    buf_free(&err);
+}
+
+static void test_override_order(void **state)
+{
+    (void)state;
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", 1);
+    expect_url("lambda", "us-east-1", NULL, "http://127.0.0.1:9000");
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://localhost:8000/", 1);
+    expect_url("dynamodb", "us-east-1", NULL, "http://localhost:8000");
+    expect_url("lambda", "us-east-1", NULL, "http://127.0.0.1:9000");
+    setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "http://[::1]:7000", 1);
+    expect_url("cognito-idp", "us-east-1", NULL, "http://[::1]:7000");
+    /* The flag beats both variables. */
+    expect_url("dynamodb", "us-east-1", "https://ddb.example.com", "https://ddb.example.com");
+    clear_env(NULL);
+}
+
+static void test_http_only_loopback(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000", &err), 0);
+    assert_int_equal(endpoint_check_url("http://127.3.4.5", &err), 0);
+    assert_int_equal(endpoint_check_url("http://[::1]:8000/x", &err), 0);
+    assert_int_equal(endpoint_check_url("http://localhost:1", &err), 0);
+    assert_int_equal(endpoint_check_url("https://10.0.0.1", &err), 0);
+    assert_int_equal(endpoint_check_url("http://10.0.0.1:8000", &err), -1);
+    assert_non_null(strstr(buf_str(&err), "loopback"));
+    buf_reset(&err);
+    assert_int_equal(endpoint_check_url("http://128.0.0.1", &err), -1);
+    assert_int_equal(endpoint_check_url("http://user@127.0.0.1", &err), -1);
+    assert_int_equal(endpoint_check_url("ftp://127.0.0.1", &err), -1);
+    assert_int_equal(endpoint_check_url("127.0.0.1:8000", &err), -1);
+    setenv("AWS_ENDPOINT_URL", "http://192.168.1.10:8000", 1);
+    buf_reset(&err);
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "us-east-1", NULL, &err));
+    assert_non_null(strstr(buf_str(&err), "AWS_ENDPOINT_URL"));
+    clear_env(NULL);
+    buf_free(&err);
+}
+
+static void test_service_table(void **state)
+{
+    (void)state;
+    const aws_service *d = aws_service_find("dynamodb");
+    assert_int_equal(d->protocol, AWS_PROTO_JSON_1_0);
+    assert_string_equal(d->target_prefix, "DynamoDB_20120810");
+    assert_int_equal(aws_service_find("ecs")->protocol, AWS_PROTO_JSON_1_1);
+    assert_string_equal(aws_service_find("cognito")->id, "cognito-idp");
+    assert_int_equal(aws_service_find("lambda")->protocol, AWS_PROTO_REST_JSON);
+    assert_string_equal(aws_service_find("sts")->api_version, "2011-06-15");
+    assert_null(aws_service_find("s4"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_partitions, clear_env),
+        cmocka_unit_test_setup(test_invalid_region, clear_env),
+        cmocka_unit_test_setup(test_override_order, clear_env),
+        cmocka_unit_test_setup(test_http_only_loopback, clear_env),
+        cmocka_unit_test_setup(test_service_table, clear_env),
+    };
+    return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);
+}
