@@ -17,10 +17,13 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-           -Ihost -Ibindings $(PKG_CFLAGS) -DMIGHOST_VERSION='"$(VERSION)"' \
-           -DMIGHOST_DATADIR='"$(PREFIX)/share/mighost"'
+# OPT and SAN are what `make check` changes; CFLAGS/LDFLAGS stay the user's.
+OPT     ?= -O2 -g
+SAN     ?=
+ALL_CFLAGS = $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Ihost -Ibindings $(PKG_CFLAGS) \
+           -DMIGHOST_VERSION='"$(VERSION)"' -DMIGHOST_DATADIR='"$(PREFIX)/share/mighost"' $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
 CORE_SRC  := $(filter-out host/main.c,$(wildcard host/*.c)) $(wildcard bindings/*.c)
@@ -45,12 +48,12 @@ all: $(BUILD)/mighost
 
 $(BUILD)/mighost: $(BUILD)/host/main.o $(CORE_OBJ)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c $(wildcard host/*.h bindings/*.h tests/support/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) -Itests/support -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support -c -o $@ $<
 
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
@@ -63,17 +66,17 @@ $(BUILD)/gen/embedded_lua.c: $(BUILD)/tools/embed $(EMBED_LUA)
 
 $(BUILD)/gen/embedded_lua.o: $(BUILD)/gen/embedded_lua.c bindings/embedded.h
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests: $(BUILD)/mighost $(TEST_BIN)
 
@@ -85,9 +88,8 @@ test: deps
 	@sh tests/run-tests $(BUILD)
 
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build-san \
-	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" tests
+	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run-tests build-san
 
 valgrind: deps

@@ -1,4 +1,5 @@
-/* item_decode.c - DynamoDB JSON (as json-c objects) to typed Lua tables.
+/* item_decode.c - DynamoDB JSON as json-c objects to typed Lua tables
+ * (item_parse.c does the same from text).
  *
  * Decoding trusts what DynamoDB sends as far as values go (N text, UTF-8,
  * set rules are checked when encoding) and checks structure only, so a
@@ -7,7 +8,6 @@
  */
 #include "item_int.h"
 
-#include <stdint.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -36,9 +36,14 @@ static int dec_fail(dec *d, const char *fmt, ...)
     return -1;
 }
 
+/* Named as item_parse.c names them. */
 static const char *json_typename(struct json_object *o)
 {
-    return json_type_to_name(json_object_get_type(o));
+    switch (json_object_get_type(o)) {
+    case json_type_int:
+    case json_type_double: return "number";
+    default: return json_type_to_name(json_object_get_type(o));
+    }
 }
 
 static int dec_string(dec *d, struct json_object *o, int tag)
@@ -211,48 +216,4 @@ int item_push(lua_State *L, struct json_object *item)
 int item_push_value(lua_State *L, struct json_object *av)
 {
     return dec_run(L, av, 1);
-}
-
-/* Room for ITEM_MAX_DEPTH levels (two JSON levels each) and a few more,
- * so that too-deep input meets our error, which names the path. */
-#define DEC_JSON_DEPTH (4 * ITEM_MAX_DEPTH + 16)
-
-static int dec_text(lua_State *L, const char *json, size_t len, int value)
-{
-    const char *what = value ? "value" : "item";
-    if (len > (size_t)INT32_MAX) {
-        lua_pushfstring(L, "%s: JSON text too long", what);
-        return -1;
-    }
-    struct json_tokener *tok = json_tokener_new_ex(DEC_JSON_DEPTH);
-    if (!tok) return luaL_error(L, "out of memory");
-    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr == json_tokener_success)
-        while (end < len && (json[end] == ' ' || json[end] == '\t' || json[end] == '\r' ||
-                             json[end] == '\n'))
-            end++;
-    if (jerr != json_tokener_success || end < len) {
-        json_object_put(o);
-        lua_pushfstring(L, "%s: invalid JSON: %s", what,
-                        jerr == json_tokener_continue ? "unexpected end of text"
-                        : jerr != json_tokener_success ? json_tokener_error_desc(jerr)
-                        : "text after the end");
-        return -1;
-    }
-    int r = dec_run(L, o, value);
-    json_object_put(o);
-    return r;
-}
-
-int item_decode(lua_State *L, const char *json, size_t len)
-{
-    return dec_text(L, json, len, 0);
-}
-
-int item_decode_value(lua_State *L, const char *json, size_t len)
-{
-    return dec_text(L, json, len, 1);
 }

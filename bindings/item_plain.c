@@ -16,6 +16,7 @@
  */
 #include "item_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,7 +78,9 @@ size_t item_fmt_double(double d, char *out)
         strcpy(out, "0");
         return 1;
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    /* Below 16 digits a normal double's nearest 15-digit decimal is its
+     * shortest; subnormals have fewer digits, so try from 1. */
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d) break;
     }

@@ -47,6 +47,7 @@ typedef struct call {
     int throttles;
     int refreshed;                /* expired-credentials retry used */
     int skew_fixed;               /* clock-skew retry used */
+    double sent_at;               /* when the attempt on the wire was sent */
     double budget_taken;
     /* headers of the attempt on the wire */
     buf auth, target, ctype;
@@ -315,7 +316,8 @@ static void send_attempt(void *ud)
     buf_puts(&k->auth, res.authorization);
     memcpy(k->amz_date, res.amz_date, sizeof k->amz_date);
     hs[n++] = (sigv4_header){"X-Amz-Date", k->amz_date};
-    if (sc.session_token) hs[n++] = (sigv4_header){"X-Amz-Security-Token", sc.session_token};
+    if (sc.session_token && *sc.session_token)
+        hs[n++] = (sigv4_header){"X-Amz-Security-Token", sc.session_token};
     hs[n++] = (sigv4_header){"Authorization", buf_str(&k->auth)};
     hs[n++] = (sigv4_header){"User-Agent", "mighost/" MIGHOST_VERSION};
     sigv4_result_free(&res);
@@ -323,6 +325,7 @@ static void send_attempt(void *ud)
     http_request hr = {k->method, k->url, (const http_header *)hs, n, k->body, k->body_len,
                        k->timeout_ms};
     k->attempts++;
+    k->sent_at = clock_mono();
     c->stats.attempts++;
     c->stats.bytes_sent += k->body_len;
     http_submit(c->loop, &hr, on_response, k);
@@ -424,7 +427,7 @@ static void on_response(http_response *resp, void *ud)
     case RETRY_THROTTLE:
         c->stats.throttles++;
         k->throttles++;
-        if (c->opt.adaptive_rate) rate_on_throttle(&c->rate, now);
+        if (c->opt.adaptive_rate) rate_on_throttle(&c->rate, now, k->sent_at);
         break;
     case RETRY_TRANSIENT:
         c->stats.transient++;

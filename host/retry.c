@@ -107,13 +107,14 @@ void retry_budget_success(retry_budget *b, double refund)
 
 #define MEASURE_BUCKET 0.5     /* seconds per sample of the sending rate */
 #define THROTTLE_FACTOR 0.7    /* new rate = this * what was being sent */
-#define RECOVERY_PER_SEC 0.1   /* of the rate at the last throttle, per second */
+#define GROWTH_PER_SEC 0.5     /* beyond the old level, per second, of that level */
 
 void rate_init(rate_limiter *r)
 {
     memset(r, 0, sizeof *r);
     r->min_rate = 1.0;
     r->burst = 0.25;
+    r->cut_at = -1e9;
 }
 
 static void measure(rate_limiter *r, double now)
@@ -128,6 +129,14 @@ static void measure(rate_limiter *r, double now)
     }
 }
 
+/* The allowed rate `t` seconds after the last cut. */
+static double rate_after(const rate_limiter *r, double t)
+{
+    double low = THROTTLE_FACTOR * r->level;
+    if (t < RATE_RECOVERY) return low + (r->level - low) * (t / RATE_RECOVERY);
+    return r->level + (t - RATE_RECOVERY) * GROWTH_PER_SEC * r->level;
+}
+
 double rate_acquire(rate_limiter *r, double now)
 {
     measure(r, now);
@@ -140,29 +149,24 @@ double rate_acquire(rate_limiter *r, double now)
     return wait;
 }
 
-void rate_on_throttle(rate_limiter *r, double now)
+void rate_on_throttle(rate_limiter *r, double now, double sent_at)
 {
     measure(r, now);
-    double sending = r->measured > 0 ? r->measured : r->rate;
-    if (r->enabled) sending = fmin(sending, r->rate);
-    double target = fmax(r->min_rate, THROTTLE_FACTOR * (sending > 0 ? sending : r->min_rate));
-    /* Several requests in flight report the same throttle: only the first
-     * cut within a short window counts. */
-    if (r->enabled && now - r->last_adjust < 0.1 && r->rate <= target / THROTTLE_FACTOR) return;
+    if (sent_at < r->cut_at) return;  /* already answered by the last cut */
+    double sending = r->measured > 0 ? r->measured : r->min_rate / THROTTLE_FACTOR;
+    if (r->enabled && r->rate < sending) sending = r->rate;
+    r->level = fmax(r->min_rate / THROTTLE_FACTOR, sending);
+    r->rate = fmax(r->min_rate, THROTTLE_FACTOR * r->level);
+    r->cut_at = now;
     r->enabled = 1;
-    r->rate = target;
-    r->rate_at_throttle = target;
-    r->last_adjust = now;
     if (r->next_send < now) r->next_send = now;
 }
 
 void rate_on_success(rate_limiter *r, double now)
 {
     if (!r->enabled) return;
-    double elapsed = now - r->last_adjust;
-    if (elapsed < 0.05) return;
-    r->rate += fmax(1.0, RECOVERY_PER_SEC * r->rate_at_throttle) * elapsed;
-    r->last_adjust = now;
     measure(r, now);
-    if (r->measured > 0 && r->rate > 2.0 * r->measured) r->enabled = 0;
+    r->rate = fmax(r->min_rate, rate_after(r, now - r->cut_at));
+    if (now - r->cut_at > RATE_RECOVERY && r->measured > 0 && r->rate > 2.0 * r->measured)
+        r->enabled = 0;
 }

@@ -63,26 +63,33 @@ void retry_budget_init(retry_budget *b, double capacity);
 double retry_budget_take(retry_budget *b, retry_class c, transport_error t);
 void retry_budget_success(retry_budget *b, double refund);
 
-/* Adaptive send rate. Off until the first throttle; then the rate is set
- * below what was being sent, and grows back linearly with time; once it is
- * well above what is actually sent it switches off again. */
+/* Adaptive send rate. Off until the first throttle. A throttle cuts the
+ * allowed rate to 70% of what was being sent; throttles of requests sent
+ * before that cut say nothing new and are ignored. The rate then grows back
+ * to its level at the throttle over RATE_RECOVERY seconds and on beyond it;
+ * once it is well above what is actually sent, the limit switches off.
+ * A throttle during recovery lowers the level to return to, so under real
+ * overload the rate settles just under what the service accepts. */
+#define RATE_RECOVERY 2.0
+
 typedef struct rate_limiter {
     int enabled;
-    double rate;            /* requests per second allowed when enabled */
+    double rate;            /* requests per second allowed now */
     double min_rate;
     double next_send;       /* earliest time the next request may go */
-    double burst;           /* seconds of backlog allowed (burst size / rate) */
+    double burst;           /* seconds of backlog allowed */
     double measured;        /* smoothed sending rate, requests per second */
     double bucket_start;
     int bucket_count;
-    double last_adjust;
-    double rate_at_throttle;
+    double cut_at;          /* time of the last cut */
+    double level;           /* the rate when the last cut happened */
 } rate_limiter;
 
 void rate_init(rate_limiter *r);
 /* Reserve a send slot at `now`; returns how many seconds to wait (0: go). */
 double rate_acquire(rate_limiter *r, double now);
-void rate_on_throttle(rate_limiter *r, double now);
+/* A throttle answer to a request sent at `sent_at`. */
+void rate_on_throttle(rate_limiter *r, double now, double sent_at);
 void rate_on_success(rate_limiter *r, double now);
 
 #endif

@@ -12,23 +12,29 @@
 
 static test_server dynalite, fake;
 
-/* Only loopback, only fake keys; nothing may reach real AWS. */
-static const char *const unset_env[] = {
-    "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_SESSION_TOKEN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_DEFAULT_REGION", NULL};
-
+/* Only loopback and fake keys: the developer's AWS_* settings are removed
+ * (test_aws_env_unset) and nothing may reach real AWS. */
 static int run(const char *const *argv, const char *const *extra_env, buf *out, buf *err)
 {
-    const char *env[16] = {"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret",
-                           "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
-                           "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"};
-    int n = 6;
-    for (; extra_env && *extra_env && n < 15; extra_env++) env[n++] = *extra_env;
+    static const char *const defaults[] = {
+        "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
+        "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", NULL};
+    /* extra_env first; a default is added only if extra_env does not set it. */
+    const char *env[32];
+    int n = 0;
+    for (const char *const *e = extra_env; e && *e && n < 16; e++) env[n++] = *e;
+    for (const char *const *d = defaults; *d; d++) {
+        size_t len = strcspn(*d, "=") + 1;
+        int overridden = 0;
+        for (const char *const *e = extra_env; e && *e; e++)
+            if (strncmp(*e, *d, len) == 0) overridden = 1;
+        if (!overridden) env[n++] = *d;
+    }
     env[n] = NULL;
     buf_reset(out);
     buf_reset(err);
-    return test_run(argv, env, unset_env, NULL, out, err);
+    return test_run(argv, env, test_aws_env_unset, NULL, out, err);
 }
 
 static int setup(void **state)

@@ -103,29 +103,72 @@ static void test_rate_falls_and_recovers(void **state)
     double t = 1000.0;
     for (int i = 0; i < 200; i++, t += 0.01) assert_true(rate_acquire(&r, t) == 0.0);
     assert_false(r.enabled);
-    rate_on_throttle(&r, t);
+    rate_on_throttle(&r, t, t - 0.02);
     assert_true(r.enabled);
     assert_true(r.rate > 60 && r.rate < 75);
-    double first = r.rate;
+    double first = r.rate, level = r.level;
 
     /* Burst of 100 requests at one instant: waits grow by 1/rate each. */
     double last = 0;
     for (int i = 0; i < 100; i++) last = rate_acquire(&r, t);
     assert_true(last > 1.0 && last < 1.6);
 
-    /* A second throttle right away from another in-flight request does
-     * not cut again. */
-    rate_on_throttle(&r, t + 0.01);
+    /* Throttles of requests sent before the cut do not cut again. */
+    rate_on_throttle(&r, t + 0.05, t - 0.01);
     assert_true(fabs(r.rate - first) < 1e-9);
 
-    /* Later throttles cut further. */
-    rate_on_throttle(&r, t + 1.0);
-    assert_true(r.rate < first);
-    double low = r.rate;
+    /* Recovery: halfway back after half the recovery time, all the way
+     * back after it, beyond it later. */
+    rate_on_success(&r, t + RATE_RECOVERY / 2);
+    assert_true(fabs(r.rate - (first + level) / 2) < 1e-6);
+    rate_on_success(&r, t + RATE_RECOVERY);
+    assert_true(fabs(r.rate - level) < 1e-6);
 
-    /* Successes over time raise it again. */
-    for (int i = 1; i <= 50; i++) rate_on_success(&r, t + 1.0 + i * 0.1);
-    assert_true(!r.enabled || r.rate > low);
+    /* A throttle of a request sent after the cut, during recovery, lowers
+     * the level to come back to. */
+    rate_init(&r);
+    t = 2000.0;
+    for (int i = 0; i < 200; i++, t += 0.01) rate_acquire(&r, t);
+    rate_on_throttle(&r, t, t);
+    level = r.level;
+    rate_on_success(&r, t + 0.5);
+    rate_on_throttle(&r, t + 0.5, t + 0.4);
+    assert_true(r.level < level);
+    assert_true(r.rate < r.level);
+}
+
+/* Under a real capacity limit the rate settles near it: a simulated
+ * service accepts 50 requests per second and throttles the rest. */
+static void test_rate_converges_to_capacity(void **state)
+{
+    (void)state;
+    rate_limiter r;
+    rate_init(&r);
+    double t = 0, accepted_in_window = 0, window_start = 0, sent_late = 0, thr_late = 0;
+    const double capacity = 50.0;
+    /* The client wants to send 400/s: one request every 2.5 ms when allowed. */
+    for (int step = 0; step < 40000; step++) {
+        t += 0.0025;
+        if (r.enabled && r.next_send > t) continue;
+        rate_acquire(&r, t);
+        if (t - window_start >= 1.0) {
+            window_start = t;
+            accepted_in_window = 0;
+        }
+        int throttled = accepted_in_window >= capacity;
+        if (!throttled) accepted_in_window++;
+        if (t > 60) {
+            sent_late++;
+            thr_late += throttled;
+        }
+        if (throttled) rate_on_throttle(&r, t + 0.01, t);
+        else rate_on_success(&r, t + 0.01);
+    }
+    /* After a minute, most requests go through: the rate found the limit. */
+    assert_true(sent_late > 0);
+    assert_true(thr_late / sent_late < 0.35);
+    assert_true(r.enabled);
+    assert_true(r.rate < 4 * capacity);
 }
 
 static void test_rate_switches_off_when_not_binding(void **state)
@@ -135,7 +178,7 @@ static void test_rate_switches_off_when_not_binding(void **state)
     rate_init(&r);
     double t = 50.0;
     for (int i = 0; i < 100; i++, t += 0.01) rate_acquire(&r, t);
-    rate_on_throttle(&r, t);
+    rate_on_throttle(&r, t, t);
     assert_true(r.enabled);
     /* Demand drops to 5/s while the allowed rate recovers. */
     for (int i = 0; i < 400 && r.enabled; i++, t += 0.2) {
@@ -155,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_backoff_full_jitter),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_rate_falls_and_recovers),
+        cmocka_unit_test(test_rate_converges_to_capacity),
         cmocka_unit_test(test_rate_switches_off_when_not_binding),
     };
     return cmocka_run_group_tests_name("retry", tests, NULL, NULL);

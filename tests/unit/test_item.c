@@ -1,0 +1,761 @@
+/* test_item.c - the DynamoDB item codec: exact round trips (a corpus and
+ * 2,000 generated items), validation errors with paths, sizes, key order,
+ * and the plain-value helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "item.h"
+
+static lua_State *L;
+static buf rt_out;     /* what roundtrip() returns */
+
+/* Lua helpers the snippets below use. */
+static const char prelude[] =
+    "item = require 'mighost.item'\n"
+    "function expect_err(f, want)\n"
+    "  local ok, e = pcall(f)\n"
+    "  assert(not ok, 'no error; wanted: ' .. want)\n"
+    "  assert(e:find(want, 1, true), '\\n got: ' .. tostring(e) .. '\\nwant: ' .. want)\n"
+    "end\n"
+    "function same(a, b)\n"  /* deep plain equality */
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end\n"
+    "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n";
+
+static int setup(void **state)
+{
+    (void)state;
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    luaL_requiref(L, "mighost.item", luaopen_mighost_item, 0);
+    lua_pop(L, 1);
+    return luaL_dostring(L, prelude) == LUA_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lua_close(L);
+    buf_free(&rt_out);
+    return 0;
+}
+
+static void lua_ok(const char *code)
+{
+    if (luaL_dostring(L, code) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+}
+
+/* json-c's parser, deep enough for 32 levels of L and M. */
+static struct json_object *json_c_parse(const char *json, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new_ex(128);
+    struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) fail_msg("json-c: %s", json);
+    json_tokener_free(tok);
+    return o;
+}
+
+/* decode -> encode through the C API, from text (viajson 0) or through a
+ * json-c tree; returns the text (valid until the next call). */
+static const char *roundtrip_via(const char *json, size_t len, int viajson)
+{
+    buf out = rt_out, err = BUF_INIT;
+    buf_reset(&out);
+    if (viajson) {
+        struct json_object *o = json_c_parse(json, len);
+        if (item_push(L, o)) fail_msg("item_push %s: %s", json, lua_tostring(L, -1));
+        json_object_put(o);
+    } else if (item_decode(L, json, len)) {
+        fail_msg("decode %s: %s", json, lua_tostring(L, -1));
+    }
+    if (item_encode(L, -1, &out, &err)) fail_msg("encode %s: %s", json, buf_str(&err));
+    lua_pop(L, 1);
+    buf_free(&err);
+    rt_out = out;
+    return buf_str(&rt_out);
+}
+
+/* Both decoders must agree; the result is the text decoder's. */
+static const char *roundtrip(const char *json, size_t len)
+{
+    buf keep = BUF_INIT;
+    buf_puts(&keep, roundtrip_via(json, len, 1));
+    const char *out = roundtrip_via(json, len, 0);
+    if (strcmp(out, buf_str(&keep)) != 0)
+        fail_msg("decoders differ on %s:\n text: %s\njson-c: %s", json, out, buf_str(&keep));
+    buf_free(&keep);
+    return out;
+}
+
+static void check_roundtrip(const char *json)
+{
+    assert_string_equal(roundtrip(json, strlen(json)), json);
+}
+
+static void test_corpus(void **state)
+{
+    (void)state;
+    static const char *const corpus[] = {
+        "{}",
+        "{\"s\":{\"S\":\"\"},\"l\":{\"L\":[]},\"m\":{\"M\":{}},\"b\":{\"B\":\"\"}}",
+        "{\"z\":{\"S\":\"1\"},\"a\":{\"N\":\"2\"},\"m\":{\"M\":{\"z\":{\"BOOL\":true},"
+        "\"a\":{\"BOOL\":false},\"m\":{\"NULL\":true}}}}",
+        "{\"n\":{\"N\":\"12345678901234567890123456789012345678\"},"
+        "\"neg\":{\"N\":\"-0.00000000000000000000000000000000000012345678901234567890123456789012345678\"},"
+        "\"max\":{\"N\":\"9.9999999999999999999999999999999999999E+125\"},"
+        "\"min\":{\"N\":\"-1E-130\"},\"odd\":{\"NS\":[\"007\",\".5\",\"5.\",\"-0\",\"1e+3\"]}}",
+        "{\"b\":{\"B\":\"AAECAwD/\"},\"bs\":{\"BS\":[\"AA==\",\"AAE=\",\"/w==\",\"AAAA\"]}}",
+        "{\"\xc3\xa9\":{\"S\":\"caf\xc3\xa9\"},\"\xe6\x97\xa5\xe6\x9c\xac\":{\"S\":\"\xe8\xaa\x9e\"},"
+        "\"\xf0\x9f\x98\x80\":{\"S\":\"\xf0\x9f\x8e\x89\"},\"databaseId:assetId\":{\"SS\":[\"x\",\"y\"]},"
+        "\"a#b c\":{\"NS\":[\"1\",\"-2.5\",\"3e10\"]}}",
+        "{\"q\":{\"S\":\"say \\\"hi\\\" \\\\ back\\\\slash / slash\"},"
+        "\"c\":{\"S\":\"\\u0000\\u0001\\b\\t\\n\\u000b\\f\\r\\u001f\x7f \xe2\x80\xa8\xe2\x80\xa9\"},"
+        "\"line\\nname\":{\"SS\":[\"a\\nb\",\"\\\"\",\"\\\\\"]}}",
+        "{\"deep\":{\"L\":[{\"M\":{\"x\":{\"L\":[{\"L\":[]},{\"M\":{\"y\":{\"SS\":[\"a\"]},"
+        "\"b\":{\"M\":{}}}}]}}},{\"N\":\"0\"},{\"NULL\":true}]}}",
+    };
+    for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++) check_roundtrip(corpus[i]);
+
+    /* Accepted spellings come back in JSON.stringify's. */
+    const char *in = "{ \"a\" : {\"S\": \"\\u00e9\\/\\ud83d\\ude00\\u0041\\u2028\\u007F\"} }";
+    assert_string_equal(roundtrip(in, strlen(in)),
+                        "{\"a\":{\"S\":\"\xc3\xa9/\xf0\x9f\x98\x80" "A\xe2\x80\xa8\x7f\"}}");
+}
+
+static void test_parser(void **state)
+{
+    (void)state;
+    /* json-c 0.16 decodes this pair to U+FFFD; item_decode gets U+1D800 */
+    const char *in = "{\"a\":{\"S\":\"\\ud836\\udc00\"}}";
+    assert_string_equal(roundtrip_via(in, strlen(in), 0), "{\"a\":{\"S\":\"\xf0\x9d\xa0\x80\"}}");
+    lua_ok("local d = item.decode\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"\\\\ud800x\"}}') end,"
+           "  'attribute a: invalid JSON at byte 11: \\\\u escape of half a surrogate pair')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"\\\\udc00\"}}') end, 'half a surrogate pair')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"x\\\\qy\"}}') end, 'at byte 12: bad escape')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"\\\\u12G4\"}}') end, 'bad \\\\u escape')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"tab\there\"}}') end, 'control character in a string')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"open') end, 'unterminated string')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}') end,"
+           "  'item: name \"a\" appears twice')\n"
+           "expect_err(function() d('{\"m\":{\"M\":{\"k\":{\"NULL\":true},\"k\":{\"NULL\":true}}}}') end,"
+           "  'attribute m: name \"k\" appears twice')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"1\"} \"b\":1}') end, \"item: invalid JSON at byte 15: expected '}'\")\n"
+           "expect_err(function() d('{\"a\" {\"S\":\"1\"}}') end, \"expected ':'\")\n"
+           "expect_err(function() d('{\"a\":{\"L\":[{\"S\":\"1\"},]}}') end,"
+           "  'attribute a[1]: expected an object with one type tag, not array')\n"
+           "expect_err(function() d('{\"a\":{\"BOOL\":1}}') end, 'BOOL value must be true or false, not number')\n"
+           "expect_err(function() d('{\"a\":{\"SS\":\"x\"}}') end, 'SS value must be a JSON array, not string')\n"
+           "expect_err(function() d('{\"a\":{\"SS\":[1]}}') end, 'attribute a[0]: S value must be a JSON string')\n"
+           "expect_err(function() d('') end, 'item: expected a JSON object, not the end of the text')\n"
+           /* names and values with escapes, and white space everywhere */
+           "local t = d(' {\\n \"k\\\\u0041\" : { \"SS\" : [ \"x\\\\ny\" , \"\\\\\"\" ] } , \"e\":{\"L\":[ ]} } ')\n"
+           "assert(t.kA.SS[1] == 'x\\ny' and t.kA.SS[2] == '\"' and #t.e.L == 0)\n"
+           "assert(item.decode_value('{\"N\":\"1\"}').N == '1')\n"
+           "expect_err(function() item.decode_value('{\"N\":\"1\"}x') end, 'value: invalid JSON at byte 9: text after the end')\n");
+}
+
+static void test_json_c_objects(void **state)
+{
+    (void)state;
+    const char *text = "{\"pk\":{\"S\":\"k\"},\"bin\":{\"B\":\"AAE=\"},\"v\":{\"L\":[{\"N\":\"1\"}]}}";
+    struct json_object *o = json_tokener_parse(text);
+    assert_non_null(o);
+    assert_int_equal(item_push(L, o), 0);
+    lua_setglobal(L, "it");
+    buf out = BUF_INIT, err = BUF_INIT;
+    buf_puts(&out, "prefix:");
+    lua_getglobal(L, "it");
+    assert_int_equal(item_encode(L, -1, &out, &err), 0);
+    assert_string_equal(buf_str(&out), "prefix:{\"pk\":{\"S\":\"k\"},\"bin\":{\"B\":\"AAE=\"},"
+                                       "\"v\":{\"L\":[{\"N\":\"1\"}]}}");
+    lua_pop(L, 1);
+    lua_ok("assert(it.bin.B == '\\0\\1' and it.v.L[1].N == '1')");
+
+    /* a failed encode leaves out as it was */
+    buf_reset(&out);
+    buf_puts(&out, "keep");
+    lua_ok("bad = {a = {S = 'x'}, b = {N = 'x'}}");
+    lua_getglobal(L, "bad");
+    assert_int_equal(item_encode(L, -1, &out, &err), -1);
+    assert_string_equal(buf_str(&out), "keep");
+    assert_string_equal(buf_str(&err), "attribute b: invalid number \"x\": not a number");
+    lua_pop(L, 1);
+
+    struct json_object *v = json_object_object_get(o, "v");
+    assert_int_equal(item_push_value(L, v), 0);
+    buf_reset(&out);
+    assert_int_equal(item_encode_value(L, -1, &out, NULL), 0);
+    assert_string_equal(buf_str(&out), "{\"L\":[{\"N\":\"1\"}]}");
+    lua_pop(L, 1);
+
+    struct json_object *bad = json_tokener_parse("{\"a\":{\"M\":{\"b\":{\"Q\":\"1\"}}}}");
+    int top = lua_gettop(L);
+    assert_int_equal(item_push(L, bad), -1);
+    assert_int_equal(lua_gettop(L), top + 1);
+    assert_string_equal(lua_tostring(L, -1), "attribute a.b: unknown type tag Q");
+    lua_pop(L, 1);
+    json_object_put(bad);
+    json_object_put(o);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_key_order(void **state)
+{
+    (void)state;
+    lua_ok("local t = item.decode('{\"z\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"},\"m\":{\"M\":"
+           "{\"y\":{\"N\":\"1\"},\"b\":{\"N\":\"2\"}}}}')\n"
+           "assert(table.concat(item.keys(t), ',') == 'z,a,m')\n"
+           "assert(table.concat(item.keys(t.m.M), ',') == 'y,b')\n"
+           /* removed names are skipped, added ones follow, sorted */
+           "t.a = nil; t.q = {S='3'}; t['0'] = {S='4'}; t.m.M.a = {N='3'}\n"
+           "assert(item.encode(t) == '{\"z\":{\"S\":\"1\"},\"m\":{\"M\":{\"y\":{\"N\":\"1\"},"
+           "\"b\":{\"N\":\"2\"},\"a\":{\"N\":\"3\"}}},\"0\":{\"S\":\"4\"},\"q\":{\"S\":\"3\"}}',"
+           "  item.encode(t))\n"
+           "assert(table.concat(item.keys(t), ',') == 'z,m,0,q')\n"
+           /* a name put back goes back to its place */
+           "t.a = {S='2'}\n"
+           "assert(table.concat(item.keys(t), ',') == 'z,a,m,0,q')\n"
+           /* script-built tables encode sorted */
+           "local s = {b={S='x'}, a={S='y'}, ['\\xc3\\xa9']={S='z'}, B={S='w'}}\n"
+           "assert(item.encode(s) == '{\"B\":{\"S\":\"w\"},\"a\":{\"S\":\"y\"},\"b\":{\"S\":\"x\"},"
+           "\"\\xc3\\xa9\":{\"S\":\"z\"}}', item.encode(s))\n"
+           "item.set_order(s, {'b', 'B'})\n"
+           "assert(table.concat(item.keys(s), ',') == 'b,B,a,\\xc3\\xa9')\n"
+           "item.set_order(s, nil)\n"
+           "assert(table.concat(item.keys(s), ',') == 'B,a,b,\\xc3\\xa9')\n"
+           "expect_err(function() item.set_order(s, {'a', 'a'}) end, \"name 'a' appears twice\")\n"
+           "expect_err(function() item.set_order(s, {'a', 1}) end, 'name 2 is a number')\n"
+           /* many names: the sorted path past its stack array */
+           "local big = {}\n"
+           "for i = 1, 100 do big[string.format('k%03d', 101 - i)] = {N=tostring(i)} end\n"
+           "local ks = item.keys(big)\n"
+           "assert(#ks == 100 and ks[1] == 'k001' and ks[100] == 'k100')\n"
+           "local back = item.decode(item.encode(big))\n"
+           "assert(item.equal(big, back) and item.encode(back) == item.encode(big))\n");
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    lua_ok("local e = item.encode\n"
+           "expect_err(function() e{tags={SS={}}} end, 'attribute tags: an SS set cannot be empty')\n"
+           "expect_err(function() e{n={NS={'1','2','1.0'}}} end,"
+           "  'attribute n[2]: duplicate member in NS set (equal to [0])')\n"
+           "local many = {}; for i = 1, 40 do many[i] = 'm' .. i end; many[41] = 'm7'\n"
+           "expect_err(function() e{s={SS=many}} end,"
+           "  'attribute s[40]: duplicate member in SS set (equal to [6])')\n"
+           "expect_err(function() e{b={BS={'\\0', '\\0'}}} end, 'attribute b[1]: duplicate member in BS')\n"
+           "expect_err(function() e{n={N='abc'}} end, 'attribute n: invalid number \"abc\": not a number')\n"
+           "for _, bad in ipairs{'', '-', '.', '+1', '1e', '1e+', '0x10', ' 1', '1 ', 'NaN', '1.2.3'} do\n"
+           "  expect_err(function() e{n={N=bad}} end, 'not a number')\n"
+           "end\n"
+           "expect_err(function() e{n={N=string.rep('1', 39)}} end, 'more than 38 significant digits')\n"
+           "e{n={N=string.rep('1', 38) .. '000'}}; e{n={N='0.000' .. string.rep('9', 38)}}\n"
+           "expect_err(function() e{n={N='1e126'}} end, 'number too large')\n"
+           "expect_err(function() e{n={N='0.1e-130'}} end, 'number too small')\n"
+           "e{n={N='0e999'}}; e{n={N='99e124'}}\n"
+           "expect_err(function() e{a={M={b={L={{S='x'},{S='y'},{S='z'},{X='1'}}}}}} end,"
+           "  'attribute a.b[3]: unknown type tag X')\n"
+           "expect_err(function() e{a={S='x', N='1'}} end, 'attribute a: more than one type tag')\n"
+           "expect_err(function() e{s={S='ab\\xff'}} end, 'attribute s: S value is not valid UTF-8 (byte 2)')\n"
+           "for _, bad in ipairs{'\\xc0\\x80', '\\xed\\xa0\\x80', '\\xf4\\x90\\x80\\x80', '\\xe2\\x82'} do\n"
+           "  expect_err(function() e{s={S=bad}} end, 'not valid UTF-8 (byte 0)')\n"
+           "end\n"
+           "expect_err(function() e{['a\\xff']={S='x'}} end, 'item: a name is not valid UTF-8 (byte 1)')\n"
+           "expect_err(function() e{s={SS={'ok', '\\xff'}}} end, 'attribute s[1]: SS member is not valid UTF-8')\n"
+           "expect_err(function() e{a={S=5}} end, 'attribute a: S value must be a string, not number')\n"
+           "expect_err(function() e{a={BOOL='true'}} end, 'BOOL value must be a boolean, not string')\n"
+           "expect_err(function() e{a={NULL=false}} end, 'attribute a: NULL value must be true')\n"
+           "expect_err(function() e{a={}} end, 'attribute a: empty table, no type tag')\n"
+           "expect_err(function() e{a='x'} end, 'attribute a: expected a one-tag table')\n"
+           "expect_err(function() e{a={L={{S='x'}, nil, {S='y'}}}} end, 'L value must be a list')\n"
+           "expect_err(function() e{a={M={[1]={S='x'}}}} end, 'attribute a: a name is a number')\n"
+           "expect_err(function() e(5) end, 'item: expected a table, not number')\n"
+           "expect_err(function() item.encode_value{S=1} end, 'value: S value must be a string')\n"
+           "expect_err(function() item.encode_value{L={{S='a'},{M={x={Q=1}}}}} end,"
+           "  'value[1].x: unknown type tag Q')\n"
+           /* 32 levels are fine, 33 are not */
+           "local function nest(n) local v = {S='x'}; for i = 1, n do v = {M={k=v}} end; return v end\n"
+           "local ok32 = e{a=nest(32)}\n"
+           "expect_err(function() e{a=nest(33)} end,"
+           "  'attribute a' .. string.rep('.k', 32) .. ': nesting deeper than 32 levels')\n"
+           "local c = {L={}}; c.L[1] = c\n"
+           "expect_err(function() e{c=c} end, 'nesting deeper than 32 levels')\n"
+           /* decoding: structure errors with paths */
+           "local d = item.decode\n"
+           "assert(item.encode(d(ok32)) == ok32)\n"
+           "local deep = ok32:gsub('\"S\":\"x\"', '\"M\":{\"k\":{\"S\":\"x\"}}')\n"
+           "expect_err(function() d(deep) end, 'nesting deeper than 32 levels')\n"
+           "expect_err(function() d('{\"a\":{\"L\":[{\"S\":\"1\"},{\"Z\":1}]}}') end,"
+           "  'attribute a[1]: unknown type tag Z')\n"
+           "expect_err(function() d('{\"a\":{\"S\":\"1\",\"N\":\"1\"}}') end,"
+           "  'attribute a: more than one type tag (S and N)')\n"
+           "expect_err(function() d('{\"a\":{}}') end, 'attribute a: no type tag')\n"
+           "expect_err(function() d('{\"a\":{\"S\":1}}') end, 'S value must be a JSON string, not number')\n"
+           "expect_err(function() d('{\"a\":{\"B\":\"AAE\"}}') end, 'attribute a: B value is not canonical base64')\n"
+           "expect_err(function() d('{\"a\":{\"BS\":[\"AA==\",\"AB==\"]}}') end, 'attribute a[1]: B value')\n"
+           "expect_err(function() d('{\"a\":{\"B\":\"A*==\"}}') end, 'not canonical base64')\n"
+           "expect_err(function() d('{\"a\":{\"NULL\":false}}') end, 'NULL value must be true')\n"
+           "expect_err(function() d('{\"a\":{\"M\":[]}}') end, 'M value must be a JSON object')\n"
+           "expect_err(function() d('[]') end, 'item: expected a JSON object, not array')\n"
+           "expect_err(function() d('{\"a\":') end, 'attribute a: expected an object with one type tag, not the end')\n"
+           "expect_err(function() d('{} x') end, 'item: invalid JSON')\n"
+           "assert(item.encode(d(' {} \\n')) == '{}')\n");
+}
+
+static void test_size(void **state)
+{
+    (void)state;
+    lua_ok("local function sz(t) return item.size(t) end\n"
+           "assert(sz{a={S='abc'}} == 4)\n"
+           "assert(sz{['\\xc3\\xa9']={S='\\xe6\\x97\\xa5\\xe6\\x9c\\xac'}} == 8)\n"
+           "assert(sz{n={N='0'}} == 2 and sz{n={N='-0.000'}} == 2)\n"
+           "assert(sz{n={N='123'}} == 4)\n"    /* 3 digits: 1 + 2 */
+           "assert(sz{n={N='12'}} == 3)\n"     /* 1 + 1: one aligned pair */
+           "assert(sz{n={N='1.2'}} == 4)\n"    /* 1 + 1 + 1: straddles a pair */
+           "assert(sz{n={N='-1'}} == 4)\n"     /* 1 + 1 + sign */
+           "assert(sz{n={N='1200'}} == 3 and sz{n={N='0.12'}} == 3 and sz{n={N='0.012'}} == 4)\n"
+           "assert(sz{n={N=string.rep('9', 38)}} == 1 + 20)\n"
+           "assert(sz{b={B='\\0\\1\\2'}} == 4)\n"
+           "assert(sz{t={BOOL=true}, z={NULL=true}} == 4)\n"
+           "assert(sz{l={L={{S='ab'},{N='1'}}}} == 1 + 3 + 3 + 3)\n"
+           "assert(sz{l={L={}}, m={M={}}} == 1 + 3 + 1 + 3)\n"
+           "assert(sz{m={M={x={S='ab'}}}} == 1 + 3 + 1 + 1 + 2)\n"
+           "assert(sz{ss={SS={'a','bc'}}, ns={NS={'1','22'}}, bs={BS={'\\0'}}} == 5 + 6 + 3)\n"
+           "assert(item.size({S='abc'}, 'value') == 3)\n"
+           /* the 400 KB limit */
+           "local t = {pk={S='k'}, data={S=string.rep('x', 409600 - 3 - 4)}}\n"
+           "assert(sz(t) == item.MAX_SIZE, sz(t))\n"
+           "t.data.S = t.data.S .. 'x'\n"
+           "assert(sz(t) == 409601 and sz(t) > item.MAX_SIZE)\n"
+           "assert(#item.encode(t) > 409601)\n");
+    /* the C call agrees */
+    lua_ok("t = {a={S='abc'}, n={N='-1'}}");
+    lua_getglobal(L, "t");
+    assert_int_equal(item_size(L, -1), 8);
+    lua_pop(L, 1);
+}
+
+static void test_plain(void **state)
+{
+    (void)state;
+    lua_ok("local tp, fp = item.to_plain, item.from_plain\n"
+           "local big = '12345678901234567890123456789012345678'\n"
+           "assert(tp{N=big} == big)\n"
+           "assert(math.type(tp{N='42'}) == 'integer' and tp{N='42'} == 42)\n"
+           "assert(math.type(tp{N='5.0'}) == 'integer' and tp{N='-5e2'} == -500)\n"
+           "assert(tp{N='-9223372036854775808'} == math.mininteger)\n"
+           "assert(tp{N='9223372036854775807'} == math.maxinteger)\n"
+           "assert(tp{N='9223372036854775808'} == '9223372036854775808')\n"
+           "assert(math.type(tp{N='0.1'}) == 'float' and tp{N='0.1'} == 0.1)\n"
+           "assert(tp{N='1e20'} == 1e20 and tp{N='2.5e-7'} == 2.5e-7)\n"
+           "assert(tp{N='0.30000000000000000001'} == '0.30000000000000000001')\n"
+           "assert(tp{S='x'} == 'x' and tp{B='\\0'} == '\\0' and tp{BOOL=false} == false)\n"
+           "assert(tp{NULL=true} == item.null)\n"
+           "assert(same(tp{NS={'1','2.5',big}}, {1, 2.5, big}))\n"
+           "assert(same(tp{L={{S='a'},{L={}},{M={k={N='1'}}}}}, {'a', {}, {k=1}}))\n"
+           "local it = item.decode('{\"z\":{\"N\":\"1\"},\"a\":{\"SS\":[\"x\"]},\"m\":{\"NULL\":true}}')\n"
+           "local p = tp(it)\n"
+           "assert(same(p, {z=1, a={'x'}, m=item.null}))\n"
+           "assert(table.concat(item.keys(p), ',') == 'z,a,m')\n"
+           "assert(same(tp({L={S='x'}}, 'item'), {L='x'}))\n"
+           /* from_plain */
+           "assert(fp(42).N == '42' and fp(-7).N == '-7')\n"
+           "assert(fp(math.mininteger).N == '-9223372036854775808')\n"
+           "assert(fp(0.1).N == '0.1' and fp(1/3).N == '0.3333333333333333')\n"
+           "assert(fp(3.0).N == '3' and fp(-0.0).N == '0' and fp(1e21).N == '1e21')\n"
+           "assert(fp(5e-7).N == '5e-7' and fp(2^-1074).N == '5e-324')\n"
+           "expect_err(function() fp(0/0) end, 'cannot be a DynamoDB number')\n"
+           "expect_err(function() fp(1/0) end, 'cannot be a DynamoDB number')\n"
+           "expect_err(function() fp{a=print} end, 'value.a: a function has no DynamoDB type')\n"
+           "expect_err(function() fp({1, 2, x=3}) end, 'a name is a number')\n"
+           "assert(fp('x').S == 'x' and fp(true).BOOL == true and fp(item.null).NULL == true)\n"
+           "assert(item.encode_value(fp{}) == '{\"M\":{}}')\n"
+           "assert(item.encode_value(fp{1, 'a', {}}) == '{\"L\":[{\"N\":\"1\"},{\"S\":\"a\"},{\"M\":{}}]}')\n"
+           "local c = {}; c[1] = c\n"
+           "expect_err(function() fp(c) end, 'nesting deeper than 32 levels')\n"
+           /* plain -> typed -> JSON -> typed -> plain */
+           "local plain = {name='x', n=5, f=2.5, ok=true, none=item.null, list={1, 'two', {3}},"
+           "  map={k='v', deep={x={y={z=-1.25e-10}}}}}\n"
+           "local typed = fp(plain, 'item')\n"
+           "assert(typed.n.N == '5' and typed.list.L[3].L[1].N == '3' and typed.map.M.k.S == 'v')\n"
+           "assert(same(tp(item.decode(item.encode(typed))), plain))\n"
+           /* a decoded item survives to_plain/from_plain in its order */
+           "local src = '{\"z\":{\"S\":\"a\"},\"y\":{\"M\":{\"q\":{\"N\":\"1\"},\"b\":{\"BOOL\":true}}},\"x\":{\"N\":\"2.5\"}}'\n"
+           "assert(item.encode(fp(tp(item.decode(src)), 'item')) == src)\n");
+}
+
+static void test_equal(void **state)
+{
+    (void)state;
+    lua_ok("local eq = item.equal\n"
+           "assert(eq({a={N='1.50'}}, {a={N='1.5'}}))\n"
+           "assert(not eq({a={N='1'}}, {a={S='1'}}))\n"
+           "assert(eq({SS={'a','b','c'}}, {SS={'c','a','b'}}))\n"
+           "assert(not eq({SS={'a','b'}}, {SS={'a','c'}}))\n"
+           "assert(eq({NS={'1','20'}}, {NS={'2e1','1.0'}}))\n"
+           "assert(not eq({L={{S='a'},{S='b'}}}, {L={{S='b'},{S='a'}}}))\n"
+           "assert(eq({M={a={S='1'},b={NULL=true}}}, {M={b={NULL=true},a={S='1'}}}))\n"
+           "assert(not eq({M={a={S='1'}}}, {M={a={S='1'},b={S='2'}}}))\n"
+           "assert(not eq({a={S='x'}}, {a={S='x'}, b={S='y'}}))\n"
+           "assert(eq({}, {}) and not eq({a={S='x'}}, {}))\n");
+}
+
+/* ---- generated items ---- */
+
+typedef struct gen {
+    uint64_t s;
+    buf c, n;       /* canonical text, and the same item spelled differently */
+} gen;
+
+static uint64_t rnd(gen *g)
+{
+    uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);  /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static unsigned rn(gen *g, unsigned n) { return (unsigned)(rnd(g) % n); }
+
+static void both(gen *g, const char *s)
+{
+    buf_puts(&g->c, s);
+    buf_puts(&g->n, s);
+}
+
+static void ws(gen *g)
+{
+    static const char *const sp[] = {" ", "\n", "\t ", "\r\n  "};
+    if (rn(g, 5) == 0) buf_puts(&g->n, sp[rn(g, 4)]);
+}
+
+static void put_utf8(buf *b, uint32_t c)
+{
+    if (c < 0x80) {
+        buf_putc(b, (char)c);
+    } else if (c < 0x800) {
+        buf_putc(b, (char)(0xC0 | c >> 6));
+        buf_putc(b, (char)(0x80 | (c & 63)));
+    } else if (c < 0x10000) {
+        buf_putc(b, (char)(0xE0 | c >> 12));
+        buf_putc(b, (char)(0x80 | ((c >> 6) & 63)));
+        buf_putc(b, (char)(0x80 | (c & 63)));
+    } else {
+        buf_putc(b, (char)(0xF0 | c >> 18));
+        buf_putc(b, (char)(0x80 | ((c >> 12) & 63)));
+        buf_putc(b, (char)(0x80 | ((c >> 6) & 63)));
+        buf_putc(b, (char)(0x80 | (c & 63)));
+    }
+}
+
+static uint32_t gen_cp(gen *g, int name)
+{
+    uint32_t c;
+    switch (rn(g, 14)) {
+    case 0: return name ? 1 + rn(g, 0x1f) : rn(g, 0x20);  /* json-c keys stop at NUL */
+    case 1: return (uint32_t)"\"\\/"[rn(g, 3)];
+    case 2: return 0x7f;
+    case 3: return 0x80 + rn(g, 0x800 - 0x80);
+    case 4:
+        do c = 0x800 + rn(g, 0x10000 - 0x800); while (c >= 0xD800 && c <= 0xDFFF);
+        return c;
+    case 5: return 0x10000 + rn(g, 0x100000);
+    case 6: return 0x2028 + rn(g, 2);
+    case 7: return (uint32_t)":#.[]{}$ -_"[rn(g, 11)];
+    default: return 0x20 + rn(g, 0x5f);
+    }
+}
+
+/* One character: JSON.stringify's spelling into c, a random legal one into
+ * n, the UTF-8 into raw. */
+static void gen_char(gen *g, uint32_t ch, buf *c, buf *n, buf *raw)
+{
+    size_t start = c->len;
+    switch (ch) {
+    case '"': buf_puts(c, "\\\""); break;
+    case '\\': buf_puts(c, "\\\\"); break;
+    case '\b': buf_puts(c, "\\b"); break;
+    case '\f': buf_puts(c, "\\f"); break;
+    case '\n': buf_puts(c, "\\n"); break;
+    case '\r': buf_puts(c, "\\r"); break;
+    case '\t': buf_puts(c, "\\t"); break;
+    default:
+        if (ch < 0x20)
+            buf_printf(c, "\\u%04x", ch);
+        else
+            put_utf8(c, ch);
+    }
+    put_utf8(raw, ch);
+    /* json-c 0.16 turns an escaped pair whose code point's low 16 bits
+     * fall in D800-DFFF (U+1D800-U+1DFFF and so on) into U+FFFD, so those
+     * stay raw. Neither DynamoDB nor JSON.stringify escapes them. */
+    if (rn(g, 4) == 0 && !(ch >= 0x10000 && (ch & 0xF800) == 0xD800)) {
+        if (ch >= 0x10000)
+            buf_printf(n, "\\u%04X\\u%04x", 0xD800 + ((ch - 0x10000) >> 10),
+                       0xDC00 + ((ch - 0x10000) & 0x3ff));
+        else
+            buf_printf(n, rn(g, 2) ? "\\u%04x" : "\\u%04X", ch);
+    } else if (ch == '/' && rn(g, 2)) {
+        buf_puts(n, "\\/");
+    } else {
+        buf_append(n, c->data + start, c->len - start);
+    }
+}
+
+typedef struct gstr { buf c, n, raw; } gstr;
+
+static void gstr_reset(gstr *s)
+{
+    buf_reset(&s->c);
+    buf_reset(&s->n);
+    buf_reset(&s->raw);
+}
+
+static void gstr_free(gstr *s)
+{
+    buf_free(&s->c);
+    buf_free(&s->n);
+    buf_free(&s->raw);
+}
+
+/* A string distinct (by raw bytes) from the first k of seen[]. */
+static void gen_unique(gen *g, gstr *seen, int k, int name)
+{
+    gstr *s = &seen[k];
+    for (;;) {
+        gstr_reset(s);
+        buf_putc(&s->c, '"');
+        buf_putc(&s->n, '"');
+        unsigned len = rn(g, 12) + (name ? 1 : 0);
+        for (unsigned i = 0; i < len; i++) gen_char(g, gen_cp(g, name), &s->c, &s->n, &s->raw);
+        buf_putc(&s->c, '"');
+        buf_putc(&s->n, '"');
+        int dup = 0;
+        for (int j = 0; j < k && !dup; j++)
+            dup = seen[j].raw.len == s->raw.len &&
+                  memcmp(buf_str(&seen[j].raw), buf_str(&s->raw), s->raw.len) == 0;
+        if (!dup) return;
+    }
+}
+
+static void emit(gen *g, const gstr *s)
+{
+    buf_append(&g->c, buf_str(&s->c), s->c.len);
+    buf_append(&g->n, buf_str(&s->n), s->n.len);
+}
+
+static void gen_number(gen *g)
+{
+    char t[128];
+    int k = 0, nd = 1 + (int)rn(g, 38), point = (int)rn(g, (unsigned)nd + 2) - 1;
+    if (rn(g, 4) == 0) t[k++] = '-';
+    for (int i = 0; i < nd; i++) {
+        if (i == point) t[k++] = '.';
+        t[k++] = (char)('0' + (rn(g, 3) ? rn(g, 10) : 0));
+    }
+    if (point == nd) t[k++] = '.';
+    if (rn(g, 3) == 0)
+        k += sprintf(t + k, "%c%s%u", rn(g, 2) ? 'e' : 'E', (const char *[]){"", "+", "-"}[rn(g, 3)],
+                     rn(g, 60));
+    t[k] = '\0';
+    both(g, "\"");
+    both(g, t);
+    both(g, "\"");
+}
+
+static void b64(buf *out, const unsigned char *p, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        buf_putc(out, a[v >> 18]);
+        buf_putc(out, a[(v >> 12) & 63]);
+        buf_putc(out, i + 1 < n ? a[(v >> 6) & 63] : '=');
+        buf_putc(out, i + 2 < n ? a[v & 63] : '=');
+    }
+}
+
+/* Binary members made distinct by a leading index byte. */
+static void gen_binary(gen *g, int index)
+{
+    unsigned char bytes[24];
+    size_t n = rn(g, 20), k = 0;
+    buf t = BUF_INIT;
+    if (index >= 0) bytes[k++] = (unsigned char)index;
+    for (size_t i = 0; i < n; i++)
+        bytes[k++] = (unsigned char)(rn(g, 3) == 0 ? (rn(g, 2) ? 0 : 0xff) : rn(g, 256));
+    b64(&t, bytes, k);
+    both(g, "\"");
+    buf_append(&g->c, buf_str(&t), t.len);
+    for (size_t i = 0; i < t.len; i++)  /* '/' may be spelled "\/" */
+        buf_puts(&g->n, t.data[i] == '/' && rn(g, 2) ? "\\/" : (char[]){t.data[i], 0});
+    both(g, "\"");
+    buf_free(&t);
+}
+
+static void gen_value(gen *g, int depth);
+
+static void gen_map(gen *g, int depth, unsigned max)
+{
+    gstr names[10] = {0};
+    unsigned n = rn(g, max + 1);
+    both(g, "{");
+    for (unsigned i = 0; i < n; i++) {
+        if (i) both(g, ",");
+        ws(g);
+        gen_unique(g, names, (int)i, 1);
+        emit(g, &names[i]);
+        ws(g);
+        both(g, ":");
+        ws(g);
+        gen_value(g, depth);
+        ws(g);
+    }
+    both(g, "}");
+    for (unsigned i = 0; i < n; i++) gstr_free(&names[i]);
+}
+
+static void gen_value(gen *g, int depth)
+{
+    static const char *const tags[] = {"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M"};
+    unsigned t = rn(g, depth >= 5 ? 8 : 10), n = 1 + rn(g, 5);
+    gstr members[6] = {0};
+    both(g, "{");
+    ws(g);
+    both(g, "\"");
+    both(g, tags[t]);
+    both(g, "\"");
+    ws(g);
+    both(g, ":");
+    ws(g);
+    switch (t) {
+    case 0: gen_unique(g, members, 0, 0); emit(g, &members[0]); break;
+    case 1: gen_number(g); break;
+    case 2: gen_binary(g, -1); break;
+    case 3: both(g, rn(g, 2) ? "true" : "false"); break;
+    case 4: both(g, "true"); break;
+    case 5:
+    case 6:
+    case 7: {
+        long long base = 1 + rn(g, 1000000), step = 1 + rn(g, 1000);
+        both(g, "[");
+        for (unsigned i = 0; i < n; i++) {
+            if (i) both(g, ",");
+            ws(g);
+            if (t == 5) {
+                gen_unique(g, members, (int)i, 0);
+                emit(g, &members[i]);
+            } else if (t == 7) {
+                gen_binary(g, (int)i);
+            } else {  /* distinct values, assorted spellings */
+                static const char *const f[] = {"\"%s%lld\"", "\"%s%lld.0\"", "\"%s%lld00e-2\"",
+                                                "\"%s%lldE0\"", "\"%s0%lld.\""};
+                char s[64];
+                snprintf(s, sizeof s, f[rn(g, 5)], rn(g, 3) ? "" : "-", base + (long long)i * step);
+                both(g, s);
+            }
+        }
+        both(g, "]");
+        break;
+    }
+    case 8:
+        both(g, "[");
+        for (unsigned i = 0, m = rn(g, 5); i < m; i++) {
+            if (i) both(g, ",");
+            ws(g);
+            gen_value(g, depth + 1);
+        }
+        both(g, "]");
+        break;
+    case 9: gen_map(g, depth + 1, 4); break;
+    }
+    ws(g);
+    both(g, "}");
+    for (int i = 0; i < 6; i++) gstr_free(&members[i]);
+}
+
+static void test_generated(void **state)
+{
+    (void)state;
+    gen g = {20240611, BUF_INIT, BUF_INIT};
+    buf out = BUF_INIT, err = BUF_INIT;
+    struct json_object *tree = NULL;
+    size_t bytes = 0;
+    lua_getglobal(L, "item");
+    lua_getfield(L, -1, "equal");
+    int equal = lua_gettop(L);
+    for (int i = 0; i < 2000; i++) {
+        buf_reset(&g.c);
+        buf_reset(&g.n);
+        gen_map(&g, 0, 8);
+        bytes += g.c.len;
+        const char *text = buf_str(&g.c);
+        /* exact both ways: canonical text in, the same text out */
+        if (item_decode(L, text, g.c.len)) fail_msg("item %d: %s\n%s", i, lua_tostring(L, -1), text);
+        buf_reset(&out);
+        if (item_encode(L, -1, &out, &err)) fail_msg("item %d: %s\n%s", i, buf_str(&err), text);
+        if (out.len != g.c.len || memcmp(out.data, text, out.len) != 0)
+            fail_msg("item %d differs:\n in: %s\nout: %s", i, text, buf_str(&out));
+        /* decode(encode(x)) equals x */
+        if (item_decode(L, out.data, out.len)) fail_msg("item %d: %s", i, lua_tostring(L, -1));
+        lua_pushvalue(L, equal);
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_call(L, 2, 1);
+        if (!lua_toboolean(L, -1)) fail_msg("item %d: not equal after a round trip\n%s", i, text);
+        lua_pop(L, 3);
+        /* other legal spellings of the same item, and json-c's trees of
+         * both, encode to the same text */
+        for (int way = 0; way < 3; way++) {
+            const buf *src = way == 1 ? &g.c : &g.n;
+            if (way == 0 ? item_decode(L, buf_str(src), src->len)
+                         : item_push(L, tree = json_c_parse(buf_str(src), src->len)))
+                fail_msg("item %d: %s\n%s", i, lua_tostring(L, -1), buf_str(src));
+            if (way) json_object_put(tree);
+            buf_reset(&out);
+            if (item_encode(L, -1, &out, &err)) fail_msg("item %d: %s", i, buf_str(&err));
+            if (strcmp(buf_str(&out), text) != 0)
+                fail_msg("item %d (way %d) differs:\n in: %s\nout: %s\nwant: %s", i, way,
+                         buf_str(src), buf_str(&out), text);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 2);
+    assert_true(bytes > 2000 * 50);  /* the generator is not degenerate */
+    buf_free(&g.c);
+    buf_free(&g.n);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_parser),
+        cmocka_unit_test(test_json_c_objects),
+        cmocka_unit_test(test_key_order),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_size),
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_equal),
+        cmocka_unit_test(test_generated),
+    };
+    return cmocka_run_group_tests_name("item", tests, setup, teardown);
+}
