@@ -82,7 +82,8 @@ static const char *next_kind(parser *ps)
     case '"': return "string";
     case 't': case 'f': return "boolean";
     case 'n': return "null";
-    default: return "number";
+    case '-': return "number";
+    default: return *ps->p >= '0' && *ps->p <= '9' ? "number" : "invalid JSON";
     }
 }
 

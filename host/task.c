@@ -43,10 +43,13 @@ struct scheduler {
 
 static const char SCHED_KEY = 'S';
 
+static void create_metatable(lua_State *L);
+
 scheduler *scheduler_new(lua_State *L, http_loop *loop)
 {
     scheduler *s = xcalloc(1, sizeof *s);
     s->L = L;
+    create_metatable(L);  /* before any task exists: the main task is one */
     s->loop = loop;
     lua_pushlightuserdata(L, s);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SCHED_KEY);
@@ -341,20 +344,24 @@ int scheduler_run(scheduler *s)
     return rc;
 }
 
-int luaopen_mighost_task(lua_State *L)
+static void create_metatable(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"wait", l_wait}, {"done", l_done}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", task_gc}, {"__tostring", task_tostring},
                                     {NULL, NULL}};
-    static const luaL_Reg funcs[] = {{"spawn", l_spawn},   {"sleep", l_sleep},
-                                     {"wait", l_wait},     {"park", l_park},
-                                     {"unpark", l_unpark}, {"current", l_current},
-                                     {NULL, NULL}};
     luaL_newmetatable(L, TASK_MT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
+}
+
+int luaopen_mighost_task(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {{"spawn", l_spawn},   {"sleep", l_sleep},
+                                     {"wait", l_wait},     {"park", l_park},
+                                     {"unpark", l_unpark}, {"current", l_current},
+                                     {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -155,7 +155,7 @@ static void test_parser(void **state)
            "expect_err(function() d('{\"a\":{\"S\":\"1\"} \"b\":1}') end, \"item: invalid JSON at byte 15: expected '}'\")\n"
            "expect_err(function() d('{\"a\" {\"S\":\"1\"}}') end, \"expected ':'\")\n"
            "expect_err(function() d('{\"a\":{\"L\":[{\"S\":\"1\"},]}}') end,"
-           "  'attribute a[1]: expected an object with one type tag, not array')\n"
+           "  'attribute a[1]: expected an object with one type tag, not invalid JSON')\n"
            "expect_err(function() d('{\"a\":{\"BOOL\":1}}') end, 'BOOL value must be true or false, not number')\n"
            "expect_err(function() d('{\"a\":{\"SS\":\"x\"}}') end, 'SS value must be a JSON array, not string')\n"
            "expect_err(function() d('{\"a\":{\"SS\":[1]}}') end, 'attribute a[0]: S value must be a JSON string')\n"
