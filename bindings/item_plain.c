@@ -78,8 +78,10 @@ size_t item_fmt_double(double d, char *out)
         strcpy(out, "0");
         return 1;
     }
-    /* Below 16 digits a normal double's nearest 15-digit decimal is its
-     * shortest; subnormals have fewer digits, so try from 1. */
+    /* A normal double that some decimal of at most 15 digits reads back
+     * as prints as that decimal with "%.15g", so 15 is where the shortest
+     * search can start; subnormals hold fewer digits, so they start at 1.
+     * (The C locale's '.': mighost never calls setlocale.) */
     for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
         if (strtod(tmp, NULL) == d) break;

@@ -119,7 +119,7 @@ static json_object *parse_or_error(lua_State *L, int idx)
 {
     size_t len;
     const char *text = luaL_checklstring(L, idx, &len);
-    json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    json_tokener *tok = json_tokener_new_ex(200);
     json_object *doc = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t at = json_tokener_get_parse_end(tok);

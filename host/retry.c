@@ -149,10 +149,28 @@ double rate_acquire(rate_limiter *r, double now)
     return wait;
 }
 
+static void count_answer(rate_limiter *r, double now, int throttled)
+{
+    if (now - r->window_start >= 1.0) {
+        int idle = now - r->window_start >= 2.0;
+        r->prev_answers = idle ? 0 : r->answers;
+        r->prev_throttles = idle ? 0 : r->throttles;
+        r->answers = r->throttles = 0;
+        r->window_start = now;
+    }
+    r->answers++;
+    r->throttles += throttled;
+}
+
 void rate_on_throttle(rate_limiter *r, double now, double sent_at)
 {
     measure(r, now);
+    count_answer(r, now, 1);
     if (sent_at < r->cut_at) return;  /* already answered by the last cut */
+    int throttles = r->throttles + r->prev_throttles, answers = r->answers + r->prev_answers;
+    if (!r->enabled &&
+        (throttles < RATE_ENGAGE_MIN || throttles < RATE_ENGAGE_SHARE * answers))
+        return;  /* sporadic: the request's own backoff is enough */
     double sending = r->measured > 0 ? r->measured : r->min_rate / THROTTLE_FACTOR;
     if (r->enabled && r->rate < sending) sending = r->rate;
     r->level = fmax(r->min_rate / THROTTLE_FACTOR, sending);
@@ -164,6 +182,7 @@ void rate_on_throttle(rate_limiter *r, double now, double sent_at)
 
 void rate_on_success(rate_limiter *r, double now)
 {
+    count_answer(r, now, 0);
     if (!r->enabled) return;
     measure(r, now);
     r->rate = fmax(r->min_rate, rate_after(r, now - r->cut_at));

@@ -63,14 +63,19 @@ void retry_budget_init(retry_budget *b, double capacity);
 double retry_budget_take(retry_budget *b, retry_class c, transport_error t);
 void retry_budget_success(retry_budget *b, double refund);
 
-/* Adaptive send rate. Off until the first throttle. A throttle cuts the
- * allowed rate to 70% of what was being sent; throttles of requests sent
+/* Adaptive send rate. A sporadic throttle (a hot key, a burst) is handled
+ * by that request's backoff alone; the limit engages when throttles are a
+ * real share of the answers: at least RATE_ENGAGE_SHARE of the last one to
+ * two seconds' answers (and RATE_ENGAGE_MIN of them). A throttle then cuts
+ * the allowed rate to 70% of what was being sent; throttles of requests sent
  * before that cut say nothing new and are ignored. The rate then grows back
  * to its level at the throttle over RATE_RECOVERY seconds and on beyond it;
  * once it is well above what is actually sent, the limit switches off.
  * A throttle during recovery lowers the level to return to, so under real
  * overload the rate settles just under what the service accepts. */
 #define RATE_RECOVERY 2.0
+#define RATE_ENGAGE_SHARE 0.10
+#define RATE_ENGAGE_MIN 5
 
 typedef struct rate_limiter {
     int enabled;
@@ -83,6 +88,8 @@ typedef struct rate_limiter {
     int bucket_count;
     double cut_at;          /* time of the last cut */
     double level;           /* the rate when the last cut happened */
+    double window_start;    /* answers seen: this second and the one before */
+    int answers, throttles, prev_answers, prev_throttles;
 } rate_limiter;
 
 void rate_init(rate_limiter *r);

@@ -103,7 +103,14 @@ static void test_rate_falls_and_recovers(void **state)
     double t = 1000.0;
     for (int i = 0; i < 200; i++, t += 0.01) assert_true(rate_acquire(&r, t) == 0.0);
     assert_false(r.enabled);
-    rate_on_throttle(&r, t, t - 0.02);
+    /* Sporadic throttles (1 in 20 answers) leave the rate alone... */
+    for (int i = 0; i < 40; i++) {
+        if (i % 20 == 19) rate_on_throttle(&r, t, t - 0.02);
+        else rate_on_success(&r, t);
+    }
+    assert_false(r.enabled);
+    /* ...a real share of them engages the limit. */
+    for (int i = 0; i < 4; i++) rate_on_throttle(&r, t, t - 0.02);
     assert_true(r.enabled);
     assert_true(r.rate > 60 && r.rate < 75);
     double first = r.rate, level = r.level;
@@ -129,7 +136,7 @@ static void test_rate_falls_and_recovers(void **state)
     rate_init(&r);
     t = 2000.0;
     for (int i = 0; i < 200; i++, t += 0.01) rate_acquire(&r, t);
-    rate_on_throttle(&r, t, t);
+    for (int i = 0; i < RATE_ENGAGE_MIN; i++) rate_on_throttle(&r, t, t);
     level = r.level;
     rate_on_success(&r, t + 0.5);
     rate_on_throttle(&r, t + 0.5, t + 0.4);
@@ -178,7 +185,7 @@ static void test_rate_switches_off_when_not_binding(void **state)
     rate_init(&r);
     double t = 50.0;
     for (int i = 0; i < 100; i++, t += 0.01) rate_acquire(&r, t);
-    rate_on_throttle(&r, t, t);
+    for (int i = 0; i < RATE_ENGAGE_MIN; i++) rate_on_throttle(&r, t, t);
     assert_true(r.enabled);
     /* Demand drops to 5/s while the allowed rate recovers. */
     for (int i = 0; i < 400 && r.enabled; i++, t += 0.2) {

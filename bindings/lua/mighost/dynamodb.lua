@@ -229,6 +229,13 @@ end
 -- put/update/delete: true[, attributes] | false, err (condition) | nil, err
 local function write_one(op, o, build, validate_what)
   local t = need_table(o)
+  if op == "PutItem" then
+    local size = item.size(o.item)
+    if size > M.MAX_ITEM_SIZE then
+      return nil, aws.error("ValidationException", ("item: %d bytes is over DynamoDB's 400 KB "
+        .. "limit; store large values elsewhere (S3) or split the item"):format(size), false)
+    end
+  end
   local parts = {'"TableName":' .. q(t)}
   build(parts)
   common(parts, o)
