@@ -107,7 +107,7 @@ void retry_budget_success(retry_budget *b, double refund)
 
 #define MEASURE_BUCKET 0.5     /* seconds per sample of the sending rate */
 #define THROTTLE_FACTOR 0.7    /* new rate = this * what was being sent */
-#define GROWTH_PER_SEC 0.5     /* beyond the old level, per second, of that level */
+#define GROWTH_PER_SEC 0.5     /* beyond the old level: x1.5 per second */
 
 void rate_init(rate_limiter *r)
 {
@@ -134,7 +134,10 @@ static double rate_after(const rate_limiter *r, double t)
 {
     double low = THROTTLE_FACTOR * r->level;
     if (t < RATE_RECOVERY) return low + (r->level - low) * (t / RATE_RECOVERY);
-    return r->level + (t - RATE_RECOVERY) * GROWTH_PER_SEC * r->level;
+    /* Past the old level, probe upward geometrically: the level may have
+     * been set low by a burst, and the limit must not stay below what the
+     * service accepts for long. */
+    return r->level * pow(1.0 + GROWTH_PER_SEC, fmin(t - RATE_RECOVERY, 60.0));
 }
 
 double rate_acquire(rate_limiter *r, double now)
@@ -167,6 +170,9 @@ void rate_on_throttle(rate_limiter *r, double now, double sent_at)
     measure(r, now);
     count_answer(r, now, 1);
     if (sent_at < r->cut_at) return;  /* already answered by the last cut */
+    /* Before the first full sample, the rate so far in this one. */
+    double span = now - r->bucket_start;
+    if (r->measured == 0 && span > 0.01) r->measured = r->bucket_count / span;
     int throttles = r->throttles + r->prev_throttles, answers = r->answers + r->prev_answers;
     if (!r->enabled &&
         (throttles < RATE_ENGAGE_MIN || throttles < RATE_ENGAGE_SHARE * answers))

@@ -32,10 +32,31 @@ function pickFault (ctx, op) {
   return null
 }
 
+// --capacity N: a table provisioned for N requests per second (a token
+// bucket holding one second's worth). Requests beyond it are throttled the
+// way DynamoDB does, so a client's adaptive rate has something real to find.
+function overCapacity (ctx) {
+  const cap = ctx.cfg.capacity
+  if (!cap) return false
+  const now = Date.now() / 1000
+  const b = ctx.bucket || (ctx.bucket = { tokens: cap, at: now })
+  b.tokens = Math.min(cap, b.tokens + (now - b.at) * cap)
+  b.at = now
+  if (b.tokens < 1) return true
+  b.tokens -= 1
+  return false
+}
+
 function handle (ctx, req, res, body) {
   const op = req.fa.target.slice(PREFIX.length)
   if (!ctx.upstream) {
     return replyError(ctx, req, res, 400, 'UnknownOperationException', `Unknown operation ${op} (fakeaws runs without --upstream)`)
+  }
+  if (overCapacity(ctx)) {
+    ctx.stats.faults.capacity = (ctx.stats.faults.capacity || 0) + 1
+    const [status, type] = ERRORS.throttle
+    return replyError(ctx, req, res, status, type.split('#')[1],
+      'The level of configured provisioned throughput for the table was exceeded.', type)
   }
   let fault = pickFault(ctx, op)
   let split = null

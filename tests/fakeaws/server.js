@@ -24,6 +24,7 @@ const MAX_RECORDS = 1000
 function defaultConfig () {
   return {
     fault_rate: 0,
+    capacity: 0,
     faults: ['500', '503', 'throttle', 'drop', 'slow', 'unprocessed'],
     fault_ops: null,
     fault_next: [],
@@ -64,6 +65,7 @@ const SETTERS = {
     if (!(n >= 0 && n <= 1)) throw new Error('fault_rate must be between 0 and 1')
     return n
   },
+  capacity: (v) => integer(v, 0, 'capacity'),
   faults (v) { return faultList(v, 'faults') },
   fault_next (v) { return faultList(v, 'fault_next') },
   fault_ops (v) { return v == null ? null : list(v) },
@@ -113,6 +115,7 @@ const OPTIONS = {
   '--secret': 'secret',
   '--upstream': 'upstream',
   '--fault-rate': 'fault_rate',
+  '--capacity': 'capacity',
   '--faults': 'faults',
   '--fault-ops': 'fault_ops',
   '--seed': 'seed',

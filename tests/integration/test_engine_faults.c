@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "aws.h"
+#include "clock.h"
 #include "testsupport.h"
 
 #define NCALLS 2000
@@ -41,11 +42,14 @@ static void capture(const aws_result *r, void *ud)
     buf_append(ud, r->body, r->body_len);
 }
 
+static double max_backoff = 20.0;
+
 static aws_client *client_for(const char *url, int in_flight, int adaptive)
 {
     aws_client_options o;
     aws_client_options_default(&o);
     o.adaptive_rate = adaptive;
+    o.retry.max_delay = max_backoff;
     o.region = "us-east-1";
     o.endpoint_url = url;
     o.max_in_flight = in_flight;
@@ -163,10 +167,73 @@ static void test_2000_calls_under_faults(void **state)
     aws_client_free(direct);
 }
 
+typedef struct paced {
+    aws_client *client;
+    int left, ok, failed;
+    buf body;
+} paced;
+
+static void paced_next(paced *p);
+
+static void paced_done(const aws_result *r, void *ud)
+{
+    paced *p = ud;
+    if (r->ok) p->ok++;
+    else p->failed++;
+    paced_next(p);
+}
+
+static void paced_next(paced *p)
+{
+    if (p->left <= 0) return;
+    p->left--;
+    buf_reset(&p->body);
+    buf_printf(&p->body, "{\"TableName\":\"faults\",\"Key\":{\"pk\":{\"S\":\"item-%05d\"}}}",
+               p->left % NCALLS);
+    send_json(p->client, "GetItem", buf_str(&p->body), paced_done, p);
+}
+
+/* A "table" that accepts 200 requests per second, asked for as fast as 32
+ * in flight can go: the adaptive rate finds the limit, so most requests
+ * succeed first time instead of hammering the service with retries. */
+static void test_adaptive_rate_finds_capacity(void **state)
+{
+    (void)state;
+    test_server capped = {0};
+    const char *args[] = {"--upstream", dynalite.url, "--capacity", "200", NULL};
+    assert_int_equal(test_fakeaws_start(&capped, args), 0);
+    const int total = 800;
+    double shares[2];
+    max_backoff = 1.0;  /* keeps the run without the limit short */
+    for (int adaptive = 0; adaptive < 2; adaptive++) {
+        test_fakeaws_reset(&capped);
+        paced p = {client_for(capped.url, 32, adaptive), total, 0, 0, BUF_INIT};
+        double t0 = clock_mono();
+        for (int i = 0; i < 32; i++) paced_next(&p);
+        aws_client_run(p.client);
+        printf("adaptive=%d: %.1f s\n", adaptive, clock_mono() - t0);
+        assert_int_equal(p.ok, total);
+        assert_int_equal(p.failed, 0);
+        long throttled = test_fakeaws_stat(&capped, "faults.capacity");
+        long requests = test_fakeaws_stat(&capped, "requests");
+        shares[adaptive] = (double)throttled / (double)requests;
+        printf("adaptive=%d: %ld requests, %ld throttled (%.0f%%), %lu retries\n", adaptive,
+               requests, throttled, 100 * shares[adaptive], aws_client_stats(p.client)->retries);
+        buf_free(&p.body);
+        aws_client_free(p.client);
+    }
+    /* With the limit engaged, far fewer requests are wasted on throttles. */
+    assert_true(shares[1] < shares[0]);
+    assert_true(shares[1] < 0.35);
+    max_backoff = 20.0;
+    test_server_stop(&capped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_2000_calls_under_faults),
+        cmocka_unit_test(test_adaptive_rate_finds_capacity),
     };
     return cmocka_run_group_tests_name("engine-faults", tests, setup, teardown);
 }
