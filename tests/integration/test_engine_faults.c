@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -229,11 +230,79 @@ static void test_adaptive_rate_finds_capacity(void **state)
     test_server_stop(&capped);
 }
 
+/* The server's clock is 20 minutes ahead: the first attempt is refused as
+ * "Signature expired", the engine learns the offset from the Date header,
+ * re-signs and succeeds; later calls are signed right the first time. */
+static void test_clock_skew_corrected(void **state)
+{
+    (void)state;
+    test_server skewed = {0};
+    const char *args[] = {"--upstream", dynalite.url, "--clock-offset-ms", "1200000", NULL};
+    assert_int_equal(test_fakeaws_start(&skewed, args), 0);
+    aws_client *c = client_for(skewed.url, 4, 1);
+    tally t = {0, 0, 0};
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t);
+    aws_client_run(c);
+    assert_int_equal(t.ok, 1);
+    assert_int_equal(t.attempts, 2);
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t);
+    aws_client_run(c);
+    assert_int_equal(t.ok, 2);
+    assert_int_equal(t.attempts, 3);
+    assert_int_equal(test_fakeaws_stat(&skewed, "signature_failures"), 1);
+    aws_client_free(c);
+    test_server_stop(&skewed);
+}
+
+/* Temporary credentials from the container endpoint stop working early
+ * (the server says ExpiredTokenException while their advertised expiry is
+ * far away): the engine refreshes them once and the call succeeds. */
+static void test_expired_credentials_refreshed(void **state)
+{
+    (void)state;
+    test_server srv = {0};
+    const char *args[] = {"--upstream", dynalite.url, "--expire-after-ms", "1000",
+                          "--advertise-expiry-ms", "3600000", NULL};
+    assert_int_equal(test_fakeaws_start(&srv, args), 0);
+    buf uri = BUF_INIT;
+    buf_printf(&uri, "%s/container-credentials", srv.url);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", buf_str(&uri), 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", TEST_CONTAINER_TOKEN, 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+
+    aws_client *c = client_for(srv.url, 4, 1);
+    tally t = {0, 0, 0};
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t);
+    aws_client_run(c);
+    assert_int_equal(t.ok, 1);
+    struct timespec pause = {1, 200000000};
+    nanosleep(&pause, NULL);
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t);
+    aws_client_run(c);
+    assert_int_equal(t.ok, 2);
+    assert_int_equal(t.attempts, 3);  /* one refused with ExpiredTokenException */
+    assert_int_equal(test_fakeaws_stat(&srv, "expired_tokens"), 1);
+    assert_int_equal(test_fakeaws_stat(&srv, "by_target.container:credentials"), 2);
+    aws_client_free(c);
+    test_server_stop(&srv);
+
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY, 1);
+    buf_free(&uri);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_2000_calls_under_faults),
         cmocka_unit_test(test_adaptive_rate_finds_capacity),
+        cmocka_unit_test(test_clock_skew_corrected),
+        cmocka_unit_test(test_expired_credentials_refreshed),
     };
     return cmocka_run_group_tests_name("engine-faults", tests, setup, teardown);
 }
