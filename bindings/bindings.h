@@ -32,6 +32,15 @@ int luaopen_mighost_item(lua_State *L);
 int luaopen_mighost_aws(lua_State *L);
 int luaopen_mighost_plan(lua_State *L);
 int luaopen_mighost_json(lua_State *L);
+int luaopen_mighost_sys(lua_State *L);
+int luaopen_mighost_xml(lua_State *L);
+
+/* Ctrl-C / SIGTERM: the first asks the run to stop (sys.interrupted()),
+ * the second exits at once with 130. */
+void sys_install_signal_handlers(void);
+int sys_interrupted(void);
+/* The exit code a migration run asked for (sys.set_exit_code). */
+int sys_exit_code(void);
 
 /* JSON string literal with JSON.stringify's escaping. */
 void json_append_string(buf *b, const char *s, size_t len);

@@ -101,6 +101,8 @@ void bindings_register(lua_State *L, const bindings_context *ctx)
                                     {"mighost.aws", luaopen_mighost_aws},
                                     {"mighost.plan", luaopen_mighost_plan},
                                     {"mighost.json", luaopen_mighost_json},
+                                    {"mighost.sys", luaopen_mighost_sys},
+                                    {"mighost.xml", luaopen_mighost_xml},
                                     {NULL, NULL}};
     for (const luaL_Reg *m = mods; m->name; m++) {
         lua_pushcfunction(L, m->func);

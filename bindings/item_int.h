@@ -1,4 +1,6 @@
-/* item_int.h - what the item_*.c files share; not for other modules. */
+/* item_int.h - what the item_*.c files share, with ddb_response.c (which
+ * drives item_parse.c's parser) and json.c (which calls it); not for other
+ * modules. */
 #ifndef MIGHOST_ITEM_INT_H
 #define MIGHOST_ITEM_INT_H
 
@@ -86,6 +88,58 @@ int item_looks_like_value(lua_State *L, int idx);
 /* The shortest "%.17g"-style text that reads back as d (finite), with a
  * plain exponent ("1e21", "5e-7"); returns its length. out: 32 bytes. */
 size_t item_fmt_double(double d, char *out);
+
+/* ---- item_parse.c's parser, which ddb_response.c drives too ---- */
+
+#define ITEM_ORDER_CACHE_LEVELS 4
+#define ITEM_ORDER_CACHE_NAMES  64
+
+typedef struct item_parser {
+    lua_State *L;
+    const char *s, *p, *end;   /* the text, and where the parser is */
+    int order;                 /* stack index of item_order_push()'s table */
+    item_path path;
+    buf *err;                  /* the message when a call fails */
+    buf *scratch;              /* the last string that had escapes */
+    /* Sharing of order lists, for many items (0 turns it off): at stack
+     * index cache, a table of the order list last recorded at each of the
+     * first levels (at level + 1), and in last[] its names (interned, so
+     * the same name is the same pointer). A map whose names are those of
+     * the last one at its level gets the same list: the items of a Scan
+     * page mostly have the same names, and order lists are never changed
+     * in place. */
+    int cache;
+    struct {
+        int n;
+        const char *name[ITEM_ORDER_CACHE_NAMES];
+    } last[ITEM_ORDER_CACHE_LEVELS];
+} item_parser;
+
+static inline void item_skip_ws(item_parser *ps)
+{
+    while (ps->p < ps->end &&
+           (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+        ps->p++;
+}
+
+/* Parse the item at p (white space first) and push it, with its names'
+ * order recorded, exactly as item_decode() does; anything but a JSON
+ * object is "item: expected a JSON object, not <kind>". Returns 0, or -1
+ * with the message in *err (errors say where in the item, and syntax
+ * errors where in the whole text) and the stack above where it started
+ * left for the caller to clear. */
+int item_parse_item(item_parser *ps);
+
+/* The plain JSON string at p (white space first): its bytes, in the text
+ * when it has no escapes, else in *scratch (valid until the next string).
+ * Unlike strings inside items, a \u escape of half a surrogate pair is
+ * taken, as json-c takes it: it becomes U+FFFD. Returns 0, or -1 with
+ * "invalid JSON: <what> at byte <n>" in *err. */
+int item_parse_string(item_parser *ps, const char **out, size_t *len);
+
+/* json.decode_ddb (ddb_response.c): decode the DynamoDB response in json
+ * and push it. Returns 0, or -1 with the error message pushed. */
+int ddb_decode_response(lua_State *L, const char *json, size_t len);
 
 /* Lua functions in item_plain.c. */
 int item_l_to_plain(lua_State *L);

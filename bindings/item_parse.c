@@ -10,6 +10,10 @@
  * It accepts exactly RFC 8259 JSON, with two refusals json-c does not
  * make: a name repeated in one object, and a \u escape that is half of a
  * surrogate pair (DynamoDB strings are UTF-8 and cannot hold either).
+ *
+ * ddb_response.c drives the same parser over a whole DynamoDB response
+ * (item_parse_item, item_parse_string in item_int.h), so a Scan page is
+ * read once, items and all.
  */
 #include "item_int.h"
 
@@ -20,14 +24,7 @@
 
 #include "base64.h"
 
-typedef struct parser {
-    lua_State *L;
-    const char *s, *p, *end;
-    int order;          /* stack index of the order table */
-    item_path path;
-    buf err;
-    buf scratch;        /* the last unescaped string */
-} parser;
+typedef item_parser parser;
 
 static int parse_value(parser *ps, int level);
 
@@ -37,7 +34,7 @@ static int pfail(parser *ps, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    item_path_error(&ps->path, &ps->err, fmt, ap);
+    item_path_error(&ps->path, ps->err, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -47,17 +44,10 @@ static int syntax(parser *ps, const char *what)
     return pfail(ps, "invalid JSON at byte %zu: %s", (size_t)(ps->p - ps->s), what);
 }
 
-static void skip_ws(parser *ps)
-{
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
-        ps->p++;
-}
-
 /* Skip white space, then take c if it is next. */
 static int take(parser *ps, char c)
 {
-    skip_ws(ps);
+    item_skip_ws(ps);
     if (ps->p < ps->end && *ps->p == c) {
         ps->p++;
         return 1;
@@ -74,7 +64,7 @@ static int expect(parser *ps, char c)
 /* What kind of JSON value comes next, for messages. */
 static const char *next_kind(parser *ps)
 {
-    skip_ws(ps);
+    item_skip_ws(ps);
     if (ps->p >= ps->end) return "the end of the text";
     switch (*ps->p) {
     case '{': return "object";
@@ -120,11 +110,24 @@ static void put_utf8(buf *b, uint32_t c)
     buf_append(b, u, n);
 }
 
-/* The string at p (after white space): its bytes, in the input when it
- * has no escapes, else in scratch (valid until the next string). */
-static int parse_string(parser *ps, const char **out, size_t *len)
+/* A syntax error in a string: an item's, or plain JSON's (as
+ * json.decode_ddb words them). */
+static int str_syntax(parser *ps, int plain, const char *what)
 {
-    if (!take(ps, '"')) return syntax(ps, "expected a string");
+    if (!plain) return syntax(ps, what);
+    buf_reset(ps->err);
+    buf_printf(ps->err, "invalid JSON: %s at byte %zu", what, (size_t)(ps->p - ps->s));
+    return -1;
+}
+
+/* The string at p (after white space): its bytes, in the input when it
+ * has no escapes, else in scratch (valid until the next string). In an
+ * item, a \u escape of half a surrogate pair is an error; in plain JSON it
+ * is U+FFFD, as json-c decodes it (a high half not followed by a \u escape
+ * of a low one is replaced, and what follows is read as usual). */
+static int scan_string(parser *ps, const char **out, size_t *len, int plain)
+{
+    if (!take(ps, '"')) return str_syntax(ps, plain, "expected a string");
     const char *p = ps->p, *end = ps->end, *run = p;
     while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
     if (p < end && *p == '"') {
@@ -133,16 +136,16 @@ static int parse_string(parser *ps, const char **out, size_t *len)
         ps->p = p + 1;
         return 0;
     }
-    buf *b = &ps->scratch;
+    buf *b = ps->scratch;
     buf_reset(b);
     for (;;) {
         while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
         buf_append(b, run, (size_t)(p - run));
         ps->p = p;
-        if (p >= end) return syntax(ps, "unterminated string");
+        if (p >= end) return str_syntax(ps, plain, "unterminated string");
         if (*p == '"') break;
-        if (*p != '\\') return syntax(ps, "control character in a string");
-        if (++p >= end) return syntax(ps, "unterminated string");
+        if (*p != '\\') return str_syntax(ps, plain, "control character in a string");
+        if (++p >= end) return str_syntax(ps, plain, "unterminated string");
         uint32_t c, lo;
         switch (*p++) {
         case '"': buf_putc(b, '"'); break;
@@ -154,20 +157,21 @@ static int parse_string(parser *ps, const char **out, size_t *len)
         case 'r': buf_putc(b, '\r'); break;
         case 't': buf_putc(b, '\t'); break;
         case 'u':
-            if (hex4(p, end, &c)) return syntax(ps, "bad \\u escape");
+            if (hex4(p, end, &c)) return str_syntax(ps, plain, "bad \\u escape");
             p += 4;
             if (c >= 0xD800 && c <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
                 !hex4(p + 2, end, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
                 c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
                 p += 6;
             } else if (c >= 0xD800 && c <= 0xDFFF) {
-                return syntax(ps, "\\u escape of half a surrogate pair");
+                if (!plain) return syntax(ps, "\\u escape of half a surrogate pair");
+                c = 0xFFFD;
             }
             put_utf8(b, c);
             break;
         default:
             ps->p = p - 2;
-            return syntax(ps, "bad escape");
+            return str_syntax(ps, plain, "bad escape");
         }
         run = p;
     }
@@ -177,9 +181,19 @@ static int parse_string(parser *ps, const char **out, size_t *len)
     return 0;
 }
 
+static int parse_string(parser *ps, const char **out, size_t *len)
+{
+    return scan_string(ps, out, len, 0);
+}
+
+int item_parse_string(item_parser *ps, const char **out, size_t *len)
+{
+    return scan_string(ps, out, len, 1);
+}
+
 static int parse_literal(parser *ps, int *val)
 {
-    skip_ws(ps);
+    item_skip_ws(ps);
     size_t left = (size_t)(ps->end - ps->p);
     if (left >= 4 && memcmp(ps->p, "true", 4) == 0) {
         ps->p += 4;
@@ -276,6 +290,25 @@ static int parse_map(parser *ps, int level)
     lua_createtable(L, 0, n);
     if (n == 0) return 0;  /* nothing to order: adding names sorts them */
     int map = lua_gettop(L);
+    int cached = ps->cache && level < ITEM_ORDER_CACHE_LEVELS && n <= ITEM_ORDER_CACHE_NAMES;
+    if (cached && ps->last[level].n == n) {
+        const char *const *name = ps->last[level].name;
+        int i = 0;
+        while (i < n && lua_tolstring(L, base + 2 * i + 1, NULL) == name[i]) i++;
+        if (i == n) {  /* the names of the last map here: no duplicates, the same list */
+            for (i = 0; i < n; i++) {
+                lua_pushvalue(L, base + 2 * i + 1);
+                lua_pushvalue(L, base + 2 * i + 2);
+                lua_rawset(L, map);
+            }
+            lua_pushvalue(L, map);
+            lua_rawgeti(L, ps->cache, level + 1);
+            lua_rawset(L, ps->order);
+            lua_replace(L, base + 1);
+            lua_settop(L, base + 1);
+            return 0;
+        }
+    }
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         int k = base + 2 * i + 1;
@@ -288,6 +321,13 @@ static int parse_map(parser *ps, int level)
         lua_pushvalue(L, k);
         lua_pushvalue(L, k + 1);
         lua_rawset(L, map);
+    }
+    if (cached) {
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, ps->cache, level + 1);
+        ps->last[level].n = n;
+        for (int i = 0; i < n; i++)
+            ps->last[level].name[i] = lua_tolstring(L, base + 2 * i + 1, NULL);
     }
     lua_pushvalue(L, map);
     lua_insert(L, -2);
@@ -350,17 +390,28 @@ static int parse_value(parser *ps, int level)
     return 0;
 }
 
+int item_parse_item(item_parser *ps)
+{
+    ps->path.n = 0;
+    ps->path.value = 0;
+    if (next_kind(ps)[0] != 'o')
+        return pfail(ps, "expected a JSON object, not %s", next_kind(ps));
+    return parse_map(ps, 0);
+}
+
 static int parse_run(lua_State *L, const char *json, size_t len, int value)
 {
     parser ps;
+    buf err = BUF_INIT, scratch = BUF_INIT;
     int top = lua_gettop(L), r;
     ps.L = L;
     ps.s = ps.p = json;
     ps.end = json + len;
     ps.path.n = 0;
     ps.path.value = value;
-    ps.err = (buf)BUF_INIT;
-    ps.scratch = (buf)BUF_INIT;
+    ps.err = &err;
+    ps.scratch = &scratch;
+    ps.cache = 0;
     luaL_checkstack(L, 16, "item decode");
     item_order_push(L);
     ps.order = lua_gettop(L);
@@ -369,14 +420,14 @@ static int parse_run(lua_State *L, const char *json, size_t len, int value)
     else
         r = value ? parse_value(&ps, 0) : parse_map(&ps, 0);
     if (!r) {
-        skip_ws(&ps);
+        item_skip_ws(&ps);
         if (ps.p < ps.end) r = syntax(&ps, "text after the end");
     }
-    buf_free(&ps.scratch);
+    buf_free(&scratch);
     if (r) {
         lua_settop(L, top);
-        lua_pushlstring(L, buf_str(&ps.err), ps.err.len);
-        buf_free(&ps.err);
+        lua_pushlstring(L, buf_str(&err), err.len);
+        buf_free(&err);
         return -1;
     }
     lua_remove(L, ps.order);

@@ -8,7 +8,8 @@
  *   json.decode_ddb(text) -> table  a DynamoDB response: Item, Items, Keys,
  *                                   Attributes, LastEvaluatedKey, Responses,
  *                                   UnprocessedItems, UnprocessedKeys hold
- *                                   typed items (see mighost.item)
+ *                                   typed items (see mighost.item);
+ *                                   ddb_response.c has the details
  */
 #include <json-c/json.h>
 #include <lauxlib.h>
@@ -17,67 +18,13 @@
 #include <string.h>
 
 #include "bindings.h"
-#include "item.h"
+#include "item_int.h"
 
 static const char NULL_KEY = 'N';
 
 static void push_null(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
-}
-
-static int push_plain(lua_State *L, json_object *v, int depth);
-
-static int push_items_array(lua_State *L, json_object *arr)
-{
-    size_t n = json_object_array_length(arr);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        if (item_push(L, json_object_array_get_idx(arr, i)) != 0) return -1;
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return 0;
-}
-
-/* Fields whose value is an item, a list of items, or a map of those. */
-static int push_ddb(lua_State *L, json_object *v, const char *field, int depth)
-{
-    if (depth > 64) {
-        lua_pushliteral(L, "JSON nested too deeply");
-        return -1;
-    }
-    json_type t = json_object_get_type(v);
-    if (field && t == json_type_object &&
-        (!strcmp(field, "Item") || !strcmp(field, "Attributes") || !strcmp(field, "Key") ||
-         !strcmp(field, "LastEvaluatedKey") || !strcmp(field, "ExclusiveStartKey")))
-        return item_push(L, v);
-    if (field && t == json_type_array && (!strcmp(field, "Items") || !strcmp(field, "Keys")))
-        return push_items_array(L, v);
-    if (t == json_type_object) {
-        /* Responses: {table: [items]} */
-        int responses = field && !strcmp(field, "Responses");
-        lua_createtable(L, 0, json_object_object_length(v));
-        json_object_object_foreach(v, k, child) {
-            int rc = responses && json_object_is_type(child, json_type_array)
-                         ? push_items_array(L, child)
-                         : push_ddb(L, child, k, depth + 1);
-            if (rc != 0) return -1;
-            lua_setfield(L, -2, k);
-        }
-        return 0;
-    }
-    if (t == json_type_array) {
-        size_t n = json_object_array_length(v);
-        lua_createtable(L, (int)n, 0);
-        for (size_t i = 0; i < n; i++) {
-            /* Elements of UnprocessedItems lists are {PutRequest={Item}} etc.:
-             * keep the field context of the list's own elements. */
-            if (push_ddb(L, json_object_array_get_idx(v, i), NULL, depth + 1) != 0) return -1;
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        return 0;
-    }
-    return push_plain(L, v, depth);
 }
 
 static int push_plain(lua_State *L, json_object *v, int depth)
@@ -131,17 +78,23 @@ static json_object *parse_or_error(lua_State *L, int idx)
     return doc;
 }
 
-static int decode_with(lua_State *L, int ddb)
+static int l_decode(lua_State *L)
 {
     json_object *doc = parse_or_error(L, 1);
-    int rc = ddb ? push_ddb(L, doc, NULL, 0) : push_plain(L, doc, 0);
+    int rc = push_plain(L, doc, 0);
     json_object_put(doc);
     if (rc != 0) return lua_error(L);
     return 1;
 }
 
-static int l_decode(lua_State *L) { return decode_with(L, 0); }
-static int l_decode_ddb(lua_State *L) { return decode_with(L, 1); }
+/* Straight from the text, no json-c tree: see ddb_response.c. */
+static int l_decode_ddb(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    if (ddb_decode_response(L, text, len) != 0) return lua_error(L);
+    return 1;
+}
 
 /* JSON.stringify's escaping: only what must be escaped. */
 void json_append_string(buf *b, const char *s, size_t len)

@@ -386,9 +386,12 @@ local function page_body(op, o, segment, total, start_key)
 end
 
 -- Pages from every segment, fetched concurrently by one task per segment,
--- through a bounded queue: the producers wait while it is full, so memory
--- stays at a few pages whatever the table's size. Returns an iterator and
--- a to-be-closed value that stops the producers if the loop ends early.
+-- through a bounded queue: a producer takes a slot before it fetches, so
+-- pages queued plus pages being fetched never exceed `prefetch` (default:
+-- the number of segments, at most 4) and memory stays at a few pages (a
+-- page is up to 1 MB of JSON) whatever the table's size. Returns an
+-- iterator and a to-be-closed value that stops the producers if the loop
+-- ends early.
 local function pages(op, o)
   local t = need_table(o)
   local segments = {}
@@ -403,8 +406,8 @@ local function pages(op, o)
   else
     segments[1] = {start = o.start_key}
   end
-  local capacity = o.prefetch or math.max(2, #segments)
-  local queue, head, tail = {}, 1, 0
+  local capacity = o.prefetch or math.max(2, math.min(#segments, 4))
+  local queue, head, tail, slots = {}, 1, 0, 0
   local consumer, waiting = nil, {}
   local live, stopped, failure = #segments, false, nil
 
@@ -419,11 +422,12 @@ local function pages(op, o)
   local function produce(seg)
     local start = seg.start
     repeat
-      while tail - head + 1 >= capacity and not stopped do
+      while slots >= capacity and not stopped do
         waiting[#waiting + 1] = mh.current()
         mh.park()
       end
       if stopped then break end
+      slots = slots + 1
       local resp, err = call(op, t, page_body(op, o, seg.n, seg.total, start), "read")
       if not resp then failure = failure or err; stopped = true; break end
       local items = resp.Items or {}
@@ -448,6 +452,7 @@ local function pages(op, o)
         local p = queue[head]
         queue[head] = nil
         head = head + 1
+        slots = slots - 1
         wake_producer()
         return p
       end
