@@ -21,6 +21,7 @@
 #include "item_int.h"
 
 static const char NULL_KEY = 'N';
+static const char ARRAY_KEY = 'A';   /* metatable of tables json.array() marked */
 
 static void push_null(lua_State *L)
 {
@@ -155,7 +156,13 @@ static void encode(lua_State *L, int idx, buf *b, int depth)
         } else {
             double d = lua_tonumber(L, idx);
             if (!isfinite(d)) luaL_error(L, "json.encode: %f has no JSON form", d);
-            buf_printf(b, "%.17g", d);
+            /* The shortest text that reads back as the same number. */
+            char text[32];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(text, sizeof text, "%.*g", prec, d);
+                if (strtod(text, NULL) == d) break;
+            }
+            buf_puts(b, text);
         }
         return;
     case LUA_TSTRING: {
@@ -181,7 +188,13 @@ static void encode(lua_State *L, int idx, buf *b, int depth)
             count++;
             lua_pop(L, 1);
         }
-        if (n > 0 && (size_t)n == count) {
+        int marked_array = 0;
+        if (lua_getmetatable(L, idx)) {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &ARRAY_KEY);
+            marked_array = lua_rawequal(L, -1, -2);
+            lua_pop(L, 2);
+        }
+        if ((n > 0 && (size_t)n == count) || (marked_array && count == (size_t)n)) {
             buf_putc(b, '[');
             for (lua_Integer i = 1; i <= n; i++) {
                 if (i > 1) buf_putc(b, ',');
@@ -240,6 +253,17 @@ buf *json_new_bufbox(lua_State *L)
     return b;
 }
 
+/* json.array(t): t encodes as a JSON array even when empty. */
+static int l_array(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) lua_newtable(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ARRAY_KEY);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 static int l_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -256,6 +280,7 @@ int luaopen_mighost_json(lua_State *L)
                                      {"decode_ddb", l_decode_ddb},
                                      {"encode", l_encode},
                                      {"quote", l_quote},
+                                     {"array", l_array},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     push_null(L);
@@ -266,5 +291,13 @@ int luaopen_mighost_json(lua_State *L)
         lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
     }
     lua_setfield(L, -2, "null");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ARRAY_KEY);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ARRAY_KEY);
+    }
+    lua_pop(L, 1);
     return 1;
 }

@@ -22,6 +22,7 @@ typedef struct cli_common {
     const char *service_endpoints[16];  /* --endpoint-url SERVICE=URL */
     int nservice_endpoints;
     int max_in_flight;
+    int segments;        /* --segments N: for the runner's scans */
     int max_attempts;
     long timeout_ms;
 } cli_common;
@@ -39,6 +40,6 @@ aws_client *cli_make_client(const cli_common *o);
 int cli_has_region(const cli_common *o);
 
 int cmd_call(int argc, char **argv);
-int cmd_run(int argc, char **argv, int eval);
+int cmd_lua(int argc, char **argv, const char *cmd);
 
 #endif

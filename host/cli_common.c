@@ -13,6 +13,7 @@ const char cli_common_help[] =
     "  --endpoint-url URL       send every service to URL (http only for loopback)\n"
     "  --endpoint-url SVC=URL   send one service (dynamodb, lambda, ...) to URL\n"
     "  --concurrency N          requests in flight at once (default 64)\n"
+    "  --segments N             parallel scan segments for migrations (default 4)\n"
     "  --max-attempts N         attempts per request, retries included (default 10)\n"
     "  --timeout SECONDS        per-request timeout (default 60)\n"
     "  --log-level LEVEL        error, warn, info (default) or debug\n"
@@ -51,7 +52,7 @@ static int positive(const char *name, const char *v, long *out)
 int cli_common_option(cli_common *o, int argc, char **argv, int *i)
 {
     static const char *const names[] = {"--region", "--profile", "--endpoint-url",
-                                        "--concurrency", "--max-attempts", "--timeout",
+                                        "--concurrency", "--segments", "--max-attempts", "--timeout",
                                         "--log-level", "--log-format", NULL};
     const char *name = NULL;
     for (const char *const *n = names; *n; n++)
@@ -78,6 +79,9 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i)
     } else if (strcmp(name, "--concurrency") == 0) {
         if (positive(name, v, &num) != 0) return -1;
         o->max_in_flight = (int)num;
+    } else if (strcmp(name, "--segments") == 0) {
+        if (positive(name, v, &num) != 0) return -1;
+        o->segments = (int)num;
     } else if (strcmp(name, "--max-attempts") == 0) {
         if (positive(name, v, &num) != 0) return -1;
         o->max_attempts = (int)num;

@@ -32,8 +32,9 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "call") == 0) return cmd_call(argc - 1, argv + 1);
-    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
-    if (strcmp(cmd, "eval") == 0) return cmd_run(argc - 1, argv + 1, 1);
+    static const char *const lua_cmds[] = {"run", "eval", "list", "describe", "check", NULL};
+    for (const char *const *c = lua_cmds; *c; c++)
+        if (strcmp(cmd, *c) == 0) return cmd_lua(argc - 1, argv + 1, cmd);
     fprintf(stderr, "mighost: unknown command '%s' (see mighost --help)\n", cmd);
     return EXIT_USAGE;
 }

@@ -790,9 +790,12 @@ static void test_speed(void **state)
            "assert(r, e)\n"
            "assert(#r.Items == n)\n"
            "r = nil\n"
-           "local reps = tonumber(os.getenv('DDB_SPEED_REPS') or '') or 10\n"
            "local function rate(f)\n"
+           "  local once = now()\n"
            "  f(page)\n"
+           "  once = now() - once\n"
+           /* about half a second each (one page under valgrind) */
+           "  local reps = tonumber(os.getenv('DDB_SPEED_REPS') or '') or math.max(1, math.min(20, math.floor(0.5 / once)))\n"
            "  collectgarbage() collectgarbage()\n"
            "  local t0 = now()\n"
            "  for i = 1, reps do local x = f(page) end\n"

@@ -3,6 +3,9 @@
 --   local w = ddb.writer{table = "T", window = 16, max_attempts = 10}
 --   w:put(item)      -- buffered; suspends the caller while the window is full
 --   w:delete(key)
+--   w:put(item, ticket)  -- ticket.pending is decremented, and ticket:settled()
+--                        -- called at 0, once the write is accepted or failed
+--                        -- (how checkpoints know a page is durably written)
 --   local counts = w:flush()   -- waits until everything sent is settled
 --
 -- Puts and deletes go out as BatchWriteItem requests of at most 25 items
@@ -50,7 +53,17 @@ function Writer.new(ddb, o, internal)
   return w
 end
 
+local function release(entry)
+  local t = entry.ticket
+  if not t then return end
+  entry.ticket = nil
+  t.pending = t.pending - 1
+  if t.pending == 0 then t:settled() end
+end
+Writer.release = release
+
 function Writer:fail(entry, reason)
+  release(entry)
   local c = self.counts
   c.failed = c.failed + 1
   self.stats.items_failed = self.stats.items_failed + 1
@@ -118,6 +131,7 @@ local function settle(self, entries)
     for _, e in ipairs(retry) do e.unprocessed = true end
     for _, e in ipairs(pending) do
       if not e.unprocessed then
+        release(e)
         if e.op == "put" then
           c.put = c.put + 1
           self.stats.items_written = self.stats.items_written + 1
@@ -175,11 +189,12 @@ function Writer:send_buffer()
   mh.spawn(run_request, self, entries)
 end
 
-function Writer:add(op, it)
+function Writer:add(op, it, ticket)
   local schema = self.schema
   local reason = self.ddb.validate(schema, it, op == "delete")
   local key = type(it) == "table" and it[schema.hash] and self.ddb.key_of(schema, it) or it
-  local entry = {op = op, key = key}
+  local entry = {op = op, key = key, ticket = ticket}
+  if ticket then ticket.pending = ticket.pending + 1 end
   if reason then
     self:fail(entry, reason)
     return false, reason
@@ -198,6 +213,7 @@ function Writer:add(op, it)
     self.stats.dry_run_writes = self.stats.dry_run_writes + 1
     local c = self.counts
     if op == "put" then c.put = c.put + 1 else c.deleted = c.deleted + 1 end
+    release(entry)
     return true
   end
   local at = self.buffered[entry.id]
@@ -205,6 +221,7 @@ function Writer:add(op, it)
     -- The same key twice before sending: the later write is what a
     -- sequential run would leave, so it replaces the earlier.
     self.buffer_bytes = self.buffer_bytes - #self.buffer[at].wire
+    release(self.buffer[at])   -- the later write stands for it
     self.buffer[at] = entry
     self.counts.superseded = self.counts.superseded + 1
   else
@@ -219,8 +236,8 @@ function Writer:add(op, it)
   return true
 end
 
-function Writer:put(it) return self:add("put", it) end
-function Writer:delete(key) return self:add("delete", key) end
+function Writer:put(it, ticket) return self:add("put", it, ticket) end
+function Writer:delete(key, ticket) return self:add("delete", key, ticket) end
 
 -- Waits until everything handed to the writer is accepted or failed.
 function Writer:flush()

@@ -1,0 +1,374 @@
+-- mighost.runner.lifecycle: what every migration run goes through.
+--
+--   parameters -> pre-flight (credentials, region, every table exists with
+--   the declared key schema, item estimates) -> confirmation -> state ->
+--   phases in order (copy, plain code, verification) -> report -> summary
+--   -> exit code.
+--
+-- A phase: {name = "...", copy = {...}} (see runner.copy), or
+-- {name = "...", run = function(ctx) ... end}, or
+-- {name = "...", verify = function(ctx) return ok, checks end}.
+-- `reads`/`writes` on a phase name the table parameters it touches (for
+-- describe and the confirmation; copy phases declare theirs).
+
+local ddb = require "mighost.dynamodb"
+local sys = require "mighost.sys"
+local mh = require "mighost"
+local params = require "mighost.runner.params"
+local state = require "mighost.runner.state"
+local copy = require "mighost.runner.copy"
+local report = require "mighost.runner.report"
+
+local M = {}
+local EXIT = {OK = 0, FAILED = 1, USAGE = 2, AWS = 3, SCRIPT = 4, INTERRUPTED = 130}
+M.EXIT = EXIT
+
+local MAX_LISTED = 100   -- failures and orphans listed per phase (all are counted)
+
+-- Structure checks: what `mighost check` reports.
+function M.validate(mig)
+  local problems = {}
+  local function bad(fmt, ...) problems[#problems + 1] = fmt:format(...) end
+  if type(mig.name) ~= "string" or mig.name == "" then bad("name: a non-empty string is required") end
+  if mig.description ~= nil and type(mig.description) ~= "string" then bad("description: must be a string") end
+  if type(mig.params or {}) ~= "table" then bad("params: must be a list") end
+  local names = {}
+  for i, p in ipairs(mig.params or {}) do
+    if type(p) ~= "table" or type(p.name) ~= "string" or not p.name:match("^[%a_][%w_%-]*$") then
+      bad("params[%d]: needs a name (letters, digits, _ and -)", i)
+    else
+      if names[p.name] then bad("params[%d]: %s is declared twice", i, p.name) end
+      names[p.name] = true
+      if p.type and not params.TYPES[p.type] then
+        bad("params %s: unknown type '%s' (string, integer, number, boolean, table, list)", p.name, p.type)
+      end
+    end
+  end
+  if type(mig.phases) ~= "table" or #mig.phases == 0 then bad("phases: at least one phase is required") end
+  local pnames = {}
+  for i, ph in ipairs(type(mig.phases) == "table" and mig.phases or {}) do
+    if type(ph) ~= "table" or type(ph.name) ~= "string" then
+      bad("phases[%d]: needs a name", i)
+    else
+      if pnames[ph.name] then bad("phase %s: declared twice", ph.name) end
+      pnames[ph.name] = true
+      local kinds = (ph.copy and 1 or 0) + (ph.run and 1 or 0) + (ph.verify and 1 or 0)
+      if kinds ~= 1 then bad("phase %s: needs exactly one of copy, run or verify", ph.name) end
+      if ph.copy then
+        if type(ph.copy) ~= "table" then bad("phase %s: copy must be a table", ph.name)
+        else
+          if not ph.copy.source then bad("phase %s: copy.source is required", ph.name) end
+          if not ph.copy.destination then bad("phase %s: copy.destination is required", ph.name) end
+          if ph.copy.transform and type(ph.copy.transform) ~= "function" then
+            bad("phase %s: copy.transform must be a function", ph.name)
+          end
+        end
+      end
+      if ph.run and type(ph.run) ~= "function" then bad("phase %s: run must be a function", ph.name) end
+      if ph.verify and type(ph.verify) ~= "function" then bad("phase %s: verify must be a function", ph.name) end
+    end
+  end
+  return problems
+end
+
+-- Table parameters a phase reads and writes.
+local function phase_tables(ph)
+  local reads, writes = {}, {}
+  local function add(list, v) if type(v) == "string" then list[#list + 1] = v end end
+  if ph.copy then add(reads, ph.copy.source); add(writes, ph.copy.destination) end
+  for _, v in ipairs(ph.reads or {}) do add(reads, v) end
+  for _, v in ipairs(ph.writes or {}) do add(writes, v) end
+  return reads, writes
+end
+
+function M.describe(mig)
+  local out = {}
+  local function w(fmt, ...) out[#out + 1] = fmt:format(...) end
+  w("%s\n", mig.name)
+  if mig.description then w("\n%s\n", mig.description) end
+  w("\nparameters:\n")
+  for _, p in ipairs(mig.params or {}) do
+    local bits = {p.type or "string"}
+    if p.required then bits[#bits + 1] = "required" end
+    if p.default ~= nil then bits[#bits + 1] = "default " .. tostring(p.default) end
+    w("  %-28s %s\n", params.flag_of(p) .. (p.type == "boolean" and "" or " VALUE"),
+      table.concat(bits, ", "))
+    if p.doc then w("      %s\n", p.doc) end
+    local keys = params.config_keys(p)
+    if #keys > 1 then w("      config key: %s\n", table.concat(keys, ", ", 2)) end
+    if p.stack_output then w("      stack output: %s* (with --stack)\n", p.stack_output) end
+    if p.key then
+      w("      key schema: %s%s\n", p.key.hash, p.key.range and (", " .. p.key.range) or "")
+    end
+  end
+  w("\nphases:\n")
+  for i, ph in ipairs(mig.phases) do
+    local kind = ph.copy and "copy" or ph.verify and "verify" or "run"
+    local reads, writes = phase_tables(ph)
+    w("  %d. %-24s %-7s", i, ph.name, kind)
+    if #reads > 0 then w(" reads %s", table.concat(reads, ", ")) end
+    if #writes > 0 then w(" writes %s", table.concat(writes, ", ")) end
+    w("\n")
+    if ph.doc then w("      %s\n", ph.doc) end
+  end
+  local stackable = {}
+  for _, p in ipairs(mig.params or {}) do
+    if p.stack_output then stackable[#stackable + 1] = p.name end
+  end
+  if #stackable > 0 then w("\n--stack NAME fills: %s\n", table.concat(stackable, ", ")) end
+  return table.concat(out)
+end
+
+-- The context a phase sees -------------------------------------------------
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+local function new_counts()
+  return {scanned = 0, written = 0, deleted = 0, skipped = {}, skipped_total = 0,
+          orphaned = 0, failed = 0}
+end
+
+function Ctx:skip(reason, key)
+  local c = self.counts
+  c.skipped[reason] = (c.skipped[reason] or 0) + 1
+  c.skipped_total = c.skipped_total + 1
+  if key and #self.skipped_items < MAX_LISTED then
+    self.skipped_items[#self.skipped_items + 1] = {key = key, reason = reason}
+  end
+  local me = mh.current()
+  if me then self.skip_marks[me] = true end
+end
+
+function Ctx:orphan(key, reason)
+  self.counts.orphaned = self.counts.orphaned + 1
+  if #self.orphans < MAX_LISTED then self.orphans[#self.orphans + 1] = {key = key, reason = reason} end
+  local me = mh.current()
+  if me then self.skip_marks[me] = true end
+end
+
+function Ctx:fail(key, reason)
+  self.counts.failed = self.counts.failed + 1
+  if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
+end
+
+function Ctx:count(name, n)
+  self.counts[name] = (self.counts[name] or 0) + (n or 1)
+end
+
+-- Extra facts for the report (duplicates found, ids assigned, ...).
+function Ctx:note(name, value) self.notes[name] = value end
+
+function Ctx:interrupted() return sys.interrupted() > 0 end
+
+-- Per-phase resumable data for `run` phases: ctx.data persists in the
+-- state file; call ctx:save() after changing it.
+function Ctx:save()
+  self.store:phase(self.phase.name).data = self.data
+  self.store.dirty = true
+  self.store:save()
+end
+
+function Ctx:checkpoint_moved()
+  local now = mh.clock()
+  if now - (self.last_save or 0) >= 1 then
+    self.last_save = now
+    self.store:save()
+  end
+end
+
+function Ctx:show_sample(source, outs)
+  local item = require "mighost.item"
+  self.sampled = (self.sampled or 0) + 1
+  io.stderr:write(("--- sample %d (%s)\n  source: %s\n"):format(self.sampled, self.phase.name,
+    item.encode(source)))
+  for _, o in ipairs(outs) do io.stderr:write("  write:  ", item.encode(o), "\n") end
+  if #outs == 0 then io.stderr:write("  write:  (nothing)\n") end
+end
+
+-- Pre-flight ---------------------------------------------------------------
+
+local function aws_failure(err)
+  return type(err) == "table" and err.code ~= nil
+end
+
+local function preflight(mig, values, o)
+  local info = {tables = {}}
+  local creds, err = sys.credentials()
+  if not creds then return nil, EXIT.USAGE, tostring(err) end
+  info.credentials, info.region = creds, creds.region
+  for _, p in ipairs(mig.params or {}) do
+    local name = values[p.name]
+    if p.type == "table" and name then
+      local s, e = ddb.schema(name)
+      if not s then
+        if aws_failure(e) and e.code == "ResourceNotFoundException" then
+          return nil, EXIT.USAGE, ("table %s (parameter %s) does not exist in %s: check %s"):format(
+            name, p.name, creds.region, params.flag_of(p))
+        end
+        return nil, EXIT.AWS, ("cannot describe table %s (parameter %s): %s"):format(name, p.name,
+          tostring(e))
+      end
+      if p.key and (s.hash ~= p.key.hash or s.range ~= p.key.range) then
+        local function show(h, r) return r and (h .. ", " .. r) or h end
+        return nil, EXIT.USAGE, ("table %s (parameter %s) has the key (%s), but this migration "
+          .. "expects (%s): is it the right table?"):format(name, p.name, show(s.hash, s.range),
+          show(p.key.hash, p.key.range))
+      end
+      info.tables[#info.tables + 1] = {param = p.name, name = name, items = s.item_count,
+                                       access = p.access}
+    end
+  end
+  return info
+end
+
+local function confirm(mig, values, info, o)
+  if o.dry_run or o.verify_only or o.yes then return true end
+  local lines = {("mighost: about to run %s in %s (credentials from %s, key %s)"):format(
+    mig.name, info.region, info.credentials.source, info.credentials.access_key_id)}
+  for _, t in ipairs(info.tables) do
+    lines[#lines + 1] = ("  %-6s %-40s ~%s items (%s)"):format(t.access or "", t.name,
+      tostring(t.items or "?"), t.param)
+  end
+  io.stderr:write(table.concat(lines, "\n"), "\n")
+  if not sys.isatty(0) and not sys.isatty(2) then
+    io.stderr:write("mighost: this run writes to the tables above; without a terminal, pass --yes "
+      .. "to confirm (or --dry-run first)\n")
+    return false
+  end
+  local answer = sys.prompt("Proceed? [y/N] ")
+  return answer ~= nil and answer:lower():match("^y") ~= nil
+end
+
+-- Running ------------------------------------------------------------------
+
+local function stats_sum()
+  local sum = {retries = 0, throttles = 0, read_units = 0, write_units = 0, calls = 0}
+  for _, s in pairs(ddb.stats()) do
+    for k in pairs(sum) do sum[k] = sum[k] + (s[k] or 0) end
+  end
+  return sum
+end
+
+local function run_phase(ph, ctx)
+  if ph.copy then return copy.run(ph, ctx) end
+  if ph.run then return ph.run(ctx) end
+  local ok, checks = ph.verify(ctx)
+  ctx.verification = {ok = ok and true or false, checks = checks}
+  if not ok then ctx.verify_failed = true end
+end
+
+function M.run(mig, o)
+  local values, from_or_err
+  local stack_outputs
+  if o.stack then
+    if not o.aws then
+      io.stderr:write("mighost: --stack needs AWS access: pass --region or set AWS_REGION\n")
+      return EXIT.USAGE
+    end
+    local outputs, err = params.stack_outputs(o.stack)
+    if not outputs then
+      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(o.stack, tostring(err)))
+      return aws_failure(err) and err.code == "ValidationError" and EXIT.USAGE or EXIT.AWS
+    end
+    stack_outputs = outputs
+  end
+  values, from_or_err = params.resolve(mig, o, stack_outputs)
+  if not values then
+    io.stderr:write("mighost: ", from_or_err, "\n")
+    return EXIT.USAGE
+  end
+  if not o.aws then
+    io.stderr:write("mighost: no AWS region: pass --region, set AWS_REGION, or set region in your profile\n")
+    return EXIT.USAGE
+  end
+  local info, code, msg = preflight(mig, values, o)
+  if not info then
+    io.stderr:write("mighost: ", msg, "\n")
+    return code
+  end
+
+  -- Checkpoints: never for dry-runs or trial runs (--limit), which must not
+  -- touch a real run's progress.
+  local store
+  if o.dry_run or o.limit or o.verify_only then
+    store = state.null(mig.name, values)
+  else
+    local ok, s = pcall(state.open, o.state_dir or state.default_dir(), mig.name, values)
+    if not ok then io.stderr:write("mighost: ", tostring(s), "\n"); return EXIT.USAGE end
+    store = s
+    if store:unfinished() and not o.resume and not o.fresh then
+      io.stderr:write(("mighost: an unfinished run of %s with these parameters exists (started %s,"
+        .. " state %s): pass --resume to continue it, or --fresh to start over\n"):format(
+        mig.name, tostring(store.data.started), store.path))
+      return EXIT.USAGE
+    end
+    if o.fresh or (store:finished() and not o.resume) then store:reset() end
+    if o.resume and not store.existed then
+      mh.warn("nothing to resume for these parameters: starting from the beginning")
+    end
+  end
+  if not confirm(mig, values, info, o) then
+    io.stderr:write("mighost: not confirmed; nothing was changed\n")
+    return EXIT.USAGE
+  end
+
+  local rep = report.new(mig, values, o, info)
+  local exit = EXIT.OK
+  for _, ph in ipairs(mig.phases) do
+    local is_verify = ph.verify ~= nil
+    if o.verify_only and not is_verify then goto continue end
+    if o.dry_run and is_verify and not ph.dry_run then
+      rep:phase_skipped(ph.name, "verification does not run in a dry-run (nothing was written)")
+      goto continue
+    end
+    if store:phase_done(ph.name) then
+      rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
+      goto continue
+    end
+    do
+      local ctx = setmetatable({params = values, options = o, store = store, phase = ph,
+        dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
+        skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
+        data = store:phase(ph.name).data or {}}, Ctx)
+      local before = stats_sum()
+      local started = mh.clock()
+      local progress = report.progress(ctx, info, o)
+      local ok, err = xpcall(run_phase, function(e)
+        if aws_failure(e) then return e end
+        return debug.traceback(tostring(e), 2)
+      end, ph, ctx)
+      progress:stop()
+      local after = stats_sum()
+      rep:phase_done(ph.name, ctx, mh.clock() - started, before, after, ok and nil or err)
+      if not ok then
+        store:save()
+        if aws_failure(err) then
+          io.stderr:write(("mighost: phase %s: %s\n"):format(ph.name, tostring(err)))
+          exit = EXIT.AWS
+        else
+          io.stderr:write(("mighost: script error in phase %s: %s\n"):format(ph.name, tostring(err)))
+          exit = EXIT.SCRIPT
+        end
+        break
+      end
+      if sys.interrupted() > 0 then
+        store:save()
+        exit = EXIT.INTERRUPTED
+        break
+      end
+      if ctx.counts.failed > 0 and exit == EXIT.OK then exit = EXIT.FAILED end
+      if ctx.verify_failed then exit = EXIT.FAILED end
+      if not ctx.stopping then store:mark_phase_done(ph.name, ctx.counts) end
+      if ctx.stopping and not o.limit then exit = EXIT.INTERRUPTED; break end
+    end
+    ::continue::
+  end
+  -- Finished (even with failed items, which the report lists): a later
+  -- run starts afresh and retries everything, changing nothing that is done.
+  if exit == EXIT.OK or exit == EXIT.FAILED then store:finish() end
+  rep:finish(exit, store)
+  return exit
+end
+
+return M

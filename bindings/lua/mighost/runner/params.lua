@@ -1,0 +1,284 @@
+-- mighost.runner.params: a migration's parameters from the command line,
+-- --set, a JSON --config file and CloudFormation stack outputs, in that
+-- order of precedence, then the declared defaults; checked against their
+-- declared types.
+--
+-- A parameter declaration:
+--   {name = "source_table", type = "table", required = true, doc = "...",
+--    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
+--    key = {hash = "pk", range = "sk"}, access = "read" | "write",
+--    default = ..., secret = true (kept out of reports), flag = "--source"}
+-- Types: string, integer, number, boolean, table (a DynamoDB table name),
+-- list (of strings: JSON array, or comma-separated on the command line).
+
+local json = require "mighost.json"
+local sys = require "mighost.sys"
+local mh = require "mighost"
+
+local M = {}
+
+M.TYPES = {string = true, integer = true, number = true, boolean = true, table = true, list = true}
+
+function M.flag_of(p)
+  return p.flag or ("--" .. p.name:gsub("_", "-"))
+end
+
+local function config_keys(p)
+  local keys = {p.name}
+  if type(p.config) == "string" then keys[#keys + 1] = p.config
+  elseif type(p.config) == "table" then for _, k in ipairs(p.config) do keys[#keys + 1] = k end end
+  return keys
+end
+M.config_keys = config_keys
+
+-- Converts a command-line or --set text to the parameter's type.
+local function from_text(p, text)
+  local t = p.type or "string"
+  if t == "integer" then
+    local n = math.tointeger(tonumber(text))
+    if not n then return nil, ("%s must be a whole number, not '%s'"):format(M.flag_of(p), text) end
+    return n
+  elseif t == "number" then
+    local n = tonumber(text)
+    if not n then return nil, ("%s must be a number, not '%s'"):format(M.flag_of(p), text) end
+    return n
+  elseif t == "boolean" then
+    if text == "true" or text == "yes" or text == "1" then return true end
+    if text == "false" or text == "no" or text == "0" then return false end
+    return nil, ("%s must be true or false, not '%s'"):format(M.flag_of(p), text)
+  elseif t == "list" then
+    local out = {}
+    for v in text:gmatch("[^,]+") do out[#out + 1] = v:match("^%s*(.-)%s*$") end
+    return out
+  end
+  if text == "" and t == "table" then return nil, M.flag_of(p) .. " needs a table name" end
+  return text
+end
+
+-- Checks a value from the JSON config file.
+local function from_json(p, v, key, file)
+  local t = p.type or "string"
+  local function bad(want)
+    return nil, ("config %s: key \"%s\" (parameter %s) must be %s, not %s"):format(file, key,
+      p.name, want, v == json.null and "null" or type(v))
+  end
+  if t == "integer" then
+    if math.type(v) ~= "integer" then return bad("a whole number") end
+  elseif t == "number" then
+    if type(v) ~= "number" then return bad("a number") end
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then return bad("true or false") end
+  elseif t == "list" then
+    if type(v) == "string" then return from_text(p, v) end
+    if type(v) ~= "table" then return bad("a list of strings") end
+    for _, e in ipairs(v) do if type(e) ~= "string" then return bad("a list of strings") end end
+  else
+    if type(v) ~= "string" then return bad("a string") end
+    if t == "table" and v == "" then return bad("a table name") end
+  end
+  return v
+end
+
+local function ignored_key(k)
+  return k:match("^_comment") or k == "comments" or k == "_comments"
+end
+
+local function read_config(path, decls)
+  local text, err = sys.read_file(path)
+  if not text then return nil, ("cannot read the config file: %s"):format(err) end
+  local ok, doc = pcall(json.decode, text)
+  if not ok then
+    return nil, ("the config file %s is not valid JSON: %s"):format(path, tostring(doc):gsub("^.-: ", ""))
+  end
+  if type(doc) ~= "table" or doc[1] ~= nil then
+    return nil, ("the config file %s must hold a JSON object"):format(path)
+  end
+  local by_key = {}
+  for _, p in ipairs(decls) do for _, k in ipairs(config_keys(p)) do by_key[k] = p end end
+  local values = {}
+  local keys = {}
+  for k in pairs(doc) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local p = by_key[k]
+    if p then
+      local v, e = from_json(p, doc[k], k, path)
+      if v == nil then return nil, e end
+      values[p.name] = v
+    elseif not ignored_key(k) then
+      mh.warn(("config %s: unknown key \"%s\" ignored"):format(path, k))
+    end
+  end
+  return values
+end
+
+-- The runner's own options; everything else must be a parameter flag.
+local RUNNER_FLAGS = {
+  ["--config"] = "value", ["--set"] = "value", ["--stack"] = "value", ["--dry-run"] = "bool",
+  ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
+  ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
+  ["--quiet"] = "bool", ["--sample"] = "value",
+}
+
+function M.parse_run_options(mig, argv, cargs)
+  local decls = mig.params or {}
+  local by_flag = {}
+  for _, p in ipairs(decls) do by_flag[M.flag_of(p)] = p end
+  local o = {flags = {}, sets = {}, segments = cargs.segments ~= 0 and cargs.segments or nil,
+             concurrency = cargs.concurrency ~= 0 and cargs.concurrency or nil,
+             dry_run = mh.dry_run, aws = cargs.aws}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
+    name = name or a
+    local kind = RUNNER_FLAGS[name]
+    local p = by_flag[name]
+    local function value()
+      if inline then return inline end
+      i = i + 1
+      if argv[i] == nil then error({usage = name .. " needs a value"}) end
+      return argv[i]
+    end
+    if kind == "bool" then
+      o[name:sub(3):gsub("%-", "_")] = true
+    elseif kind == "value" then
+      local v = value()
+      if name == "--set" then
+        local k, val = v:match("^([^=]+)=(.*)$")
+        if not k then return nil, "--set expects KEY=VALUE, not '" .. v .. "'" end
+        o.sets[#o.sets + 1] = {k, val}
+      else
+        o[name:sub(3):gsub("%-", "_")] = v
+      end
+    elseif p then
+      if (p.type or "string") == "boolean" and not inline and
+         (argv[i + 1] == nil or argv[i + 1]:sub(1, 2) == "--" or
+          not ({["true"] = 1, ["false"] = 1, yes = 1, no = 1})[argv[i + 1]]) then
+        o.flags[p.name] = "true"
+      elseif p.type == "list" and not inline then
+        -- --users U1 U2 U3: every value up to the next option.
+        local vals = {}
+        while argv[i + 1] and argv[i + 1]:sub(1, 2) ~= "--" do
+          i = i + 1
+          vals[#vals + 1] = argv[i]
+        end
+        if #vals == 0 then return nil, name .. " needs at least one value" end
+        o.flags[p.name] = table.concat(vals, ",")
+      else
+        o.flags[p.name] = value()
+      end
+    elseif a:sub(1, 2) == "--" then
+      return nil, ("unknown option %s (see mighost describe %s)"):format(name, mig.name or "")
+    else
+      return nil, ("unexpected argument '%s'"):format(a)
+    end
+    i = i + 1
+  end
+  if o.limit then
+    o.limit = math.tointeger(tonumber(o.limit))
+    if not o.limit or o.limit <= 0 then return nil, "--limit expects a positive whole number" end
+  end
+  if o.sample then
+    o.sample = math.tointeger(tonumber(o.sample))
+    if not o.sample or o.sample < 0 then return nil, "--sample expects a whole number" end
+  end
+  if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
+  if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end
+  return o
+end
+
+-- Resolves every parameter. `stack_outputs` (or nil) maps output keys to
+-- values. Returns the values, or nil and a message naming the fix.
+function M.resolve(mig, o, stack_outputs)
+  local decls = mig.params or {}
+  local values, from = {}, {}
+  local config = {}
+  if o.config then
+    local c, err = read_config(o.config, decls)
+    if not c then return nil, err end
+    config = c
+  end
+  local by_name = {}
+  for _, p in ipairs(decls) do by_name[p.name] = p end
+  local sets = {}
+  for _, kv in ipairs(o.sets) do
+    local p = by_name[kv[1]]
+    if not p then
+      for _, q in ipairs(decls) do
+        for _, k in ipairs(config_keys(q)) do if k == kv[1] then p = q end end
+      end
+    end
+    if not p then return nil, ("--set %s: no such parameter (see mighost describe)"):format(kv[1]) end
+    sets[p.name] = kv[2]
+  end
+  for _, p in ipairs(decls) do
+    local v, err, source
+    if o.flags[p.name] ~= nil then
+      v, err = from_text(p, o.flags[p.name]); source = "option " .. M.flag_of(p)
+    elseif sets[p.name] ~= nil then
+      v, err = from_text(p, sets[p.name]); source = "--set"
+    elseif config[p.name] ~= nil then
+      v, source = config[p.name], "config"
+    elseif stack_outputs and p.stack_output then
+      v, err = M.from_stack(p, stack_outputs); source = "stack"
+    end
+    if err then return nil, err end
+    if v == nil and p.default ~= nil then v, source = p.default, "default" end
+    if v == nil and p.required then
+      local ways = {M.flag_of(p) .. " VALUE"}
+      if p.config then ways[#ways + 1] = ("\"%s\" in the --config file"):format(config_keys(p)[2]) end
+      if p.stack_output then ways[#ways + 1] = "--stack NAME" end
+      return nil, ("missing parameter %s (%s): give it with %s"):format(p.name, p.doc or p.type,
+        table.concat(ways, ", or "))
+    end
+    values[p.name], from[p.name] = v, source
+  end
+  return values, from
+end
+
+-- An output whose key is the declared one, or starts with it (stacks add
+-- generated suffixes). More than one candidate is an error.
+function M.from_stack(p, outputs)
+  if outputs[p.stack_output] then return outputs[p.stack_output] end
+  local found, key
+  for k, v in pairs(outputs) do
+    if k:sub(1, #p.stack_output) == p.stack_output then
+      if found then
+        return nil, ("stack outputs %s and %s both match %s (parameter %s): pass %s"):format(key,
+          k, p.stack_output, p.name, M.flag_of(p))
+      end
+      found, key = v, k
+    end
+  end
+  return found
+end
+
+-- DescribeStacks -> {OutputKey = OutputValue}.
+function M.stack_outputs(stack)
+  local aws = require "mighost.aws"
+  local xml = require "mighost.xml"
+  local body, err = aws.call("cloudformation", "DescribeStacks",
+    "StackName=" .. stack:gsub("[^%w%-_.~]", function(c) return ("%%%02X"):format(c:byte()) end))
+  if not body then return nil, err end
+  local doc, xerr = xml.decode(body)
+  if not doc then return nil, xerr end
+  local outputs = {}
+  local function walk(e)
+    if e.tag == "Outputs" then
+      for _, member in ipairs(e) do
+        local k, v
+        for _, f in ipairs(member) do
+          if f.tag == "OutputKey" then k = f.text elseif f.tag == "OutputValue" then v = f.text end
+        end
+        if k then outputs[k] = v end
+      end
+      return
+    end
+    for _, c in ipairs(e) do walk(c) end
+  end
+  walk(doc)
+  return outputs
+end
+
+return M

@@ -1,0 +1,165 @@
+-- mighost.runner.report: the JSON report of a run, the summary on stderr,
+-- and progress lines while a phase runs.
+
+local json = require "mighost.json"
+local sys = require "mighost.sys"
+local mh = require "mighost"
+local item = require "mighost.item"
+
+local M = {}
+local Report = {}
+Report.__index = Report
+
+local function plain_key(k)
+  if type(k) ~= "table" then return k end
+  local ok, text = pcall(item.encode, k)
+  return ok and json.decode(text) or tostring(k)
+end
+
+local function listed(list)
+  local out = json.array()
+  for i, e in ipairs(list) do out[i] = {key = plain_key(e.key), reason = e.reason} end
+  return out
+end
+
+function M.new(mig, values, o, info)
+  local shown = {}
+  for _, p in ipairs(mig.params or {}) do
+    local v = values[p.name]
+    if p.secret and v ~= nil then v = "(secret)" end
+    shown[p.name] = v
+  end
+  local mode = o.dry_run and "dry-run" or o.verify_only and "verify-only" or "run"
+  local r = setmetatable({data = {
+    migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
+    region = info.region, started = sys.utc(), limit = o.limit, phases = {},
+    tables = info.tables}, o = o, started = mh.clock()}, Report)
+  local stamp = sys.utc(nil, "%Y%m%dT%H%M%SZ")
+  r.path = o.report or ("mighost-report-%s-%s.json"):format(mig.name:gsub("[^%w%-_.]", "_"), stamp)
+  return r
+end
+
+function Report:phase_skipped(name, why, counts)
+  self.data.phases[#self.data.phases + 1] = {name = name, status = "skipped", reason = why,
+                                             earlier_counts = counts}
+end
+
+function Report:phase_done(name, ctx, seconds, before, after, err)
+  local c = ctx.counts
+  local status = err and "error" or (ctx.stopping and "stopped") or
+                 (sys.interrupted() > 0 and "interrupted") or "done"
+  local entry = {
+    name = name, status = status, duration_seconds = math.floor(seconds * 1000) / 1000,
+    scanned = c.scanned, written = c.written, deleted = c.deleted,
+    skipped = {total = c.skipped_total, by_reason = c.skipped, items = listed(ctx.skipped_items)},
+    orphaned = {count = c.orphaned, items = listed(ctx.orphans)},
+    failed = {count = c.failed, items = listed(ctx.failures)},
+    superseded = c.superseded,
+    retries = after.retries - before.retries, throttles = after.throttles - before.throttles,
+    consumed_capacity = {read = after.read_units - before.read_units,
+                         write = after.write_units - before.write_units},
+    notes = next(ctx.notes) and ctx.notes or nil,
+  }
+  if self.o.dry_run then entry.would_write, entry.written = c.written, 0 end
+  if err then entry.error = tostring(err) end
+  if ctx.verification then
+    entry.verification = ctx.verification
+    self.data.verification = self.data.verification or {ok = true, phases = {}}
+    self.data.verification.ok = self.data.verification.ok and ctx.verification.ok
+    self.data.verification.phases[name] = ctx.verification
+  end
+  self.data.phases[#self.data.phases + 1] = entry
+end
+
+local EXIT_NAMES = {[0] = "ok", [1] = "items failed or verification failed",
+  [2] = "usage or configuration error", [3] = "AWS or network error", [4] = "script error",
+  [130] = "interrupted (state saved; continue with --resume)"}
+
+function Report:finish(exit, store)
+  local d = self.data
+  d.finished, d.exit_code = sys.utc(), exit
+  d.outcome = EXIT_NAMES[exit]
+  d.duration_seconds = math.floor((mh.clock() - self.started) * 1000) / 1000
+  d.state_file = store.path
+  d.aws = require("mighost.aws").stats()
+  local ok, err = sys.write_file(self.path, json.encode(d) .. "\n")
+  if not ok then io.stderr:write("mighost: cannot write the report: ", tostring(err), "\n") end
+  self:summary(ok and self.path or nil)
+end
+
+function Report:summary(path)
+  local d, lines = self.data, {}
+  lines[#lines + 1] = ("\n%s (%s) finished in %.1f s: %s"):format(d.migration, d.mode,
+    d.duration_seconds, d.outcome)
+  for _, p in ipairs(d.phases) do
+    if p.status == "skipped" then
+      lines[#lines + 1] = ("  %-24s skipped: %s"):format(p.name, p.reason)
+    else
+      local w = d.mode == "dry-run" and ("would write %d"):format(p.would_write or 0)
+                or ("written %d"):format(p.written)
+      local line = ("  %-24s %-11s scanned %d, %s, deleted %d, skipped %d, orphaned %d, failed %d"):format(
+        p.name, p.status, p.scanned, w, p.deleted, p.skipped.total, p.orphaned.count, p.failed.count)
+      if p.retries > 0 or p.throttles > 0 then
+        line = line .. (", %d retries (%d throttles)"):format(p.retries, p.throttles)
+      end
+      lines[#lines + 1] = line
+      for reason, n in pairs(p.skipped.by_reason) do
+        lines[#lines + 1] = ("      skipped %d: %s"):format(n, reason)
+      end
+      for i, f in ipairs(p.failed.items) do
+        if i > 5 then lines[#lines + 1] = "      ... (all listed in the report)"; break end
+        lines[#lines + 1] = ("      failed %s: %s"):format(json.encode(f.key), f.reason)
+      end
+      if p.verification then
+        lines[#lines + 1] = ("      verification: %s"):format(p.verification.ok and "passed" or "FAILED")
+      end
+    end
+  end
+  if path then lines[#lines + 1] = "  report: " .. path end
+  io.stderr:write(table.concat(lines, "\n"), "\n")
+end
+
+-- Progress: a live line on a terminal, a plain line every 10 s otherwise.
+function M.progress(ctx, info, o)
+  local p = {running = true}
+  if o.quiet then function p.stop() end return p end
+  local tty = sys.isatty(2)
+  local total
+  if ctx.phase.copy then
+    local src = require("mighost.runner.copy").tables(ctx.phase.copy, ctx.params)
+    for _, t in ipairs(info.tables) do if t.name == src then total = t.items end end
+  end
+  local started = mh.clock()
+  local function line()
+    local n = ctx.counts.scanned
+    local dt = mh.clock() - started
+    local rate = dt > 0 and n / dt or 0
+    local s = ("[%s] %d items"):format(ctx.phase.name, n)
+    if total and total > 0 then
+      s = s .. (" of ~%d (%d%%)"):format(total, math.min(100, n * 100 // total))
+      if rate > 0 and n < total then
+        local eta = math.floor((total - n) / rate)
+        s = s .. (", ETA %d:%02d"):format(eta // 60, eta % 60)
+      end
+    end
+    local written = ctx.writer and ctx.writer.counts.put or ctx.counts.written
+    return s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
+  end
+  local task = mh.spawn(function()
+    local last = mh.clock()
+    while p.running do
+      mh.sleep(tty and 0.5 or 1)
+      if not p.running then break end
+      if tty then io.stderr:write("\r", line(), "\27[K")
+      elseif mh.clock() - last >= 10 then io.stderr:write(line(), "\n"); last = mh.clock() end
+    end
+  end)
+  function p.stop()
+    p.running = false
+    if tty then io.stderr:write("\r", line(), "\27[K\n") end
+    task:wait()
+  end
+  return p
+end
+
+return M
