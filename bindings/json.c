@@ -30,6 +30,7 @@ static void push_null(lua_State *L)
 
 static int push_plain(lua_State *L, json_object *v, int depth)
 {
+    luaL_checkstack(L, 4, "JSON nested too deeply");
     if (depth > 200) {
         lua_pushliteral(L, "JSON nested too deeply");
         return -1;

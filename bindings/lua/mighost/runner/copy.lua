@@ -73,8 +73,10 @@ function M.run(phase, ctx)
       end
       if moved then ctx:checkpoint_moved() end
     end
+    -- Pages of 1,000 items (not DynamoDB's 1 MB) so checkpoints come often:
+    -- a resumed run redoes at most the pages that were in flight.
     local o = {table = src, segment = seg, total_segments = total, prefetch = 2,
-               start_key = pos and pos.key}
+               start_key = pos and pos.key, limit = spec.page_size or 1000}
     for k, v in pairs(scan) do o[k] = v end
     for page in ddb.scan_pages(o) do
       if sys.interrupted() > 0 or ctx.stopping then break end

@@ -1,0 +1,462 @@
+/* test_runner.c - the migration lifecycle with a sample copy migration
+ * (tests/integration/migrations/sample_copy.lua) against dynalite, with the
+ * fault-injecting endpoint in front where writes must be counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testsupport.h"
+
+extern char **environ;
+
+#define MIGRATION "tests/integration/migrations/sample_copy.lua"
+
+static test_server dynalite, fake;
+static char *tmp;
+
+static const char *const base_env[] = {
+    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
+    "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+/* mighost ARGS... (NULL-terminated) against `endpoint`. */
+static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
+{
+    const char *argv[40] = {test_mighost_path()};
+    int n = 1;
+    for (; *args && n < 36; args++) argv[n++] = *args;
+    if (endpoint) {
+        argv[n++] = "--endpoint-url";
+        argv[n++] = endpoint;
+    }
+    argv[n] = NULL;
+    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
+}
+
+static void eval(const char *code)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"eval", code, NULL};
+    int rc = mighost(dynalite.url, args, &out, &err);
+    if (rc != 0) fail_msg("eval failed (%d): %s", rc, buf_str(&err));
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Creates `name` and fills it with n items k1..kn ("skip" on every 100th). */
+static void make_table(const char *name, int n)
+{
+    buf code = BUF_INIT;
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "assert(ddb.request('CreateTable', {TableName = '%s', AttributeDefinitions = "
+        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
+        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
+        "local w = ddb.writer{table = '%s'}\n"
+        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
+        " skip = i %% 100 == 0 and {BOOL = true} or nil} end\n"
+        "assert(w:flush().put == %d)\n", name, name, n, n);
+    eval(buf_str(&code));
+    buf_free(&code);
+}
+
+/* Number of items in `table` whose version is `stamp`, and in all. */
+static void count_table(const char *table, const char *stamp, long *stamped, long *all)
+{
+    buf code = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "local s, a = 0, 0\n"
+        "for it in ddb.scan{table = '%s', segments = 4} do a = a + 1\n"
+        "  if it.version and it.version.S == '%s' then s = s + 1 end end\n"
+        "print(s, a)\n", table, stamp);
+    const char *args[] = {"eval", buf_str(&code), NULL};
+    assert_int_equal(mighost(dynalite.url, args, &out, &err), 0);
+    assert_int_equal(sscanf(buf_str(&out), "%ld %ld", stamped, all), 2);
+    buf_free(&code);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static json_object *read_json(const char *path)
+{
+    buf text = BUF_INIT;
+    if (test_read_file(path, &text) != 0) fail_msg("cannot read %s", path);
+    json_object *doc = json_tokener_parse(buf_str(&text));
+    buf_free(&text);
+    if (!doc) fail_msg("%s is not JSON", path);
+    return doc;
+}
+
+/* Integer at a path like "phases.0.scanned". */
+static long json_at(json_object *doc, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    json_object *cur = doc;
+    for (char *tok = strtok(copy, "."); tok && cur; tok = strtok(NULL, ".")) {
+        if (json_object_is_type(cur, json_type_array)) cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
+        else if (!json_object_object_get_ex(cur, tok, &cur)) cur = NULL;
+    }
+    if (!cur) fail_msg("no %s in the report", path);
+    return (long)json_object_get_int64(cur);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tmp = test_tempdir();
+    if (test_dynalite_start(&dynalite) != 0) return -1;
+    return test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url, NULL});
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_server_stop(&fake);
+    test_server_stop(&dynalite);
+    test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+static void test_list_describe_check(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *describe[] = {"describe", MIGRATION, NULL};
+    assert_int_equal(mighost(NULL, describe, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "--source VALUE"));
+    assert_non_null(strstr(buf_str(&out), "config key: sourceTableName"));
+    assert_non_null(strstr(buf_str(&out), "--stack NAME fills: source, destination"));
+    const char *check[] = {"check", MIGRATION, NULL};
+    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "tests/sample-copy: ok (4 parameters, 2 phases)"));
+
+    char *bad = test_path_join(tmp, "bad_migration.lua");
+    test_write_file(bad, "return {name = 'x', phases = {{name = 'a'}}}\n");
+    const char *check_bad[] = {"check", bad, NULL};
+    assert_int_equal(mighost(NULL, check_bad, &out, &err), 4);
+    assert_non_null(strstr(buf_str(&err), "phase a: needs exactly one of copy, run or verify"));
+    free(bad);
+    const char *list[] = {"list", NULL};
+    assert_int_equal(mighost(NULL, list, &out, &err), 0);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* The dry-run sends no write and predicts what the real run then does. */
+static void test_dry_run_then_real_run(void **state)
+{
+    (void)state;
+    make_table("rsrc", 3000);
+    make_table("rdst", 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *dry = test_path_join(tmp, "dry.json"), *real = test_path_join(tmp, "real.json");
+    char *plan = test_path_join(tmp, "plan.jsonl");
+    test_fakeaws_reset(&fake);
+    const char *dry_args[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst",
+                              "--dry-run", "--plan", plan, "--report", dry, "--state-dir", tmp, NULL};
+    assert_int_equal(mighost(fake.url, dry_args, &out, &err), 0);
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    json_object *d = read_json(dry);
+    assert_int_equal(json_at(d, "phases.0.scanned"), 3000);
+    assert_int_equal(json_at(d, "phases.0.would_write"), 2970);
+    assert_int_equal(json_at(d, "phases.0.skipped.total"), 30);
+
+    const char *real_args[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst",
+                               "--yes", "--report", real, "--state-dir", tmp, NULL};
+    assert_int_equal(mighost(fake.url, real_args, &out, &err), 0);
+    assert_true(test_fakeaws_stat(&fake, "writes_forwarded") > 0);
+    json_object *r = read_json(real);
+    assert_int_equal(json_at(r, "phases.0.scanned"), json_at(d, "phases.0.scanned"));
+    assert_int_equal(json_at(r, "phases.0.written"), json_at(d, "phases.0.would_write"));
+    assert_int_equal(json_at(r, "phases.0.skipped.total"), json_at(d, "phases.0.skipped.total"));
+    assert_int_equal(json_at(r, "exit_code"), 0);
+    long stamped, all;
+    count_table("rdst", "v2", &stamped, &all);
+    assert_int_equal(stamped, 2970);
+    assert_int_equal(all, 2970);
+    json_object_put(d);
+    json_object_put(r);
+
+    /* Run again: nothing changes (same items, same values). */
+    const char *again[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst", "--yes",
+                           "--state-dir", tmp, "--report", real, NULL};
+    assert_int_equal(mighost(fake.url, again, &out, &err), 0);
+    count_table("rdst", "v2", &stamped, &all);
+    assert_int_equal(all, 2970);
+    assert_int_equal(stamped, 2970);
+    free(dry);
+    free(real);
+    free(plan);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static pid_t spawn_mighost(const char *const *args)
+{
+    const char *argv[40] = {test_mighost_path()};
+    int n = 1;
+    for (; *args && n < 36; args++) argv[n++] = *args;
+    argv[n] = NULL;
+    /* The environment: ours with the test keys set. */
+    for (const char *const *e = base_env; *e; e++) putenv((char *)*e);
+    for (const char *const *u = test_aws_env_unset; *u; u++)
+        if (strncmp(*u, "AWS_ACCESS", 10) && strncmp(*u, "AWS_SECRET", 10) && strcmp(*u, "AWS_REGION") &&
+            strcmp(*u, "AWS_EC2_METADATA_DISABLED"))
+            unsetenv(*u);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    assert_int_equal(rc, 0);
+    return pid;
+}
+
+/* A 100k-item copy killed with SIGKILL at three random moments and resumed
+ * each time ends with exactly the expected destination, and a resumed run
+ * does not read again what an earlier run had finished. */
+static void test_kill_and_resume(void **state)
+{
+    (void)state;
+    const char *n_text = getenv("MIGHOST_TEST_RESUME_ITEMS") ? getenv("MIGHOST_TEST_RESUME_ITEMS")
+                                                              : "100000";
+    int n = atoi(n_text);
+    make_table("ksrc", n);
+    make_table("kdst", 0);
+    char *states = test_path_join(tmp, "kstate");
+    const char *first[] = {"run", MIGRATION, "--source", "ksrc", "--destination", "kdst", "--yes",
+                           "--state-dir", states, "--segments", "8", "--endpoint-url", dynalite.url,
+                           "--quiet", "--report", "/dev/null", NULL};
+    const char *resume[] = {"run", MIGRATION, "--source", "ksrc", "--destination", "kdst", "--yes",
+                            "--state-dir", states, "--resume", "--endpoint-url", dynalite.url,
+                            "--quiet", "--report", "/dev/null", NULL};
+    srand((unsigned)time(NULL));
+    int killed = 0;
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = spawn_mighost(round == 0 ? first : resume);
+        /* 0.3 to 2.3 seconds in: mid-scan, mid-write. */
+        struct timespec t = {0, 300000000L + (long)(rand() % 1000) * 2000000L};
+        while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
+        nanosleep(&t, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) killed++;
+    }
+    assert_true(killed >= 1);
+    /* Checkpoints were saved before the kills... */
+    buf listing = BUF_INIT;
+    const char *ls[] = {"sh", "-c", "cat \"$0\"/*.json", states, NULL};
+    test_run(ls, NULL, NULL, NULL, &listing, NULL);
+    int checkpointed = strstr(buf_str(&listing), "\"segments\":{\"") != NULL;
+    buf_free(&listing);
+    /* Then a resumed run to the end. */
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *report = test_path_join(tmp, "resumed.json");
+    const char *last[] = {"run", MIGRATION, "--source", "ksrc", "--destination", "kdst", "--yes",
+                          "--state-dir", states, "--resume", "--report", report, "--quiet", NULL};
+    assert_int_equal(mighost(dynalite.url, last, &out, &err), 0);
+    long stamped, all;
+    count_table("kdst", "v2", &stamped, &all);
+    assert_int_equal(all, n - n / 100);
+    assert_int_equal(stamped, n - n / 100);
+    json_object *r = read_json(report);
+    /* The copy phase was resumed, not redone from the start (unless every
+     * kill came before the first checkpoint, which is rare). */
+    json_object *phases, *copy_phase, *scanned_v;
+    assert_true(json_object_object_get_ex(r, "phases", &phases));
+    copy_phase = json_object_array_get_idx(phases, 0);
+    long scanned = json_object_object_get_ex(copy_phase, "scanned", &scanned_v)
+                       ? (long)json_object_get_int64(scanned_v) : 0;  /* 0: done before */
+    printf("killed %d times; the last run scanned %ld of %d items\n", killed, scanned, n);
+    /* ...so the last run did not read everything again. */
+    if (checkpointed) assert_true(scanned < n);
+    else assert_true(scanned <= n);
+    json_object_put(r);
+    free(report);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* SIGINT: stop issuing work, drain, save, exit 130; --resume finishes. */
+static void test_interrupt_saves_state(void **state)
+{
+    (void)state;
+    make_table("isrc", 20000);
+    make_table("idst", 0);
+    char *states = test_path_join(tmp, "istate");
+    const char *args[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
+                          "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
+                          "--report", "/dev/null", NULL};
+    pid_t pid = spawn_mighost(args);
+    struct timespec t = {0, 700000000L};
+    nanosleep(&t, NULL);
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    /* Without --resume an unfinished run is not silently restarted. */
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *plain[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
+                           "--state-dir", states, "--quiet", NULL};
+    assert_int_equal(mighost(dynalite.url, plain, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "pass --resume"));
+    const char *resume[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
+                            "--state-dir", states, "--resume", "--quiet", NULL};
+    assert_int_equal(mighost(dynalite.url, resume, &out, &err), 0);
+    long stamped, all;
+    count_table("idst", "v2", &stamped, &all);
+    assert_int_equal(all, 19800);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void expect_config_error(const char *config_text, const char *const *extra, const char *want)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *cfg = test_path_join(tmp, "config.json");
+    if (config_text) test_write_file(cfg, config_text);
+    const char *args[24] = {"run", MIGRATION, "--yes", "--state-dir", tmp};
+    int n = 5;
+    if (config_text) {
+        args[n++] = "--config";
+        args[n++] = cfg;
+    }
+    for (; extra && *extra; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    test_fakeaws_reset(&fake);
+    int rc = mighost(fake.url, args, &out, &err);
+    if (rc != 2 || !strstr(buf_str(&err), want))
+        fail_msg("want exit 2 with '%s', got %d: %s", want, rc, buf_str(&err));
+    /* One clear message, nothing touched. */
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    free(cfg);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    make_table("wrongkey_src", 0);
+    eval("local ddb = require 'mighost.dynamodb'\n"
+         "assert(ddb.request('CreateTable', {TableName = 'wrongkey', AttributeDefinitions = "
+         "{{AttributeName = 'id', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'id', "
+         "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n");
+    expect_config_error("{\"sourceTableName\": \"rsrc\"}", NULL,
+                        "missing parameter destination");
+    expect_config_error("{\"sourceTableName\": 12, \"destinationTableName\": \"rdst\"}", NULL,
+                        "key \"sourceTableName\" (parameter source) must be a string, not number");
+    expect_config_error("{\"sourceTableName\": \"nope\", \"destinationTableName\": \"rdst\"}", NULL,
+                        "table nope (parameter source) does not exist");
+    expect_config_error("{\"sourceTableName\": \"wrongkey\", \"destinationTableName\": \"rdst\"}", NULL,
+                        "has the key (id), but this migration expects (pk)");
+    expect_config_error("{\"sourceTableName\": \"rsrc\",", NULL, "is not valid JSON");
+    expect_config_error(NULL, (const char *const[]){"--config", "/nonexistent/c.json", NULL},
+                        "cannot read the config file");
+    expect_config_error("{\"sourceTableName\": \"rsrc\", \"destinationTableName\": \"rdst\"}",
+                        (const char *const[]){"--limit", "zero", NULL}, "--limit expects");
+    expect_config_error(NULL, (const char *const[]){"--source", "rsrc", "--destination", "rdst",
+                                                    "--bogus", NULL}, "unknown option --bogus");
+
+    /* _comment keys are ignored, unknown keys are warned about. */
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *cfg = test_path_join(tmp, "ok.json");
+    test_write_file(cfg, "{\"_comment1\": \"x\", \"comments\": [\"y\"], \"sourceTableName\": "
+                         "\"rsrc\", \"destinationTableName\": \"rdst\", \"colour\": \"red\"}");
+    const char *args[] = {"run", MIGRATION, "--config", cfg, "--dry-run", "--state-dir", tmp,
+                          "--report", "/dev/null", NULL};
+    assert_int_equal(mighost(fake.url, args, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&err), "unknown key \"colour\" ignored"));
+    assert_null(strstr(buf_str(&err), "_comment1"));
+    free(cfg);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_script_error_exit_4(void **state)
+{
+    (void)state;
+    char *path = test_path_join(tmp, "broken.lua");
+    test_write_file(path, "return {name = 'broken', params = {}, phases = {\n"
+                          "  {name = 'boom', run = function(ctx)\n"
+                          "    local t = nil\n"
+                          "    return t.field\n"
+                          "  end}}}\n");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", path, "--yes", "--state-dir", tmp, "--report", "/dev/null", NULL};
+    assert_int_equal(mighost(fake.url, args, &out, &err), 4);
+    buf want = BUF_INIT;
+    buf_printf(&want, "%s:4: attempt to index a nil value", path);
+    assert_non_null(strstr(buf_str(&err), buf_str(&want)));
+    free(path);
+    buf_free(&want);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_stack_fills_parameters(void **state)
+{
+    (void)state;
+    char *stacks = test_path_join(tmp, "stacks.json");
+    test_write_file(stacks, "{\"prod\": {\"SourceTableB1C2D3\": \"rsrc\", "
+                            "\"DestinationTableE4F5\": \"rdst\", \"Other\": \"x\"}}");
+    test_server cfn = {0};
+    const char *fargs[] = {"--upstream", dynalite.url, "--stacks-file", stacks, NULL};
+    assert_int_equal(test_fakeaws_start(&cfn, fargs), 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *report = test_path_join(tmp, "stack.json");
+    const char *args[] = {"run", MIGRATION, "--stack", "prod", "--dry-run", "--report", report, NULL};
+    assert_int_equal(mighost(cfn.url, args, &out, &err), 0);
+    assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:DescribeStacks"), 1);
+    assert_int_equal(test_fakeaws_stat(&cfn, "signature_failures"), 0);
+    json_object *r = read_json(report), *p, *v;
+    assert_true(json_object_object_get_ex(r, "parameters", &p));
+    assert_true(json_object_object_get_ex(p, "source", &v));
+    assert_string_equal(json_object_get_string(v), "rsrc");
+    assert_true(json_object_object_get_ex(p, "destination", &v));
+    assert_string_equal(json_object_get_string(v), "rdst");
+    json_object_put(r);
+    /* An unknown stack is a clear error. */
+    const char *missing[] = {"run", MIGRATION, "--stack", "nope", "--dry-run", NULL};
+    assert_int_equal(mighost(cfn.url, missing, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "Stack with id nope does not exist"));
+    test_server_stop(&cfn);
+    free(report);
+    free(stacks);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_describe_check),
+        cmocka_unit_test(test_dry_run_then_real_run),
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_script_error_exit_4),
+        cmocka_unit_test(test_stack_fills_parameters),
+        cmocka_unit_test(test_interrupt_saves_state),
+        cmocka_unit_test(test_kill_and_resume),
+    };
+    return cmocka_run_group_tests_name("runner", tests, setup, teardown);
+}
