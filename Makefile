@@ -90,7 +90,8 @@ test: deps
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run-tests build-san
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    MIGHOST_TEST_WRITER_ITEMS=20000 MIGHOST_TEST_RESUME_ITEMS=20000 sh tests/run-tests build-san
 
 valgrind: deps
 	@$(MAKE) --no-print-directory tests

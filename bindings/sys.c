@@ -15,6 +15,7 @@
  *   sys.sha256(text) -> hex
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
  *   sys.credentials() -> {source=, access_key_id=, region=} | nil, message
+ *   sys.migrations_dir() -> where packaged migrations live
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "runtime.h"
 #include "sigv4.h"
 
 static volatile sig_atomic_t interrupts;
@@ -271,6 +273,12 @@ static int l_credentials(lua_State *L)
     return 1;
 }
 
+static int l_migrations_dir(lua_State *L)
+{
+    lua_pushstring(L, runtime_migrations_dir());
+    return 1;
+}
+
 int luaopen_mighost_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -279,6 +287,7 @@ int luaopen_mighost_sys(lua_State *L)
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
+        {"migrations_dir", l_migrations_dir},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -4,7 +4,7 @@ local mh = require "mighost"
 local M = {}
 
 function M.create(name)
-  local ok, err = ddb.request("CreateTable", {TableName = name,
+  local ok, err = ddb.create_table({TableName = name,
     AttributeDefinitions = {{AttributeName = "pk", AttributeType = "S"}},
     KeySchema = {{AttributeName = "pk", KeyType = "HASH"}}, BillingMode = "PAY_PER_REQUEST"})
   assert(ok or err.code == "ResourceInUseException", tostring(err))

@@ -31,7 +31,8 @@ local function table_stats(name)
   if not s then
     s = {calls = 0, retries = 0, throttles = 0, errors = 0, read_units = 0,
          write_units = 0, items_read = 0, items_written = 0, items_deleted = 0,
-         items_failed = 0, unprocessed = 0, dry_run_writes = 0}
+         items_failed = 0, unprocessed = 0, dry_run_writes = 0, bytes_sent = 0,
+         bytes_received = 0}
     stats[name] = s
   end
   return s
@@ -47,20 +48,68 @@ local function add_capacity(s, cc, kind)
   end
 end
 
--- One call: returns the decoded response, or nil, err.
-local function call(op, tname, body, kind)
+-- Capacity limits (--max-read-rate / --max-write-rate): capacity units
+-- per second, spent from a bucket that refills with time. A request waits
+-- while its bucket is in debt and takes its estimate up front (so a window
+-- of concurrent requests cannot overshoot); what it really consumed
+-- (ReturnConsumedCapacity) settles the difference afterwards, so the
+-- long-run rate holds whatever the item sizes.
+local limits = {}
+
+function M.set_rate_limits(o)
+  for _, kind in ipairs{"read", "write"} do
+    local rate = o[kind]
+    limits[kind] = rate and rate > 0 and {rate = rate, units = rate, at = mh.clock()} or nil
+  end
+end
+
+local function refill(l)
+  local now = mh.clock()
+  l.units = math.min(l.rate, l.units + (now - l.at) * l.rate)
+  l.at = now
+end
+
+local function wait_for_capacity(kind, estimate)
+  local l = limits[kind]
+  if not l then return end
+  refill(l)
+  while l.units < 0 do
+    mh.sleep(-l.units / l.rate)
+    refill(l)
+  end
+  l.units = l.units - estimate
+end
+
+local function spend(kind, cc, estimate)
+  local l = limits[kind]
+  if not l then return end
+  l.units = l.units + estimate
+  if not cc then return end
+  if cc.TableName then cc = {cc} end
+  for _, c in ipairs(cc) do l.units = l.units - (c.CapacityUnits or 0) end
+end
+
+-- One call: returns the decoded response, or nil, err. `estimate` is the
+-- capacity it will likely consume (for the rate limits).
+local function call(op, tname, body, kind, estimate)
+  estimate = estimate or 1
+  wait_for_capacity(kind, estimate)
   local text, meta = aws.call("dynamodb", op, body)
   local s = table_stats(tname)
+  s.bytes_sent = s.bytes_sent + #body
+  if text then s.bytes_received = s.bytes_received + #text end
   s.calls = s.calls + 1
   s.retries = s.retries + (meta.attempts > 0 and meta.attempts - 1 or 0)
   s.throttles = s.throttles + meta.throttles
   if not text then
+    spend(kind, nil, estimate)
     s.errors = s.errors + 1
     meta.table, meta.operation = tname, op
     return nil, meta
   end
   local resp = json.decode_ddb(text)
   add_capacity(s, resp.ConsumedCapacity, kind)
+  spend(kind, resp.ConsumedCapacity, estimate)
   return resp
 end
 
@@ -531,6 +580,28 @@ function M.request(op, body, tname)
   s.calls = s.calls + 1
   if not text then return nil, meta end
   return json.decode_ddb(text)
+end
+
+-- Waits until the table is ACTIVE (after CreateTable or UpdateTable).
+function M.wait_active(name, timeout)
+  local deadline = mh.clock() + (timeout or 300)
+  while true do
+    local t, err = M.describe_table(name)
+    if t and t.TableStatus == "ACTIVE" then return t end
+    if not t and err.code ~= "ResourceNotFoundException" then return nil, err end
+    if mh.clock() > deadline then
+      return nil, aws.error("Timeout", ("table %s is not ACTIVE after %d s"):format(name, timeout or 300), true)
+    end
+    mh.sleep(0.05)
+  end
+end
+
+-- CreateTable with the request as a plain table, then wait until ACTIVE.
+function M.create_table(request)
+  if dry_run then return nil, aws.error("DryRun", "CreateTable is not a read: refused in a dry-run", false) end
+  local resp, err = M.request("CreateTable", request)
+  if not resp then return nil, err end
+  return M.wait_active(request.TableName)
 end
 
 function M.stats()

@@ -103,7 +103,8 @@ local function settle(self, entries)
   while #pending > 0 do
     round = round + 1
     self.counts.requests = self.counts.requests + 1
-    local resp, err = self.call("BatchWriteItem", self.table, request_body(self, pending), "write")
+    local resp, err = self.call("BatchWriteItem", self.table, request_body(self, pending), "write",
+                                #pending)
     if not resp then
       if err.code == "ValidationException" and #pending > 1 then
         -- One bad item fails the whole request: halve until it is alone.

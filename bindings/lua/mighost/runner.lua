@@ -43,6 +43,8 @@ options:
                            ~/.local/state/mighost)
   --yes                    do not ask for confirmation (needed without a terminal)
   --quiet                  no progress lines
+  --max-read-rate N        hold reads to N capacity units per second
+  --max-write-rate N       hold writes to N capacity units per second
   --sample N               (dry-run) show N source items and what would be written
 The migration's own parameters are options too: --NAME VALUE (see describe).
 ]]
@@ -96,13 +98,9 @@ local function run(args)
   sys.set_exit_code(lifecycle.run(result, opts))
 end
 
-local function migrations_root()
-  return sys.getenv("MIGHOST_MIGRATIONS") or M.migrations_dir
-end
-
 -- Packaged migrations: NAME = folder/file without .lua.
 local function packaged()
-  local root = package.path:match(";([^;]+)/%?%.lua;[^;]*$") or "migrations"
+  local root = sys.migrations_dir()
   local names = {}
   local top = sys.list_dir(root) or {}
   table.sort(top)

@@ -5,7 +5,7 @@ local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 
 local T = arg[1] or "roundtrip"
-assert(ddb.request("CreateTable", {TableName = T,
+assert(ddb.create_table({TableName = T,
   AttributeDefinitions = {{AttributeName = "pk", AttributeType = "S"}},
   KeySchema = {{AttributeName = "pk", KeyType = "HASH"}}, BillingMode = "PAY_PER_REQUEST"}))
 

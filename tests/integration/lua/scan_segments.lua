@@ -1,7 +1,7 @@
 -- A parallel scan returns every item exactly once, for 1, 4 and 16 segments.
 local ddb = require "mighost.dynamodb"
 local T, N = arg[1] or "segments", tonumber(arg[2] or "3000")
-assert(ddb.request("CreateTable", {TableName = T,
+assert(ddb.create_table({TableName = T,
   AttributeDefinitions = {{AttributeName = "pk", AttributeType = "S"}},
   KeySchema = {{AttributeName = "pk", KeyType = "HASH"}}, BillingMode = "PAY_PER_REQUEST"}))
 local w = ddb.writer{table = T}

@@ -313,6 +313,7 @@ function M.run(mig, o)
     return EXIT.USAGE
   end
 
+  ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
   local rep = report.new(mig, values, o, info)
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do

@@ -117,7 +117,8 @@ local RUNNER_FLAGS = {
   ["--config"] = "value", ["--set"] = "value", ["--stack"] = "value", ["--dry-run"] = "bool",
   ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
   ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
-  ["--quiet"] = "bool", ["--sample"] = "value",
+  ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
+  ["--max-write-rate"] = "value",
 }
 
 function M.parse_run_options(mig, argv, cargs)
@@ -182,6 +183,14 @@ function M.parse_run_options(mig, argv, cargs)
   if o.sample then
     o.sample = math.tointeger(tonumber(o.sample))
     if not o.sample or o.sample < 0 then return nil, "--sample expects a whole number" end
+  end
+  for _, k in ipairs{"max_read_rate", "max_write_rate"} do
+    if o[k] then
+      o[k] = tonumber(o[k])
+      if not o[k] or o[k] <= 0 then
+        return nil, ("--%s expects capacity units per second (a positive number)"):format(k:gsub("_", "-"))
+      end
+    end
   end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end
