@@ -4,7 +4,6 @@
 #   make check      the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the tests under valgrind (no leaks allowed)
 #   make bench      the benchmarks in bench/ (figures go in bench/RESULTS.md)
-#   make demo       build, start a local server, run a packaged migration
 #   make install    PREFIX=/usr/local
 #   make deps       install missing Debian and npm packages
 
@@ -42,7 +41,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all test check valgrind bench demo install clean deps tests
+.PHONY: all test check valgrind bench install clean deps tests
 
 all: $(BUILD)/mighost
 
@@ -101,9 +100,6 @@ valgrind: deps
 
 bench: deps $(BUILD)/mighost $(BENCH_BIN)
 	@sh bench/run $(BUILD)
-
-demo: deps $(BUILD)/mighost
-	@sh scripts/demo.sh $(BUILD)
 
 install: $(BUILD)/mighost
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mighost

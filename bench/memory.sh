@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/memory.sh BUILD_DIR [SIZES] - peak RSS of a scan-transform-write copy
-# at growing table sizes: memory must not grow with the table.
+# at growing table sizes, and the resident memory along the largest copy:
+# memory must not grow with the table.
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -15,6 +16,7 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 
 for n in $sizes; do
     "$build/mighost" run --endpoint-url "$url" bench/lua/write.lua "mem_src_$n" "$n" 16 > /dev/null
     /usr/bin/time -f "%M" -o "$out/rss" "$build/mighost" run --endpoint-url "$url" \
-        bench/lua/copy.lua "mem_src_$n" "mem_dst_$n" 4 16 > "$out/line"
-    echo "$(cat "$out/line")  peak RSS $(( $(cat "$out/rss") / 1024 )) MB"
+        bench/lua/copy_rss.lua "mem_src_$n" "mem_dst_$n" 4 16 $((n / 10)) > "$out/line"
+    echo "$(head -1 "$out/line")  peak RSS $(( $(cat "$out/rss") / 1024 )) MB"
+    tail -1 "$out/line"
 done
