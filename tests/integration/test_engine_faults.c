@@ -296,6 +296,46 @@ static void test_expired_credentials_refreshed(void **state)
     buf_free(&uri);
 }
 
+/* A response over the size limit is an error, not retried; a request over
+ * its timeout is retried. */
+static void test_size_limit_and_timeout(void **state)
+{
+    (void)state;
+    aws_client_options o;
+    aws_client_options_default(&o);
+    o.region = "us-east-1";
+    o.endpoint_url = dynalite.url;
+    o.http.max_response_bytes = 64;
+    buf err = BUF_INIT;
+    aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    tally t = {0, 0, 0};
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t);
+    aws_client_run(c);
+    assert_int_equal(t.failed, 1);
+    assert_int_equal(t.attempts, 1);
+    aws_client_free(c);
+
+    test_server slow = {0};
+    const char *args[] = {"--upstream", dynalite.url, "--slow-ms", "1500", NULL};
+    assert_int_equal(test_fakeaws_start(&slow, args), 0);
+    assert_int_equal(test_fakeaws_config(&slow, "{\"fault_next\":[\"slow\"]}"), 0);
+    aws_client_options_default(&o);
+    o.region = "us-east-1";
+    o.endpoint_url = slow.url;
+    o.http.request_timeout_ms = 400;
+    c = aws_client_new(&o, &err);
+    tally t2 = {0, 0, 0};
+    send_json(c, "DescribeTable", "{\"TableName\":\"faults\"}", count, &t2);
+    aws_client_run(c);
+    assert_int_equal(t2.ok, 1);
+    assert_int_equal(t2.attempts, 2);
+    assert_int_equal((long)aws_client_stats(c)->transient, 1);
+    aws_client_free(c);
+    test_server_stop(&slow);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_adaptive_rate_finds_capacity),
         cmocka_unit_test(test_clock_skew_corrected),
         cmocka_unit_test(test_expired_credentials_refreshed),
+        cmocka_unit_test(test_size_limit_and_timeout),
     };
     return cmocka_run_group_tests_name("engine-faults", tests, setup, teardown);
 }

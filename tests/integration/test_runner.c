@@ -467,6 +467,40 @@ static void test_stack_fills_parameters(void **state)
     buf_free(&err);
 }
 
+/* A second Ctrl-C exits at once, and the state is still consistent: a
+ * resumed run finishes the copy exactly. */
+static void test_second_interrupt_exits_at_once(void **state)
+{
+    (void)state;
+    make_table("i2src", 20000);
+    make_table("i2dst", 0);
+    char *states = test_path_join(tmp, "i2state");
+    const char *args[] = {"run", MIGRATION, "--source", "i2src", "--destination", "i2dst", "--yes",
+                          "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
+                          "--report", "/dev/null", NULL};
+    pid_t pid = spawn_mighost(args);
+    struct timespec t = {0, 800000000L}, gap = {0, 20000000L};
+    nanosleep(&t, NULL);
+    kill(pid, SIGINT);
+    nanosleep(&gap, NULL);
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *resume[] = {"run", MIGRATION, "--source", "i2src", "--destination", "i2dst",
+                            "--yes", "--state-dir", states, "--resume", "--quiet", NULL};
+    assert_int_equal(mighost(dynalite.url, resume, &out, &err), 0);
+    long stamped, all;
+    count_table("i2dst", "v2", &stamped, &all);
+    assert_int_equal(all, 19800);
+    assert_int_equal(stamped, 19800);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* --max-write-rate holds the consumed write capacity to the given rate. */
 static void test_max_write_rate(void **state)
 {
@@ -506,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_script_error_exit_4),
         cmocka_unit_test(test_stack_fills_parameters),
         cmocka_unit_test(test_interrupt_saves_state),
+        cmocka_unit_test(test_second_interrupt_exits_at_once),
         cmocka_unit_test(test_max_write_rate),
         cmocka_unit_test(test_kill_and_resume),
     };
