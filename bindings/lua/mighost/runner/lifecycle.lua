@@ -10,6 +10,13 @@
 -- {name = "...", verify = function(ctx) return ok, checks end}.
 -- `reads`/`writes` on a phase name the table parameters it touches (for
 -- describe and the confirmation; copy phases declare theirs).
+-- `when = function(params, options)` skips a phase it returns false for;
+-- `always = true` runs a phase in every mode and on every resume (lookups
+-- that later phases and verification need).
+-- A migration may define `check(params, options)` (return a message to
+-- refuse the run, exit 2) and `confirm_notes(params, options)` (lines
+-- added to the confirmation). A phase may raise {exit = N, message = ...}
+-- to stop the run with that exit code.
 
 local ddb = require "mighost.dynamodb"
 local sys = require "mighost.sys"
@@ -150,6 +157,8 @@ end
 function Ctx:fail(key, reason)
   self.counts.failed = self.counts.failed + 1
   if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
+  local me = mh.current()
+  if me then self.skip_marks[me] = true end
 end
 
 function Ctx:count(name, n)
@@ -230,6 +239,7 @@ local function confirm(mig, values, info, o)
     lines[#lines + 1] = ("  %-6s %-40s ~%s items (%s)"):format(t.access or "", t.name,
       tostring(t.items or "?"), t.param)
   end
+  for _, note in ipairs(info.notes or {}) do lines[#lines + 1] = "  " .. note end
   io.stderr:write(table.concat(lines, "\n"), "\n")
   if not sys.isatty(0) and not sys.isatty(2) then
     io.stderr:write("mighost: this run writes to the tables above; without a terminal, pass --yes "
@@ -278,6 +288,14 @@ function M.run(mig, o)
     io.stderr:write("mighost: ", from_or_err, "\n")
     return EXIT.USAGE
   end
+  if mig.check then
+    -- The migration's own rules about its parameters and options.
+    local problem = mig.check(values, o)
+    if problem then
+      io.stderr:write("mighost: ", problem, "\n")
+      return EXIT.USAGE
+    end
+  end
   if not o.aws then
     io.stderr:write("mighost: no AWS region: pass --region, set AWS_REGION, or set region in your profile\n")
     return EXIT.USAGE
@@ -308,6 +326,7 @@ function M.run(mig, o)
       mh.warn("nothing to resume for these parameters: starting from the beginning")
     end
   end
+  if mig.confirm_notes then info.notes = mig.confirm_notes(values, o) end
   if not confirm(mig, values, info, o) then
     io.stderr:write("mighost: not confirmed; nothing was changed\n")
     return EXIT.USAGE
@@ -318,12 +337,13 @@ function M.run(mig, o)
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do
     local is_verify = ph.verify ~= nil
-    if o.verify_only and not is_verify then goto continue end
+    if ph.when and not ph.when(values, o) then goto continue end
+    if o.verify_only and not is_verify and not ph.always then goto continue end
     if o.dry_run and is_verify and not ph.dry_run then
       rep:phase_skipped(ph.name, "verification does not run in a dry-run (nothing was written)")
       goto continue
     end
-    if store:phase_done(ph.name) then
+    if store:phase_done(ph.name) and not ph.always then
       rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
       goto continue
     end
@@ -336,7 +356,7 @@ function M.run(mig, o)
       local started = mh.clock()
       local progress = report.progress(ctx, info, o)
       local ok, err = xpcall(run_phase, function(e)
-        if aws_failure(e) then return e end
+        if aws_failure(e) or (type(e) == "table" and e.exit) then return e end
         return debug.traceback(tostring(e), 2)
       end, ph, ctx)
       progress:stop()
@@ -344,7 +364,11 @@ function M.run(mig, o)
       rep:phase_done(ph.name, ctx, mh.clock() - started, before, after, ok and nil or err)
       if not ok then
         store:save()
-        if aws_failure(err) then
+        if type(err) == "table" and err.exit then
+          -- A phase refusing to go on (e.g. a decision the operator must make).
+          io.stderr:write(("mighost: %s\n"):format(err.message))
+          exit = err.exit
+        elseif aws_failure(err) then
           io.stderr:write(("mighost: phase %s: %s\n"):format(ph.name, tostring(err)))
           exit = EXIT.AWS
         else
@@ -360,7 +384,7 @@ function M.run(mig, o)
       end
       if ctx.counts.failed > 0 and exit == EXIT.OK then exit = EXIT.FAILED end
       if ctx.verify_failed then exit = EXIT.FAILED end
-      if not ctx.stopping then store:mark_phase_done(ph.name, ctx.counts) end
+      if not ctx.stopping and not ph.always then store:mark_phase_done(ph.name, ctx.counts) end
       if ctx.stopping and not o.limit then exit = EXIT.INTERRUPTED; break end
     end
     ::continue::

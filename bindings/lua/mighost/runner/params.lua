@@ -101,7 +101,9 @@ local function read_config(path, decls)
   table.sort(keys)
   for _, k in ipairs(keys) do
     local p = by_key[k]
-    if p then
+    if p and doc[k] == json.null then
+      -- null means "not set" (the reference configs ship nulls)
+    elseif p then
       local v, e = from_json(p, doc[k], k, path)
       if v == nil then return nil, e end
       values[p.name] = v

@@ -61,7 +61,7 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
     notes = next(ctx.notes) and ctx.notes or nil,
   }
   if self.o.dry_run then entry.would_write, entry.written = c.written, 0 end
-  if err then entry.error = tostring(err) end
+  if err then entry.error = type(err) == "table" and err.message or tostring(err) end
   if ctx.verification then
     entry.verification = ctx.verification
     self.data.verification = self.data.verification or {ok = true, phases = {}}
@@ -146,12 +146,18 @@ function M.progress(ctx, info, o)
     return s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
   end
   local task = mh.spawn(function()
-    local last = mh.clock()
+    local last, drawn = mh.clock(), mh.clock()
     while p.running do
-      mh.sleep(tty and 0.5 or 1)
+      mh.sleep(0.1)   -- short naps: stopping must not wait for a long one
       if not p.running then break end
-      if tty then io.stderr:write("\r", line(), "\27[K")
-      elseif mh.clock() - last >= 10 then io.stderr:write(line(), "\n"); last = mh.clock() end
+      local now = mh.clock()
+      if tty and now - drawn >= 0.5 then
+        io.stderr:write("\r", line(), "\27[K")
+        drawn = now
+      elseif not tty and now - last >= 10 then
+        io.stderr:write(line(), "\n")
+        last = now
+      end
     end
   end)
   function p.stop()

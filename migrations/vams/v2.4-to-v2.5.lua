@@ -1,0 +1,431 @@
+-- vams/v2.4-to-v2.5: VAMS v2.5 keys asset versions and file versions by
+-- database as well as asset. Copies the V1 version tables into the V2
+-- tables and backfills `databaseId:assetId` on metadata-version rows.
+-- Specification: specs/vams-2.4-to-2.5.md; what mighost keeps and fixes:
+-- specs/README.md.
+--
+-- Kept from the reference: the destination items, field by field; archived
+-- assets keyed under "{db}#deleted"; the config file and flags.
+-- Fixed: duplicate assetIds are listed and need a decision
+-- (--duplicate-assets); --limit never truncates the lookup and verification
+-- is scoped to what the run processed; file-version keys are parsed with
+-- the known assetIds; the backfill never recreates a deleted row;
+-- --clear-v2 deletes in batches with retries; unprocessed items are
+-- retried with backoff; verification compares each expected item with
+-- what is there and sets the exit code; a JSON report lists orphans,
+-- duplicates, archived assets and failures.
+
+local ddb = require "mighost.dynamodb"
+local item = require "mighost.item"
+local mh = require "mighost"
+
+local VKEY, FKEY = "databaseId:assetId", "databaseId:assetId:assetVersionId"
+local V1FKEY = "assetId:assetVersionId"
+local DELETED = "#deleted"
+
+-- assetId -> list of database ids; built by the lookup phase, used by all.
+local owners, archived_count = {}, 0
+
+local function str(v)
+  return type(v) == "table" and type(v.S) == "string" and v.S ~= "" and v.S or nil
+end
+
+-- The database ids an assetId goes to, or nil and why not.
+local function targets(asset_id, ctx)
+  local dbs = owners[asset_id]
+  if not dbs then return nil, "orphan" end
+  if #dbs > 1 then
+    local mode = ctx.params.duplicate_assets
+    if mode == "all" then return dbs end
+    return nil, "duplicate"    -- "skip", or a dry-run before the decision
+  end
+  return dbs
+end
+
+local function copy_of(it)
+  local out = {}
+  for k, v in pairs(it) do out[k] = v end
+  return out
+end
+
+-- Phase 2 transform: a V1 asset version -> one V2 item per target database.
+local function version_items(it, ctx)
+  local asset, version = str(it.assetId), str(it.assetVersionId)
+  if not asset or not version then
+    ctx:fail({assetId = it.assetId, assetVersionId = it.assetVersionId},
+             "malformed: assetId and assetVersionId must be non-empty strings")
+    return nil
+  end
+  local dbs, why = targets(asset, ctx)
+  if not dbs then
+    if why == "orphan" then ctx:orphan({assetId = it.assetId, assetVersionId = it.assetVersionId},
+                                       "no asset with this assetId")
+    else ctx:skip("assetId in several databases (--duplicate-assets)", {assetId = it.assetId,
+                  assetVersionId = it.assetVersionId}) end
+    return nil
+  end
+  local out = {}
+  for _, db in ipairs(dbs) do
+    local n = copy_of(it)
+    n[VKEY] = {S = db .. ":" .. asset}
+    n.databaseId = {S = db}
+    n.assetId = {S = asset}
+    out[#out + 1] = n
+  end
+  return out
+end
+
+-- "xcolon:part:0" -> "xcolon:part", "0": split where the prefix is a known
+-- assetId (so colons inside assetIds and version ids both work); when no
+-- prefix is known, the last colon as the reference does (then an orphan).
+local function split_file_pk(pk)
+  local known, last
+  local from = 1
+  while true do
+    local at = pk:find(":", from, true)
+    if not at then break end
+    if at > 1 and at < #pk then
+      local asset = pk:sub(1, at - 1)
+      last = at
+      if owners[asset] then
+        if known then return nil, nil, "ambiguous: more than one prefix is a known assetId" end
+        known = at
+      end
+    end
+    from = at + 1
+  end
+  local cut = known or last
+  if not cut then return nil end
+  return pk:sub(1, cut - 1), pk:sub(cut + 1)
+end
+
+-- Phase 3 transform: a V1 file version -> V2 items.
+local function file_items(it, ctx)
+  local pk, sk = str(it[V1FKEY]), str(it.fileKey)
+  local key = {[V1FKEY] = it[V1FKEY], fileKey = it.fileKey}
+  if not pk or not sk then
+    ctx:fail(key, "malformed: assetId:assetVersionId and fileKey must be non-empty strings")
+    return nil
+  end
+  local asset, version, problem = split_file_pk(pk)
+  if not asset then
+    ctx:fail(key, problem or "malformed: the key has no assetId:assetVersionId form")
+    return nil
+  end
+  local dbs, why = targets(asset, ctx)
+  if not dbs then
+    if why == "orphan" then ctx:orphan(key, "no asset with this assetId")
+    else ctx:skip("assetId in several databases (--duplicate-assets)", key) end
+    return nil
+  end
+  local out = {}
+  for _, db in ipairs(dbs) do
+    local n = copy_of(it)
+    n[V1FKEY] = nil
+    n[FKEY] = {S = db .. ":" .. asset .. ":" .. version}
+    n[VKEY] = {S = db .. ":" .. asset}
+    out[#out + 1] = n
+  end
+  return out
+end
+
+-- Phase 1: assetId -> databases, from the whole asset table (never limited).
+local function lookup(ctx)
+  owners, archived_count = {}, 0
+  local strip = ctx.params.archived_db_id == "strip"
+  local archived = {}
+  for it in ddb.scan{table = ctx.params.asset_table, segments = ctx.options.segments or 4,
+                     projection = "databaseId, assetId"} do
+    ctx.counts.scanned = ctx.counts.scanned + 1
+    local db, asset = str(it.databaseId), str(it.assetId)
+    if db and asset then
+      if db:sub(-#DELETED) == DELETED then
+        archived_count = archived_count + 1
+        if #archived < 100 then archived[#archived + 1] = {databaseId = db, assetId = asset} end
+        if strip then db = db:sub(1, -#DELETED - 1) end
+      end
+      local list = owners[asset]
+      if not list then owners[asset] = {db}
+      else
+        local seen = false
+        for _, d in ipairs(list) do if d == db then seen = true end end
+        if not seen then list[#list + 1] = db; table.sort(list) end
+      end
+    else
+      ctx:skip("asset row without databaseId or assetId")
+    end
+  end
+  local dups = {}
+  for asset, dbs in pairs(owners) do
+    if #dbs > 1 then dups[#dups + 1] = {assetId = asset, databases = dbs} end
+  end
+  table.sort(dups, function(a, b) return a.assetId < b.assetId end)
+  local n = 0
+  for _ in pairs(owners) do n = n + 1 end
+  ctx:note("assets", n)
+  ctx:note("duplicate_assets", dups)
+  ctx:note("archived_assets", {count = archived_count, items = archived,
+                               keyed_as = strip and "original database id" or "{db}#deleted"})
+  if #dups > 0 then
+    local names = {}
+    for i, d in ipairs(dups) do
+      if i > 20 then names[#names + 1] = "..."; break end
+      names[#names + 1] = ("%s (%s)"):format(d.assetId, table.concat(d.databases, ", "))
+    end
+    local list = table.concat(names, "; ")
+    if ctx.params.duplicate_assets == "refuse" then
+      if ctx.dry_run then
+        mh.warn(("%d assetIds are in several databases: %s. A real run refuses until you pass "
+          .. "--duplicate-assets=skip (leave their versions in V1, listed) or --duplicate-assets=all "
+          .. "(copy them under every database); this dry-run shows them as skipped."):format(#dups, list))
+      else
+        error({exit = 2, message = ("%d assetIds are in several databases: %s. Decide with "
+          .. "--duplicate-assets=skip (leave their versions in V1, listed in the report) or "
+          .. "--duplicate-assets=all (copy them under every database); nothing was written"):format(
+          #dups, list)})
+      end
+    end
+  end
+  if archived_count > 0 then
+    mh.info(("%d archived assets are keyed as %s"):format(archived_count,
+      strip and "their original database" or "\"{db}#deleted\" (as the reference does)"))
+  end
+end
+
+-- Phase 0: --clear-v2 empties both V2 tables, in batches with retries.
+local function clear_v2(ctx)
+  for _, t in ipairs{ctx.params.versions_v2, ctx.params.files_v2} do
+    local s = ddb.schema(t)
+    local names = {["#h"] = s.hash, ["#r"] = s.range}
+    local w = ddb.writer{table = t, on_failure = function(f) ctx:fail(f.key, f.reason) end}
+    for it in ddb.scan{table = t, segments = ctx.options.segments or 4, projection = "#h, #r",
+                       names = names} do
+      ctx.counts.scanned = ctx.counts.scanned + 1
+      w:delete(ddb.key_of(s, it))
+    end
+    local c = w:flush()
+    ctx.counts.deleted = ctx.counts.deleted + c.deleted
+  end
+end
+
+-- Phase 4: add databaseId:assetId to metadata rows lacking it; never
+-- recreates a row deleted meanwhile (the update is conditional).
+local function backfill(ctx)
+  local t = ctx.params.metadata
+  local s = ddb.schema(t)
+  local in_flight, waiting, limit = 0, nil, 32
+  local left = ctx.options.limit
+  local function update(it)
+    local pk, sk = str(it[s.hash]), str(it[s.range])
+    local key = {[s.hash] = it[s.hash], [s.range] = it[s.range]}
+    if not pk or not sk then
+      ctx:fail(key, "malformed: empty key")
+    elseif str(it[VKEY]) then
+      ctx:skip("already has databaseId:assetId")
+    else
+      local cut = pk:match("^.*():")
+      if not cut or cut == 1 then
+        ctx:fail(key, "malformed: the key has no databaseId:assetId:assetVersionId form")
+      else
+        local ok, err = ddb.update{table = t, key = key, update = "SET #v = :v",
+          condition = "attribute_exists(#pk)", names = {["#v"] = VKEY, ["#pk"] = s.hash},
+          values = {[":v"] = {S = pk:sub(1, cut - 1)}}}
+        if ok then ctx.counts.written = ctx.counts.written + 1
+        elseif ok == false then ctx:skip("deleted while migrating (not recreated)", key)
+        else ctx:fail(key, tostring(err)) end
+      end
+    end
+    in_flight = in_flight - 1
+    if waiting then local w = waiting; waiting = nil; mh.unpark(w) end
+  end
+  local scan = {table = t, segments = ctx.options.segments or 4}
+  if left then scan = {table = t, segment = 0, total_segments = 1, max_items = left} end
+  for it in ddb.scan(scan) do
+    if ctx:interrupted() then break end
+    ctx.counts.scanned = ctx.counts.scanned + 1
+    while in_flight >= limit do waiting = mh.current(); mh.park() end
+    in_flight = in_flight + 1
+    mh.spawn(update, it)
+  end
+  while in_flight > 0 do waiting = mh.current(); mh.park() end
+end
+
+-- Phase 5: every V1 row this run processed is checked against the V2 item
+-- the transform gives for it now (all attributes), by BatchGetItem; rows
+-- left out on purpose (orphans, duplicates skipped) must be absent.
+local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
+  local checked, missing, different, examples = 0, 0, 0, {}
+  local batch = {}
+  local quiet = setmetatable({}, {__index = function(_, k)
+    -- A context that records nothing: verification re-runs the transform.
+    if k == "params" then return ctx.params end
+    return function() end
+  end})
+  local function flush()
+    if #batch == 0 then return end
+    local keys = {}
+    for i, e in ipairs(batch) do keys[i] = e.key end
+    local got = assert(ddb.batch_get{table = dest, keys = keys, consistent = true})
+    local by_key = {}
+    for _, g in ipairs(got) do by_key[item.encode(key_of_v2(g))] = g end
+    for _, e in ipairs(batch) do
+      local g = by_key[item.encode(e.key)]
+      checked = checked + 1
+      if not g then
+        missing = missing + 1
+        if #examples < 20 then examples[#examples + 1] = {missing = e.key} end
+      elseif not item.equal(g, e.want) then
+        different = different + 1
+        if #examples < 20 then examples[#examples + 1] = {different = e.key} end
+      end
+    end
+    batch = {}
+  end
+  local scan = {table = source, segments = ctx.options.segments or 4}
+  if ctx.options.limit then
+    -- The same rows, in the same order, as the limited copy read.
+    scan = {table = source, segment = 0, total_segments = 1, limit = 1000,
+            max_items = ctx.options.limit}
+  end
+  for it in ddb.scan(scan) do
+    local outs = transform(it, quiet)
+    for _, want in ipairs(outs or {}) do
+      batch[#batch + 1] = {key = key_of_v2(want), want = want}
+      if #batch == 100 then flush() end
+    end
+  end
+  flush()
+  return {name = label, checked = checked, missing = missing, different = different,
+          ok = missing == 0 and different == 0, examples = examples}
+end
+
+local function verify(ctx)
+  local p = ctx.params
+  local checks = {
+    verify_copy(ctx, "asset versions in V2", p.versions_v1, p.versions_v2, version_items,
+      function(i) return {[VKEY] = i[VKEY], assetVersionId = i.assetVersionId} end),
+    verify_copy(ctx, "file versions in V2", p.files_v1, p.files_v2, file_items,
+      function(i) return {[FKEY] = i[FKEY], fileKey = i.fileKey} end),
+  }
+  if p.metadata then
+    local lacking, rows = 0, 0
+    local scan = {table = p.metadata, segments = ctx.options.segments or 4}
+    if ctx.options.limit then
+      scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit}
+    end
+    for it in ddb.scan(scan) do
+      local pk = str(it[ddb.schema(p.metadata).hash])
+      -- Malformed keys are failures of the backfill, not of verification.
+      if pk and pk:find(":", 2, true) then
+        rows = rows + 1
+        if not str(it[VKEY]) then lacking = lacking + 1 end
+      end
+    end
+    checks[#checks + 1] = {name = "metadata rows with databaseId:assetId", checked = rows,
+                           missing = lacking, ok = lacking == 0}
+  end
+  local ok = true
+  for _, c in ipairs(checks) do ok = ok and c.ok end
+  return ok, checks
+end
+
+return {
+  name = "vams/v2.4-to-v2.5",
+  description = "VAMS v2.4 -> v2.5: re-key asset versions and file versions by database, "
+    .. "backfill databaseId:assetId on metadata versions.",
+  params = {
+    {name = "asset_table", type = "table", required = true, access = "read",
+     config = "asset_storage_table_name", stack_output = "AssetStorageTable",
+     key = {hash = "databaseId", range = "assetId"}, doc = "the asset table (lookup of assetId -> databaseId)"},
+    {name = "versions_v1", type = "table", required = true, access = "read",
+     config = "asset_versions_storage_table_name_v1", stack_output = "AssetVersionsStorageTable",
+     key = {hash = "assetId", range = "assetVersionId"}, doc = "V1 asset versions (source)"},
+    {name = "versions_v2", type = "table", required = true, access = "write",
+     config = "asset_versions_storage_table_name_v2", stack_output = "AssetVersionsStorageTableV2",
+     key = {hash = VKEY, range = "assetVersionId"}, doc = "V2 asset versions (destination)"},
+    {name = "files_v1", type = "table", required = true, access = "read",
+     config = "asset_file_versions_storage_table_name_v1", stack_output = "AssetFileVersionsStorageTable",
+     key = {hash = V1FKEY, range = "fileKey"}, doc = "V1 file versions (source)"},
+    {name = "files_v2", type = "table", required = true, access = "write",
+     config = "asset_file_versions_storage_table_name_v2", stack_output = "AssetFileVersionsStorageTableV2",
+     key = {hash = FKEY, range = "fileKey"}, doc = "V2 file versions (destination)"},
+    {name = "metadata", type = "table", access = "write",
+     config = "asset_file_metadata_versions_storage_table_name",
+     stack_output = "AssetFileMetadataVersionsStorageTable",
+     key = {hash = FKEY, range = "type:filePath:metadataKey"},
+     doc = "metadata versions, updated in place (optional: without it the backfill is skipped)"},
+    {name = "clear_v2", type = "boolean", default = false,
+     doc = "first delete every item of both V2 tables (in batches, with retries)"},
+    {name = "duplicate_assets", type = "string", default = "refuse",
+     doc = "an assetId in several databases: refuse (list them, write nothing), skip (leave "
+        .. "their versions in V1, listed), all (copy under every database)"},
+    {name = "archived_db_id", type = "string", default = "keep",
+     doc = "archived assets ({db}#deleted): keep that id in V2 keys as the reference does, "
+        .. "or strip it to the original database id"},
+    {name = "batch_size", type = "integer", default = 25, config = "batch_size",
+     doc = "items per BatchWriteItem (1-25; the writer always uses at most 25)"},
+    -- The reference config's remaining keys, accepted as they are.
+    {name = "config_dry_run", type = "boolean", config = "dry_run", flag = "--config-dry-run",
+     doc = "the config file's dry_run: true requires --dry-run"},
+    {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
+     doc = "the config file's limit: used as --limit when that is not given"},
+    {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
+     doc = "the config file's profile: must match --profile when given"},
+    {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
+     doc = "the config file's region: must match the region in use"},
+    {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
+     doc = "accepted and ignored, as by the reference (use --log-level)"},
+  },
+
+  check = function(p, o)
+    local choices = {duplicate_assets = {refuse = 1, skip = 1, all = 1},
+                     archived_db_id = {keep = 1, strip = 1}}
+    for k, allowed in pairs(choices) do
+      if not allowed[p[k]] then
+        local list = {}
+        for c in pairs(allowed) do list[#list + 1] = c end
+        table.sort(list)
+        return ("--%s must be one of %s, not '%s'"):format(k:gsub("_", "-"),
+          table.concat(list, ", "), tostring(p[k]))
+      end
+    end
+    if p.batch_size < 1 or p.batch_size > 25 then
+      return ("batch_size must be between 1 and 25 (DynamoDB's limit), not %d"):format(p.batch_size)
+    end
+    if p.config_dry_run and not o.dry_run then
+      return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
+    end
+    if p.config_limit and not o.limit then o.limit = p.config_limit end
+    if p.aws_region then
+      local creds = require("mighost.sys").credentials()
+      if creds and creds.region ~= p.aws_region then
+        return ("the config file says \"aws_region\": \"%s\" but the region in use is %s: pass "
+          .. "--region %s"):format(p.aws_region, creds.region, p.aws_region)
+      end
+    end
+  end,
+
+  confirm_notes = function(p)
+    local notes = {}
+    if p.clear_v2 then
+      notes[#notes + 1] = ("--clear-v2: every item of %s and %s is deleted first"):format(
+        p.versions_v2, p.files_v2)
+    end
+    return notes
+  end,
+
+  phases = {
+    {name = "lookup", always = true, run = lookup, reads = {"asset_table"},
+     doc = "assetId -> databaseId from the whole asset table"},
+    {name = "clear_v2", run = clear_v2, writes = {"versions_v2", "files_v2"},
+     when = function(p) return p.clear_v2 end, doc = "only with --clear-v2"},
+    {name = "asset_versions", copy = {source = "versions_v1", destination = "versions_v2",
+      transform = version_items}},
+    {name = "file_versions", copy = {source = "files_v1", destination = "files_v2",
+      transform = file_items}},
+    {name = "metadata_backfill", run = backfill, writes = {"metadata"},
+     when = function(p) return p.metadata ~= nil end},
+    {name = "verify", verify = verify, reads = {"versions_v1", "versions_v2", "files_v1",
+      "files_v2", "metadata"}},
+  },
+}

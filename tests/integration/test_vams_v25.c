@@ -1,0 +1,465 @@
+/* test_vams_v25.c - vams/v2.4-to-v2.5 on the dataset of the spec (§6),
+ * destination tables compared item by item with the spec's items; each
+ * deliberate difference from the reference has its own assertion. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testsupport.h"
+
+static test_server dynalite, fake;
+static char *tmp;
+static int fixtures;
+
+static const char *const base_env[] = {
+    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
+    "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
+{
+    const char *argv[48] = {test_mighost_path()};
+    int n = 1;
+    for (; *args && n < 44; args++) argv[n++] = *args;
+    argv[n++] = "--endpoint-url";
+    argv[n++] = endpoint;
+    argv[n] = NULL;
+    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
+}
+
+/* A fresh copy of the dataset under a new prefix; its config file path. */
+typedef struct fixture {
+    char prefix[32];
+    char config[512];
+    char report[512];
+    char state[512];
+} fixture;
+
+static void make_fixture(fixture *f, const char *variant)
+{
+    snprintf(f->prefix, sizeof f->prefix, "v25-%d", ++fixtures);
+    buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT;
+    const char *args[] = {"run", "tests/integration/vams/v25_fixture.lua", f->prefix, variant, NULL};
+    if (mighost(dynalite.url, args, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
+    buf_printf(&cfg, "{\"_comment\": \"the reference's config, as is\",\n"
+                     " \"asset_storage_table_name\": \"%1$s-assets\",\n"
+                     " \"asset_versions_storage_table_name_v1\": \"%1$s-versions-v1\",\n"
+                     " \"asset_versions_storage_table_name_v2\": \"%1$s-versions-v2\",\n"
+                     " \"asset_file_versions_storage_table_name_v1\": \"%1$s-files-v1\",\n"
+                     " \"asset_file_versions_storage_table_name_v2\": \"%1$s-files-v2\",\n"
+                     " \"asset_file_metadata_versions_storage_table_name\": \"%1$s-metadata\",\n"
+                     " \"batch_size\": 25, \"dry_run\": false, \"limit\": null, \"aws_profile\": null,\n"
+                     " \"aws_region\": null, \"log_level\": \"INFO\"}\n", f->prefix);
+    snprintf(f->config, sizeof f->config, "%s/%s.json", tmp, f->prefix);
+    snprintf(f->report, sizeof f->report, "%s/%s-report.json", tmp, f->prefix);
+    snprintf(f->state, sizeof f->state, "%s/%s-state", tmp, f->prefix);
+    test_write_file(f->config, buf_str(&cfg));
+    buf_free(&cfg);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* mighost run vams/v2.4-to-v2.5 --config ... EXTRA... through fakeaws. */
+static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
+{
+    const char *args[32] = {"run", "vams/v2.4-to-v2.5", "--config", f->config, "--report", f->report,
+                            "--state-dir", f->state, "--quiet"};
+    int n = 9;
+    for (; extra && *extra; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    return mighost(fake.url, args, out, err);
+}
+
+/* A table's items, or a file of expected items less lines containing
+ * `drop`, in one canonical form (v25_dump.lua). */
+static void dump_with(const char *what, const char *drop, buf *out)
+{
+    buf err = BUF_INIT;
+    const char *args[] = {"run", "tests/integration/vams/v25_dump.lua", what, drop, NULL};
+    if (mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
+    buf_free(&err);
+}
+
+static void dump(const char *table, buf *out)
+{
+    dump_with(table, NULL, out);
+}
+
+static void expected(const char *file, const char *drop, buf *out)
+{
+    buf at = BUF_INIT;
+    buf_printf(&at, "@%s", file);
+    dump_with(buf_str(&at), drop, out);
+    buf_free(&at);
+}
+
+static void table_name(buf *b, const fixture *f, const char *t)
+{
+    buf_reset(b);
+    buf_printf(b, "%s-%s", f->prefix, t);
+}
+
+static json_object *report_phase(const fixture *f, const char *name, json_object **doc)
+{
+    buf text = BUF_INIT;
+    assert_int_equal(test_read_file(f->report, &text), 0);
+    *doc = json_tokener_parse(buf_str(&text));
+    buf_free(&text);
+    json_object *phases;
+    assert_true(json_object_object_get_ex(*doc, "phases", &phases));
+    for (size_t i = 0; i < json_object_array_length(phases); i++) {
+        json_object *p = json_object_array_get_idx(phases, i), *n;
+        if (json_object_object_get_ex(p, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
+            return p;
+    }
+    fail_msg("no phase %s in the report", name);
+    return NULL;
+}
+
+static long field(json_object *o, const char *a, const char *b)
+{
+    json_object *x;
+    if (!json_object_object_get_ex(o, a, &x)) fail_msg("no %s", a);
+    if (b && !json_object_object_get_ex(x, b, &x)) fail_msg("no %s.%s", a, b);
+    return (long)json_object_get_int64(x);
+}
+
+static void expect_counts(const fixture *f, const char *phase, long scanned, long written,
+                          long orphaned, long failed, long skipped)
+{
+    json_object *doc, *p = report_phase(f, phase, &doc);
+    assert_int_equal(field(p, "scanned", NULL), scanned);
+    assert_int_equal(field(p, "written", NULL), written);
+    assert_int_equal(field(p, "orphaned", "count"), orphaned);
+    assert_int_equal(field(p, "failed", "count"), failed);
+    assert_int_equal(field(p, "skipped", "total"), skipped);
+    json_object_put(doc);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tmp = test_tempdir();
+    if (test_dynalite_start(&dynalite) != 0) return -1;
+    return test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url, NULL});
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_server_stop(&fake);
+    test_server_stop(&dynalite);
+    test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+/* §6.2 with --duplicate-assets=skip: the spec's items exactly, less xdup. */
+static void test_full_run(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, want = BUF_INIT, t = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &got);
+    expected("tests/integration/vams/v25_expected_versions.jsonl", "xdup", &want);
+    assert_string_equal(buf_str(&got), buf_str(&want));
+    table_name(&t, &f, "files-v2");
+    dump(buf_str(&t), &got);
+    expected("tests/integration/vams/v25_expected_files.jsonl", "xdup", &want);
+    assert_string_equal(buf_str(&got), buf_str(&want));
+    /* F1 orphan absent (by the exact comparison) and reported once per phase. */
+    expect_counts(&f, "asset_versions", 7, 5, 1, 0, 1);
+    expect_counts(&f, "file_versions", 8, 6, 1, 0, 1);
+    expect_counts(&f, "metadata_backfill", 4, 3, 0, 0, 1);
+    /* Metadata: the field added where it lacked, nothing else changed. */
+    table_name(&t, &f, "metadata");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:xcolon:part\"}"));
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:x3333\"}"));
+    json_object *doc, *p = report_phase(&f, "verify", &doc), *v, *ok;
+    assert_true(json_object_object_get_ex(p, "verification", &v));
+    assert_true(json_object_object_get_ex(v, "ok", &ok));
+    assert_true(json_object_get_boolean(ok));
+    json_object_put(doc);
+    /* The report lists the orphan, the duplicate and the archived asset. */
+    buf text = BUF_INIT;
+    test_read_file(f.report, &text);
+    assert_non_null(strstr(buf_str(&text), "\"x9999\""));
+    assert_non_null(strstr(buf_str(&text), "\"duplicate_assets\":[{\"assetId\":\"xdup\",\"databases\":[\"db-alpha\",\"db-beta\"]}]"));
+    assert_non_null(strstr(buf_str(&text), "\"databaseId\":\"db-alpha#deleted\""));
+
+    /* §6.3: a re-run changes nothing, to the byte; the backfill skips all 4. */
+    buf before = BUF_INIT;
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &before);
+    assert_int_equal(migrate(&f, extra, &out, &err), 0);
+    dump(buf_str(&t), &got);
+    assert_string_equal(buf_str(&before), buf_str(&got));
+    expect_counts(&f, "metadata_backfill", 4, 0, 0, 0, 4);
+    buf_free(&before);
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&want);
+    buf_free(&t);
+}
+
+/* Difference: an assetId in two databases is refused until decided. */
+static void test_duplicates_refused_then_all(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
+    test_fakeaws_reset(&fake);
+    const char *plain[] = {"--yes", NULL};
+    assert_int_equal(migrate(&f, plain, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "xdup (db-alpha, db-beta)"));
+    assert_non_null(strstr(buf_str(&err), "--duplicate-assets=skip"));
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    /* ...and the dry-run lists them instead of failing. */
+    const char *dry[] = {"--dry-run", NULL};
+    assert_int_equal(migrate(&f, dry, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&err), "xdup (db-alpha, db-beta)"));
+    /* all: under both databases. */
+    const char *all[] = {"--yes", "--duplicate-assets", "all", NULL};
+    assert_int_equal(migrate(&f, all, &out, &err), 0);
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-alpha:xdup\"}"));
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:xdup\"}"));
+    table_name(&t, &f, "files-v2");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "\"S\":\"db-alpha:xdup:0\""));
+    assert_non_null(strstr(buf_str(&got), "\"S\":\"db-beta:xdup:0\""));
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&t);
+}
+
+/* Kept: archived assets under {db}#deleted (F3); option: strip. */
+static void test_archived_strip(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", "--archived-db-id=strip", NULL};
+    assert_int_equal(migrate(&f, extra, &out, &err), 0);
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-alpha:x4444\"}"));
+    assert_null(strstr(buf_str(&got), "#deleted"));
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&t);
+}
+
+/* §6.4: the dry-run sends no write and predicts the real run's counts. */
+static void test_dry_run(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT;
+    test_fakeaws_reset(&fake);
+    const char *dry[] = {"--dry-run", "--duplicate-assets=skip", NULL};
+    assert_int_equal(migrate(&f, dry, &out, &err), 0);
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    json_object *doc, *p = report_phase(&f, "asset_versions", &doc);
+    assert_int_equal(field(p, "would_write", NULL), 5);
+    json_object_put(doc);
+    p = report_phase(&f, "metadata_backfill", &doc);
+    assert_int_equal(field(p, "would_write", NULL), 3);
+    json_object_put(doc);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Difference: --limit 2 does not truncate the lookup (no false orphans)
+ * and verification checks what the run processed: exit 0 (the reference
+ * reports VERIFICATION FAILED, exit 1). */
+static void test_limit(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", "--limit", "2", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    json_object *doc, *p = report_phase(&f, "lookup", &doc);
+    assert_int_equal(field(p, "scanned", NULL), 6);
+    json_object_put(doc);
+    p = report_phase(&f, "asset_versions", &doc);
+    assert_int_equal(field(p, "scanned", NULL), 2);
+    json_object_put(doc);
+    p = report_phase(&f, "verify", &doc);
+    json_object *v, *ok;
+    assert_true(json_object_object_get_ex(p, "verification", &v));
+    assert_true(json_object_object_get_ex(v, "ok", &ok));
+    assert_true(json_object_get_boolean(ok));
+    json_object_put(doc);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* §6.6 with the difference: --clear-v2 deletes in batches. */
+static void test_clear_v2(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, code = BUF_INIT, got = BUF_INIT, t = BUF_INIT, want = BUF_INIT;
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "for i = 1, 2 do\n"
+        "  assert(ddb.put{table = '%1$s-versions-v2', item = {['databaseId:assetId'] = {S = 'old:' .. i},"
+        " assetVersionId = {S = '0'}}})\n"
+        "  assert(ddb.put{table = '%1$s-files-v2', item = {['databaseId:assetId:assetVersionId'] = "
+        "{S = 'old:' .. i .. ':0'}, fileKey = {S = '/x'}}})\n"
+        "end\n", f.prefix);
+    const char *seed[] = {"eval", buf_str(&code), NULL};
+    assert_int_equal(mighost(dynalite.url, seed, &out, &err), 0);
+    test_fakeaws_reset(&fake);
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", "--clear-v2", NULL};
+    assert_int_equal(migrate(&f, extra, &out, &err), 0);
+    assert_int_equal(test_fakeaws_stat(&fake, "by_target.DynamoDB_20120810.DeleteItem"), 0);
+    json_object *doc, *p = report_phase(&f, "clear_v2", &doc);
+    assert_int_equal(field(p, "deleted", NULL), 4);
+    json_object_put(doc);
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &got);
+    expected("tests/integration/vams/v25_expected_versions.jsonl", "xdup", &want);
+    assert_string_equal(buf_str(&got), buf_str(&want));
+    buf_free(&code);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&t);
+    buf_free(&want);
+}
+
+/* §6.7: malformed rows fail alone, are listed, and the exit code is 1. */
+static void test_malformed_rows(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "edge");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
+    expect_counts(&f, "file_versions", 10, 6, 1, 2, 1);
+    expect_counts(&f, "metadata_backfill", 5, 3, 0, 1, 1);
+    buf text = BUF_INIT;
+    test_read_file(f.report, &text);
+    assert_non_null(strstr(buf_str(&text), "\"nocolon\""));
+    assert_non_null(strstr(buf_str(&text), "malformed"));
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Difference: a version id containing a colon is parsed with the known
+ * assetIds (the reference splits at the last colon and calls it an orphan). */
+static void test_colon_in_version_id(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "colonver");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    assert_int_equal(migrate(&f, extra, &out, &err), 0);
+    table_name(&t, &f, "files-v2");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId:assetVersionId\":{\"S\":\"db-alpha:x1111:2:rc\"}"));
+    expect_counts(&f, "file_versions", 9, 7, 1, 0, 1);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&t);
+}
+
+/* §6.8 with the difference: persistent UnprocessedItems are retried with
+ * backoff until accepted: every item lands, nothing fails. The backfill's
+ * updates are conditional, so a deleted row is never recreated. */
+static void test_unprocessed_and_conditional_backfill(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, want = BUF_INIT, t = BUF_INIT;
+    test_fakeaws_reset(&fake);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 1, \"faults\": [\"unprocessed\"], "
+                                                "\"fault_ops\": [\"BatchWriteItem\"]}"), 0);
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_true(test_fakeaws_stat(&fake, "faults.unprocessed") >= 2);
+    table_name(&t, &f, "files-v2");
+    dump(buf_str(&t), &got);
+    expected("tests/integration/vams/v25_expected_files.jsonl", "xdup", &want);
+    assert_string_equal(buf_str(&got), buf_str(&want));
+    expect_counts(&f, "file_versions", 8, 6, 1, 0, 1);
+    buf reqs = BUF_INIT;
+    test_fakeaws_get(&fake, "/__requests", &reqs);
+    assert_non_null(strstr(buf_str(&reqs), "attribute_exists(#pk)"));
+    buf_free(&reqs);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+    buf_free(&want);
+    buf_free(&t);
+}
+
+/* The reference's config keys keep their meaning: dry_run: true is never
+ * silently turned into a real run. */
+static void test_config_dry_run_key(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf text = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    test_read_file(f.config, &text);
+    char *s = strstr(text.data, "\"dry_run\": false");
+    memcpy(s, "\"dry_run\": true ", 16);
+    test_write_file(f.config, buf_str(&text));
+    const char *extra[] = {"--yes", NULL};
+    assert_int_equal(migrate(&f, extra, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "\"dry_run\": true"));
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_run),
+        cmocka_unit_test(test_duplicates_refused_then_all),
+        cmocka_unit_test(test_archived_strip),
+        cmocka_unit_test(test_dry_run),
+        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_clear_v2),
+        cmocka_unit_test(test_malformed_rows),
+        cmocka_unit_test(test_colon_in_version_id),
+        cmocka_unit_test(test_unprocessed_and_conditional_backfill),
+        cmocka_unit_test(test_config_dry_run_key),
+    };
+    return cmocka_run_group_tests_name("vams-v2.4-to-v2.5", tests, setup, teardown);
+}
