@@ -4,6 +4,7 @@
 #   make check      the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind   the tests under valgrind (no leaks allowed)
 #   make bench      the benchmarks in bench/ (figures go in bench/RESULTS.md)
+#   make demo       the VAMS v2.4 -> v2.5 migration end to end on a local dynalite
 #   make install    PREFIX=/usr/local
 #   make deps       install missing Debian and npm packages
 
@@ -41,7 +42,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all test check valgrind bench install clean deps tests
+.PHONY: all test check valgrind bench demo install clean deps tests
 
 all: $(BUILD)/mighost
 
@@ -100,6 +101,9 @@ valgrind: deps
 
 bench: deps $(BUILD)/mighost $(BENCH_BIN)
 	@sh bench/run $(BUILD)
+
+demo: deps $(BUILD)/mighost
+	@sh scripts/demo.sh $(BUILD)
 
 install: $(BUILD)/mighost
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mighost

@@ -35,6 +35,7 @@ step_run() {
     want=$1; shift
     rc=0
     "$@" || rc=$?
+    if [ "$rc" -eq 130 ]; then echo "demo: interrupted" >&2; exit 130; fi
     if [ "$rc" -ne "$want" ]; then
         echo "demo: FAILED at step $step: exit $rc (expected $want): $*" >&2
         [ "$rc" -ne 0 ] && exit "$rc"
@@ -63,7 +64,11 @@ echo "mighost demo: migrate a VAMS v2.4 deployment's DynamoDB data to v2.5"
 echo "(everything runs on a local DynamoDB-compatible server; nothing goes to AWS)"
 
 section "Start a local DynamoDB (dynalite, in memory)"
-node tests/dynalite/start.js > "$tmp/port" 2> "$tmp/dynalite.log" &
+# In its own session when possible: Ctrl-C reaches only mighost, which then
+# lands its writes in flight on a server still running.
+detach=
+command -v setsid > /dev/null && detach=setsid
+$detach node tests/dynalite/start.js > "$tmp/port" 2> "$tmp/dynalite.log" &
 dyn_pid=$!
 waited=0
 while ! grep -q LISTENING "$tmp/port" 2>/dev/null; do

@@ -225,6 +225,25 @@ static void test_dry_run_then_real_run(void **state)
     buf_free(&err);
 }
 
+/* Waits (up to 120 s) until a state file exists in `dir`: the run has
+ * started copying and saved a first checkpoint. Slow builds (valgrind)
+ * take a while to get there; a signal before that would hit a process
+ * that has not installed its handlers yet. */
+static void wait_for_state(const char *dir)
+{
+    for (int i = 0; i < 1200; i++) {
+        buf out = BUF_INIT;
+        const char *ls[] = {"sh", "-c", "ls \"$0\"/*.json 2>/dev/null", dir, NULL};
+        test_run(ls, NULL, NULL, NULL, &out, NULL);
+        int found = out.len > 0;
+        buf_free(&out);
+        if (found) return;
+        struct timespec t = {0, 100000000L};
+        nanosleep(&t, NULL);
+    }
+    fail_msg("no state file appeared in %s", dir);
+}
+
 static pid_t spawn_mighost(const char *const *args)
 {
     const char *argv[40] = {test_mighost_path()};
@@ -326,8 +345,7 @@ static void test_interrupt_saves_state(void **state)
                           "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
                           "--report", "/dev/null", NULL};
     pid_t pid = spawn_mighost(args);
-    struct timespec t = {0, 700000000L};
-    nanosleep(&t, NULL);
+    wait_for_state(states);
     kill(pid, SIGINT);
     int status;
     waitpid(pid, &status, 0);
@@ -479,8 +497,8 @@ static void test_second_interrupt_exits_at_once(void **state)
                           "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
                           "--report", "/dev/null", NULL};
     pid_t pid = spawn_mighost(args);
-    struct timespec t = {0, 800000000L}, gap = {0, 20000000L};
-    nanosleep(&t, NULL);
+    struct timespec gap = {0, 20000000L};
+    wait_for_state(states);
     kill(pid, SIGINT);
     nanosleep(&gap, NULL);
     kill(pid, SIGINT);
