@@ -18,11 +18,13 @@ while ! grep -q LISTENING "$out/port" 2>/dev/null; do sleep 0.1; done
 url=http://127.0.0.1:$(awk '{print $2}' "$out/port")
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-# measure WHAT N CMD...: one line of wall time, N/s, client CPU, peak RSS.
+# measure WHAT N ARGS...: runs the migration with ARGS; one line of wall
+# time, N/s, client CPU and peak RSS.
 measure() {
     what=$1 n=$2; shift 2
-    /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$@" > /dev/null 2> "$out/err" || {
-        cat "$out/err" >&2; exit 1; }
+    /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$mighost" run vams/v2.4-to-v2.5 \
+        --config "$out/config.json" --endpoint-url "$url" --state-dir "$out/state" --quiet \
+        --report "$out/report.json" "$@" > /dev/null 2> "$out/err" || { cat "$out/err" >&2; exit 1; }
     read -r wall user sys rss < "$out/time"
     printf '%-30s %s\n' "$what" "$(awk -v n="$n" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN {
         printf "%8d items %7.2f s %7.0f items/s  cpu %.2fs (%.2fs/100k)  rss %d MB",
@@ -34,14 +36,14 @@ for n in $sizes; do
     p=bench$n-
     "$mighost" run --endpoint-url "$url" scripts/vams_seed.lua "prefix=$p" "items=$n" > "$out/seed"
     items=$(awk '$1 == "source_items" {print $2}' "$out/seed")
+    awk '/^assets/ {a = $2} /^asset versions/ {v = $3} /^file versions/ {f = $3} /^metadata rows/ {m = $3}
+        END {printf "data: %d assets, %d asset versions, %d file versions, %d metadata rows\n", a, v, f, m}' \
+        "$out/seed"
     "$mighost" run --endpoint-url "$url" scripts/vams_tables.lua "$p" > "$out/tables"
     awk '{printf "%s\"%s\": \"%s\"", (NR > 1 ? ",\n" : "{\n"), $1, $2} END {print "\n}"}' \
         "$out/tables" > "$out/config.json"
-    # Unquoted below on purpose: mktemp paths and the URL hold no spaces.
-    common="run vams/v2.4-to-v2.5 --config $out/config.json --endpoint-url $url --state-dir $out/state
-        --quiet --report $out/report.json"
-    measure "dry-run" "$items" "$mighost" $common --dry-run
-    measure "run (copy, backfill, verify)" "$items" "$mighost" $common --yes
+    measure "dry-run" "$items" --dry-run
+    measure "run (copy, backfill, verify)" "$items" --yes
     BENCH_REPORT=$out/report.json "$mighost" eval '
         local r = require("mighost.json").decode(assert(io.open(os.getenv("BENCH_REPORT"))):read("a"))
         local t = {}
@@ -49,5 +51,5 @@ for n in $sizes; do
           t[#t + 1] = ("%s %.2f s"):format(p.name, p.duration_seconds or 0)
         end
         print("  phases: " .. table.concat(t, ", "))'
-    measure "verify-only" "$items" "$mighost" $common --verify-only
+    measure "verify-only" "$items" --verify-only
 done

@@ -4,7 +4,8 @@
  *   sys.read_file(path) -> text | nil, message
  *   sys.write_file(path, text) -> true | nil, message   atomic: a temporary
  *       file, fsync, rename, fsync of the folder; a crash leaves the old or
- *       the new content, never a mix
+ *       the new content, never a mix (an existing device or pipe such as
+ *       /dev/null is written in place, never replaced)
  *   sys.mkdirs(path) -> true | nil, message
  *   sys.exists(path) -> boolean
  *   sys.list_dir(path) -> {names...} | nil, message
@@ -94,11 +95,26 @@ static int l_read_file(lua_State *L)
     return 1;
 }
 
+/* Writes text to an existing non-regular file (/dev/null, a pipe, a
+ * terminal) in place: renaming over a device would replace it. */
+static int write_in_place(lua_State *L, const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return fail_errno(L, "cannot write", path);
+    int bad = fwrite(text, 1, len, f) != len;
+    if (fclose(f) != 0) bad = 1;
+    if (bad) return fail_errno(L, "cannot write", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_write_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(L, path, text, len);
     lua_pushfstring(L, "%s.tmp.%d", path, (int)getpid());
     const char *tmp = lua_tostring(L, -1);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

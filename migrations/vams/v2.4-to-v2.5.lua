@@ -174,10 +174,11 @@ local function lookup(ctx)
     end
     local list = table.concat(names, "; ")
     if ctx.params.duplicate_assets == "refuse" then
-      if ctx.dry_run then
+      if ctx.dry_run or ctx.options.verify_only then
         mh.warn(("%d assetIds are in several databases: %s. A real run refuses until you pass "
           .. "--duplicate-assets=skip (leave their versions in V1, listed) or --duplicate-assets=all "
-          .. "(copy them under every database); this dry-run shows them as skipped."):format(#dups, list))
+          .. "(copy them under every database); this %s treats them as skipped."):format(#dups, list,
+          ctx.dry_run and "dry-run" or "verification"))
       else
         error({exit = 2, message = ("%d assetIds are in several databases: %s. Decide with "
           .. "--duplicate-assets=skip (leave their versions in V1, listed in the report) or "

@@ -62,6 +62,11 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
   }
   if self.o.dry_run then entry.would_write, entry.written = c.written, 0 end
   if err then entry.error = type(err) == "table" and err.message or tostring(err) end
+  if ctx.verification and status ~= "done" then
+    -- An interrupted or failed verification proves nothing.
+    ctx.verification.ok = false
+    ctx.verification.incomplete = true
+  end
   if ctx.verification then
     entry.verification = ctx.verification
     self.data.verification = self.data.verification or {ok = true, phases = {}}
@@ -111,7 +116,18 @@ function Report:summary(path)
         lines[#lines + 1] = ("      failed %s: %s"):format(json.encode(f.key), f.reason)
       end
       if p.verification then
-        lines[#lines + 1] = ("      verification: %s"):format(p.verification.ok and "passed" or "FAILED")
+        lines[#lines + 1] = ("      verification: %s"):format(p.verification.incomplete and
+          "INCOMPLETE" or p.verification.ok and "passed" or "FAILED")
+        for _, c in ipairs(type(p.verification.checks) == "table" and p.verification.checks or {}) do
+          if type(c) == "table" and c.name then
+            local extra = {}
+            for _, k in ipairs{"checked", "missing", "different"} do
+              if c[k] then extra[#extra + 1] = ("%s %s"):format(k, tostring(c[k])) end
+            end
+            lines[#lines + 1] = ("        %-4s %s%s"):format(c.ok == false and "FAIL" or "ok", c.name,
+              #extra > 0 and (": " .. table.concat(extra, ", ")) or "")
+          end
+        end
       end
     end
   end
