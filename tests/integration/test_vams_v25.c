@@ -334,6 +334,17 @@ static void test_clear_v2(void **state)
         "end\n", f.prefix);
     const char *seed[] = {"eval", buf_str(&code), NULL};
     assert_int_equal(mighost(dynalite.url, seed, &out, &err), 0);
+    /* The dry-run counts what it would delete and deletes nothing. */
+    const char *dry[] = {"--dry-run", "--duplicate-assets=skip", "--clear-v2", NULL};
+    assert_int_equal(migrate(&f, dry, &out, &err), 0);
+    json_object *d0, *p0 = report_phase(&f, "clear_v2", &d0), *wouldv;
+    assert_true(json_object_object_get_ex(p0, "deleted", &wouldv));
+    assert_int_equal(json_object_get_int(wouldv), 4);
+    json_object_put(d0);
+    table_name(&t, &f, "versions-v2");
+    dump(buf_str(&t), &got);
+    assert_non_null(strstr(buf_str(&got), "old:1"));
+    assert_non_null(strstr(buf_str(&got), "old:2"));
     test_fakeaws_reset(&fake);
     const char *extra[] = {"--yes", "--duplicate-assets=skip", "--clear-v2", NULL};
     assert_int_equal(migrate(&f, extra, &out, &err), 0);
