@@ -42,7 +42,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all test check valgrind bench demo install clean deps tests
+.PHONY: all test check valgrind bench demo install clean deps tests FORCE
 
 all: $(BUILD)/mighost
 
@@ -77,6 +77,14 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The install prefix is compiled into runtime.o (where packaged migrations
+# live): rebuild it when PREFIX changes.
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(BUILD)/host/runtime.o: $(BUILD)/prefix.stamp
+FORCE:
 
 tests: $(BUILD)/mighost $(TEST_BIN)
 

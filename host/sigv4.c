@@ -3,62 +3,22 @@
  * Everything one signature needs is built in a single output block (the
  * strings of sigv4_result point into it) plus scratch space that the key
  * cache keeps between calls, so a cached signature costs one allocation.
+ * The canonical pieces themselves are built in sigv4_canonical.c.
  */
 #include "sigv4.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
+#include "sigv4_int.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define CACHE_SLOTS 8
 #define CACHE_ID_MAX 192      /* "akid\0date\0region\0service": longer is not cached */
 #define MAX_EXPIRES 604800    /* AWS refuses presigned URLs valid over 7 days */
 #define MAX_KEY_ID 128        /* AWS access key ids are at most 128 characters */
-
-/* ---- scratch space ------------------------------------------------------ */
-
-typedef struct header_ref {
-    const char *name, *value;
-    size_t name_len, value_len;
-    size_t order;             /* position as sent: duplicates keep it */
-} header_ref;
-
-typedef struct query_param {
-    size_t name_off, name_len, value_off, value_len;  /* into scratch.text */
-    const char *base;                                 /* scratch.text.data */
-} query_param;
-
-typedef struct scratch {
-    buf text;                 /* encoded query names and values */
-    buf path;                 /* normalized path */
-    buf signed_headers;
-    header_ref *headers;
-    size_t headers_cap;
-    query_param *params;
-    size_t params_cap;
-} scratch;
-
-static void *reserve_array(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return p;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) n *= 2;
-    *cap = n;
-    return xrealloc(p, n * elem);
-}
-
-static void scratch_free(scratch *s)
-{
-    buf_free(&s->text);
-    buf_free(&s->path);
-    buf_free(&s->signed_headers);
-    free(s->headers);
-    free(s->params);
-}
 
 /* ---- key cache ---------------------------------------------------------- */
 
@@ -88,7 +48,7 @@ void sigv4_key_cache_free(sigv4_key_cache *c)
 {
     if (!c) return;
     hash_ctx_free(c->hash);
-    scratch_free(&c->work);
+    sigv4_scratch_free(&c->work);
     hash_wipe(c->slots, sizeof c->slots);
     free(c);
 }
@@ -165,327 +125,9 @@ int sigv4_signing_key(sigv4_key_cache *cache, const sigv4_credentials *creds,
     return 0;
 }
 
-/* ---- encoding ----------------------------------------------------------- */
-
-static const char HEX_UPPER[] = "0123456789ABCDEF";
-
-static int is_unreserved(unsigned char c)
-{
-    /* One bit per ASCII byte: A-Z a-z 0-9 - . _ ~ */
-    static const uint32_t bits[8] = {
-        0, 0x03ff6000, 0x87fffffe, 0x47fffffe, 0, 0, 0, 0,
-    };
-    return (bits[c >> 5] >> (c & 31)) & 1;
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-static int is_escape(const char *s, size_t len, size_t i)
-{
-    return s[i] == '%' && i + 2 < len
-        && hex_value((unsigned char)s[i + 1]) >= 0
-        && hex_value((unsigned char)s[i + 2]) >= 0;
-}
-
-static char ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
-/* Room for n more bytes, the buffer kept a valid (terminated) string. */
-static void reserve_str(buf *b, size_t n)
-{
-    buf_reserve(b, n);
-    b->data[b->len] = '\0';
-}
-
-/* Appends byte c, percent-encoded unless unreserved (or '/' with keep_slash).
- * The caller has reserved 3 bytes. */
-static void put_encoded(buf *out, unsigned char c, int keep_slash)
-{
-    char *d = out->data + out->len;
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-        d[0] = (char)c;
-        out->len += 1;
-    } else {
-        d[0] = '%';
-        d[1] = HEX_UPPER[c >> 4];
-        d[2] = HEX_UPPER[c & 15];
-        out->len += 3;
-    }
-    out->data[out->len] = '\0';
-}
-
-void sigv4_uri_encode(buf *out, const char *s, size_t len, int keep_slash)
-{
-    reserve_str(out, 3 * len);
-    for (size_t i = 0; i < len; i++)
-        put_encoded(out, (unsigned char)s[i], keep_slash);
-}
-
-/* For text already percent-encoded by someone else. Query parts (decode):
- * %XX is decoded, then everything is encoded the RFC 3986 way, so any
- * encoding style gives one canonical form; '+' stays a literal plus (%2B).
- * S3 paths (!decode): %XX escapes are kept (hex uppercased), '/' too, and
- * only what still needs it is encoded. */
-static void reencode(buf *out, const char *s, size_t len, int decode)
-{
-    reserve_str(out, 3 * len);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_escape(s, len, i)) {
-            c = (unsigned char)(hex_value((unsigned char)s[i + 1]) << 4
-                                | hex_value((unsigned char)s[i + 2]));
-            i += 2;
-            if (!decode) {
-                char *d = out->data + out->len;
-                d[0] = '%', d[1] = HEX_UPPER[c >> 4], d[2] = HEX_UPPER[c & 15];
-                out->len += 3;
-                continue;
-            }
-        }
-        put_encoded(out, c, !decode);
-    }
-    out->data[out->len] = '\0';
-}
-
-/* ---- canonical pieces --------------------------------------------------- */
-
-/* RFC 3986 remove_dot_segments, plus empty segments dropped ("//" -> "/"). */
-static void normalize_path(buf *out, const char *path)
-{
-    size_t n = strlen(path);
-    int trailing_slash = n > 0 && path[n - 1] == '/';
-    buf_reset(out);
-    reserve_str(out, n + 1);
-    for (size_t i = 0; i < n;) {
-        while (i < n && path[i] == '/') i++;
-        size_t start = i;
-        while (i < n && path[i] != '/') i++;
-        size_t len = i - start;
-        if (len == 0) break;
-        int is_dot = len == 1 && path[start] == '.';
-        int is_dotdot = len == 2 && path[start] == '.' && path[start + 1] == '.';
-        if (i == n) trailing_slash = trailing_slash || is_dot || is_dotdot;
-        if (is_dot) continue;
-        if (is_dotdot) {
-            while (out->len > 0 && out->data[out->len - 1] != '/') out->len--;
-            if (out->len > 0) out->len--;
-            out->data[out->len] = '\0';
-            continue;
-        }
-        buf_putc(out, '/');
-        buf_append(out, path + start, len);
-    }
-    if (out->len == 0 || trailing_slash) buf_putc(out, '/');
-}
-
-static void put_canonical_path(buf *out, scratch *s, const char *path,
-                               const sigv4_params *p)
-{
-    if (p->normalize_path) {
-        normalize_path(&s->path, path);
-        path = s->path.data;
-    }
-    if (p->double_encode_path)
-        sigv4_uri_encode(out, path, strlen(path), 1);
-    else
-        reencode(out, path, strlen(path), 0);
-}
-
-static size_t add_param(scratch *s, size_t n, const char *name, size_t name_len,
-                        const char *value, size_t value_len, int decode_first)
-{
-    s->params = reserve_array(s->params, &s->params_cap, n + 1, sizeof *s->params);
-    query_param *q = &s->params[n];
-    q->name_off = s->text.len;
-    if (decode_first) reencode(&s->text, name, name_len, 1);
-    else sigv4_uri_encode(&s->text, name, name_len, 0);
-    q->name_len = s->text.len - q->name_off;
-    q->value_off = s->text.len;
-    if (decode_first) reencode(&s->text, value, value_len, 1);
-    else sigv4_uri_encode(&s->text, value, value_len, 0);
-    q->value_len = s->text.len - q->value_off;
-    return n + 1;
-}
-
-static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c) return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
-static int compare_params(const void *pa, const void *pb)
-{
-    const query_param *a = pa, *b = pb;
-    int c = compare_bytes(a->base + a->name_off, a->name_len,
-                          b->base + b->name_off, b->name_len);
-    if (c) return c;
-    return compare_bytes(a->base + a->value_off, a->value_len,
-                         b->base + b->value_off, b->value_len);
-}
-
-/* Sorts the n parameters collected in s and writes "a=1&b=2". */
-static void put_canonical_query(buf *out, scratch *s, size_t n)
-{
-    if (n == 0) return;
-    for (size_t i = 0; i < n; i++) s->params[i].base = s->text.data;
-    qsort(s->params, n, sizeof *s->params, compare_params);
-    for (size_t i = 0; i < n; i++) {
-        const query_param *q = &s->params[i];
-        if (i) buf_putc(out, '&');
-        buf_append(out, q->base + q->name_off, q->name_len);
-        buf_putc(out, '=');
-        buf_append(out, q->base + q->value_off, q->value_len);
-    }
-}
-
-static size_t add_request_query(scratch *s, const char *query)
-{
-    size_t n = 0;
-    if (!query) return 0;
-    while (*query) {
-        size_t len = strcspn(query, "&");
-        if (len) {
-            const char *eq = memchr(query, '=', len);
-            size_t name_len = eq ? (size_t)(eq - query) : len;
-            const char *value = eq ? eq + 1 : query + len;
-            n = add_param(s, n, query, name_len, value, len - name_len - (eq != NULL), 1);
-        }
-        query += len;
-        if (*query == '&') query++;
-    }
-    return n;
-}
-
-static int is_token_char(unsigned char c)
-{
-    return is_unreserved(c) || (c && strchr("!#$%&'*+^`|", c));
-}
-
-/* A header name must be an HTTP token; a value may hold line breaks only as
- * folding (followed by a space or tab). */
-static int valid_header(const char *name, const char *value)
-{
-    if (!name || !*name || !value) return 0;
-    for (const char *c = name; *c; c++)
-        if (!is_token_char((unsigned char)*c)) return 0;
-    for (const char *c = value; *c; c++) {
-        if (*c == '\r' && c[1] != '\n') return 0;
-        if (*c == '\n' && c[1] != ' ' && c[1] != '\t') return 0;
-    }
-    return 1;
-}
-
-static int names_equal(const header_ref *h, const char *lower, size_t n)
-{
-    if (h->name_len != n) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ascii_lower(h->name[i]) != lower[i]) return 0;
-    return 1;
-}
-
-#define NAME_IS(h, literal) names_equal((h), literal, sizeof literal - 1)
-
-/* Rewritten by proxies and HTTP stacks, so never signed. */
-static int unsignable(const header_ref *h)
-{
-#define NAME(literal) {literal, sizeof literal - 1}
-    static const struct { const char *name; size_t len; } names[] = {
-        NAME("authorization"), NAME("connection"), NAME("expect"),
-        NAME("keep-alive"), NAME("te"), NAME("trailer"), NAME("transfer-encoding"),
-        NAME("upgrade"), NAME("user-agent"), NAME("x-amzn-trace-id"),
-    };
-#undef NAME
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (names_equal(h, names[i].name, names[i].len)) return 1;
-    return 0;
-}
-
-static int compare_names(const header_ref *a, const header_ref *b)
-{
-    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)ascii_lower(a->name[i]);
-        unsigned char y = (unsigned char)ascii_lower(b->name[i]);
-        if (x != y) return x < y ? -1 : 1;
-    }
-    return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
-}
-
-static int compare_headers(const void *pa, const void *pb)
-{
-    const header_ref *a = pa, *b = pb;
-    int c = compare_names(a, b);
-    if (c) return c;
-    return a->order < b->order ? -1 : a->order > b->order;
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Trimmed, with every run of whitespace (folds included) made one space. */
-static void put_header_value(buf *out, const char *v, size_t len)
-{
-    while (len && is_space(*v)) v++, len--;
-    while (len && is_space(v[len - 1])) len--;
-    buf_reserve(out, len);
-    char *d = out->data + out->len;
-    for (size_t i = 0; i < len; i++) {
-        if (is_space(v[i])) {
-            if (!is_space(v[i - 1])) *d++ = ' ';
-        } else {
-            *d++ = v[i];
-        }
-    }
-    out->len = (size_t)(d - out->data);
-    out->data[out->len] = '\0';
-}
-
-static void put_lower(buf *out, const char *s, size_t len)
-{
-    buf_reserve(out, len);
-    for (size_t i = 0; i < len; i++) out->data[out->len + i] = ascii_lower(s[i]);
-    out->len += len;
-    out->data[out->len] = '\0';
-}
-
-/* "name:v1,v2\n" for each distinct name, in sorted order. */
-static void put_canonical_headers(buf *out, const header_ref *h, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (i && !compare_names(&h[i - 1], &h[i])) {
-            buf_putc(out, ',');
-        } else {
-            if (i) buf_putc(out, '\n');
-            put_lower(out, h[i].name, h[i].name_len);
-            buf_putc(out, ':');
-        }
-        put_header_value(out, h[i].value, h[i].value_len);
-    }
-    buf_putc(out, '\n');
-}
-
-static void put_signed_headers(buf *out, const header_ref *h, size_t n)
-{
-    buf_reset(out);
-    for (size_t i = 0; i < n; i++) {
-        if (i && !compare_names(&h[i - 1], &h[i])) continue;
-        if (i) buf_putc(out, ';');
-        put_lower(out, h[i].name, h[i].name_len);
-    }
-}
-
 /* ---- signing ------------------------------------------------------------ */
+
+#define NAME_IS(h, literal) sigv4_names_equal((h), literal, sizeof literal - 1)
 
 typedef struct signing {
     const sigv4_request *req;
@@ -500,13 +142,6 @@ typedef struct signing {
     char expires[24];         /* presigned form: X-Amz-Expires in decimal */
 } signing;
 
-static size_t add_header(scratch *s, size_t n, const char *name, const char *value)
-{
-    s->headers = reserve_array(s->headers, &s->headers_cap, n + 1, sizeof *s->headers);
-    s->headers[n] = (header_ref){name, value, strlen(name), strlen(value), n};
-    return n + 1;
-}
-
 /* Collects, filters and sorts the headers to sign. -1 if malformed. */
 static int collect_headers(signing *g, const sigv4_result *out, size_t *count)
 {
@@ -515,12 +150,12 @@ static int collect_headers(signing *g, const sigv4_result *out, size_t *count)
     int have_host = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
         const sigv4_header *src = &req->headers[i];
-        if (!valid_header(src->name, src->value)) return -1;
-        n = add_header(g->s, n, src->name, src->value);
+        if (!sigv4_valid_header(src->name, src->value)) return -1;
+        n = sigv4_add_header(g->s, n, src->name, src->value);
         header_ref *h = &g->s->headers[n - 1];
         have_host |= NAME_IS(h, "host");
         /* Drop what this signer adds itself, and what must not be signed. */
-        if (unsignable(h)
+        if (sigv4_unsignable(h)
             || (g->token && NAME_IS(h, "x-amz-security-token"))
             || (!g->presign && NAME_IS(h, "x-amz-date"))
             || (!g->presign && g->p->sign_body && NAME_IS(h, "x-amz-content-sha256")))
@@ -528,11 +163,11 @@ static int collect_headers(signing *g, const sigv4_result *out, size_t *count)
     }
     if (!have_host) return -1;
     if (!g->presign) {
-        n = add_header(g->s, n, "x-amz-date", out->amz_date);
-        if (g->sign_token) n = add_header(g->s, n, "x-amz-security-token", g->token);
-        if (g->p->sign_body) n = add_header(g->s, n, "x-amz-content-sha256", out->payload_hash);
+        n = sigv4_add_header(g->s, n, "x-amz-date", out->amz_date);
+        if (g->sign_token) n = sigv4_add_header(g->s, n, "x-amz-security-token", g->token);
+        if (g->p->sign_body) n = sigv4_add_header(g->s, n, "x-amz-content-sha256", out->payload_hash);
     }
-    qsort(g->s->headers, n, sizeof *g->s->headers, compare_headers);
+    qsort(g->s->headers, n, sizeof *g->s->headers, sigv4_compare_headers);
     *count = n;
     return 0;
 }
@@ -596,16 +231,16 @@ static int prepare(signing *g, sigv4_result *out, size_t *nheaders, size_t *npar
     }
 
     if (collect_headers(g, out, nheaders)) return -1;
-    put_signed_headers(&g->s->signed_headers, g->s->headers, *nheaders);
+    sigv4_put_signed_headers(&g->s->signed_headers, g->s->headers, *nheaders);
 
     buf_reset(&g->s->text);
-    *nparams = add_request_query(g->s, g->req->query);
+    *nparams = sigv4_add_request_query(g->s, g->req->query);
     if (g->presign) {
         amz_param amz[6];
         size_t count = presign_params(g, out, amz);
         for (size_t i = 0; i < count; i++) {
             if (amz[i].value == g->token && !g->sign_token) continue;
-            *nparams = add_param(g->s, *nparams, amz[i].name, strlen(amz[i].name),
+            *nparams = sigv4_add_param(g->s, *nparams, amz[i].name, strlen(amz[i].name),
                                  amz[i].value, strlen(amz[i].value), 0);
         }
     }
@@ -617,11 +252,11 @@ static void put_canonical_request(buf *w, const signing *g, const sigv4_result *
 {
     buf_puts(w, g->req->method);
     buf_putc(w, '\n');
-    put_canonical_path(w, g->s, g->req->path, g->p);
+    sigv4_put_canonical_path(w, g->s, g->req->path, g->p);
     buf_putc(w, '\n');
-    put_canonical_query(w, g->s, nparams);
+    sigv4_put_canonical_query(w, g->s, nparams);
     buf_putc(w, '\n');
-    put_canonical_headers(w, g->s->headers, nheaders);
+    sigv4_put_canonical_headers(w, g->s->headers, nheaders);
     buf_putc(w, '\n');
     buf_append(w, g->s->signed_headers.data, g->s->signed_headers.len);
     buf_putc(w, '\n');
@@ -675,7 +310,7 @@ static int sign(const sigv4_request *req, const sigv4_params *p,
     g.sign_token = g.token && !p->omit_session_token;
     size_t nheaders, nparams;
     if (prepare(&g, out, &nheaders, &nparams)) {
-        scratch_free(&local);
+        sigv4_scratch_free(&local);
         hash_ctx_free(own_hash);
         memset(out, 0, sizeof *out);
         return -1;
@@ -722,7 +357,7 @@ static int sign(const sigv4_request *req, const sigv4_params *p,
     out->signed_headers = block + signed_headers_off;
     if (presign) out->presigned_query = block + final_off;
     else out->authorization = block + final_off;
-    scratch_free(&local);
+    sigv4_scratch_free(&local);
     hash_ctx_free(own_hash);
     return 0;
 }
