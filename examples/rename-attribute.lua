@@ -15,6 +15,12 @@
 local ddb = require "mighost.dynamodb"
 local mh = require "mighost"
 
+-- "3", " 12 ", "-1.5" -> the number's text; anything else -> nil.
+local function number_text(s)
+  s = s:match("^%s*(.-)%s*$")
+  if s:match("^%-?%d+$") or s:match("^%-?%d+%.%d+$") then return s end
+end
+
 -- What one item needs, as an UpdateItem; nil + reason when nothing to do.
 local function plan_update(it, p)
   local sets, removes, conds = {}, {}, {}
@@ -28,10 +34,10 @@ local function plan_update(it, p)
   end
   local old = it[p.number] and it[p.number].S
   if old then
-    local n = tonumber(old)
+    local n = number_text(old)
     if not n then return nil, ("%s is not a number"):format(p.number) end
     names["#num"] = p.number
-    values[":old"], values[":new"] = {S = old}, {N = old:match("^%s*(.-)%s*$")}
+    values[":old"], values[":new"] = {S = old}, {N = n}
     sets[#sets + 1] = "#num = :new"
     conds[#conds + 1] = "#num = :old"          -- still the string we read
   end
@@ -88,7 +94,7 @@ local function verify(ctx)
   local p = ctx.params
   local left, not_numbers = 0, 0
   for it in scan_todo(ctx) do
-    if it[p.number] and it[p.number].S and not tonumber(it[p.number].S) then
+    if it[p.number] and it[p.number].S and not number_text(it[p.number].S) then
       not_numbers = not_numbers + 1      -- skipped on purpose, listed in the report
     else
       left = left + 1

@@ -338,7 +338,7 @@ static void test_clear_v2(void **state)
     const char *dry[] = {"--dry-run", "--duplicate-assets=skip", "--clear-v2", NULL};
     assert_int_equal(migrate(&f, dry, &out, &err), 0);
     json_object *d0, *p0 = report_phase(&f, "clear_v2", &d0), *wouldv;
-    assert_true(json_object_object_get_ex(p0, "deleted", &wouldv));
+    assert_true(json_object_object_get_ex(p0, "would_delete", &wouldv));
     assert_int_equal(json_object_get_int(wouldv), 4);
     json_object_put(d0);
     table_name(&t, &f, "versions-v2");

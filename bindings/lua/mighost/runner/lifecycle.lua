@@ -232,7 +232,11 @@ local function preflight(mig, values, o)
 end
 
 local function confirm(mig, values, info, o)
-  if o.dry_run or o.verify_only or o.yes then return true end
+  if o.dry_run or o.verify_only or o.yes then
+    -- What the prompt would have said about destructive steps is still said.
+    for _, note in ipairs(info.notes or {}) do io.stderr:write("mighost: ", note, "\n") end
+    return true
+  end
   local lines = {("mighost: about to run %s in %s (credentials from %s, key %s)"):format(
     mig.name, info.region, info.credentials.source, info.credentials.access_key_id)}
   for _, t in ipairs(info.tables) do

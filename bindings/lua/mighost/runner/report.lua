@@ -33,7 +33,7 @@ function M.new(mig, values, o, info)
   local r = setmetatable({data = {
     migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
     region = info.region, started = sys.utc(), limit = o.limit, phases = {},
-    tables = info.tables}, o = o, started = mh.clock()}, Report)
+    tables = info.tables, notes = info.notes}, o = o, started = mh.clock()}, Report)
   local stamp = sys.utc(nil, "%Y%m%dT%H%M%SZ")
   r.path = o.report or ("mighost-report-%s-%s.json"):format(mig.name:gsub("[^%w%-_.]", "_"), stamp)
   return r
@@ -60,7 +60,10 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
                          write = after.write_units - before.write_units},
     notes = next(ctx.notes) and ctx.notes or nil,
   }
-  if self.o.dry_run then entry.would_write, entry.written = c.written, 0 end
+  if self.o.dry_run then
+    entry.would_write, entry.written = c.written, 0
+    entry.would_delete, entry.deleted = c.deleted, 0
+  end
   if err then entry.error = type(err) == "table" and err.message or tostring(err) end
   if ctx.verification and status ~= "done" then
     -- An interrupted or failed verification proves nothing.
@@ -100,10 +103,11 @@ function Report:summary(path)
     if p.status == "skipped" then
       lines[#lines + 1] = ("  %-24s skipped: %s"):format(p.name, p.reason)
     else
-      local w = d.mode == "dry-run" and ("would write %d"):format(p.would_write or 0)
-                or ("written %d"):format(p.written)
-      local line = ("  %-24s %-11s scanned %d, %s, deleted %d, skipped %d, orphaned %d, failed %d"):format(
-        p.name, p.status, p.scanned, w, p.deleted, p.skipped.total, p.orphaned.count, p.failed.count)
+      local dry = d.mode == "dry-run"
+      local w = dry and ("would write %d, would delete %d"):format(p.would_write or 0, p.would_delete or 0)
+                or ("written %d, deleted %d"):format(p.written, p.deleted)
+      local line = ("  %-24s %-11s scanned %d, %s, skipped %d, orphaned %d, failed %d"):format(
+        p.name, p.status, p.scanned, w, p.skipped.total, p.orphaned.count, p.failed.count)
       if p.retries > 0 or p.throttles > 0 then
         line = line .. (", %d retries (%d throttles)"):format(p.retries, p.throttles)
       end

@@ -1,0 +1,264 @@
+/* test_examples.c - every migration in examples/ against dynalite (with
+ * fakeaws in front to count the writes that reach it): seed, check, a
+ * dry-run that changes nothing, the real run (verification ok, tables
+ * exactly as expected), and a second run that changes nothing.
+ * Seeds and exact checks: tests/integration/examples/fixtures.lua. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testsupport.h"
+
+#define FIXTURES "tests/integration/examples/fixtures.lua"
+
+static test_server dynalite, fake;
+static char *tmp;
+
+static const char *const base_env[] = {
+    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
+    "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+/* mighost ARGS... (NULL-terminated) with --endpoint-url endpoint. */
+static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
+{
+    const char *argv[48] = {test_mighost_path()};
+    int n = 1;
+    for (; *args && n < 44; args++) argv[n++] = *args;
+    if (endpoint) {
+        argv[n++] = "--endpoint-url";
+        argv[n++] = endpoint;
+    }
+    argv[n] = NULL;
+    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
+}
+
+/* fixtures.lua CMD NAME, straight to dynalite; must print "ok". */
+static void fixture(const char *cmd, const char *name)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", FIXTURES, cmd, name, NULL};
+    int rc = mighost(dynalite.url, args, &out, &err);
+    if (rc != 0 || !strstr(buf_str(&out), "ok"))
+        fail_msg("fixtures %s %s failed (%d): %s", cmd, name, rc, buf_str(&err));
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* "<items> <sha256>" lines for the tables (a space-separated list). */
+static void digest(const char *tables, buf *out)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", tables);
+    const char *args[12] = {"run", FIXTURES, "digest"};
+    int n = 3;
+    for (char *t = strtok(copy, " "); t && n < 11; t = strtok(NULL, " ")) args[n++] = t;
+    args[n] = NULL;
+    buf err = BUF_INIT;
+    assert_int_equal(mighost(dynalite.url, args, out, &err), 0);
+    buf_free(&err);
+}
+
+static json_object *at(json_object *doc, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    json_object *cur = doc;
+    for (char *tok = strtok(copy, "."); tok && cur; tok = strtok(NULL, ".")) {
+        if (json_object_is_type(cur, json_type_array)) cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
+        else if (!json_object_object_get_ex(cur, tok, &cur)) cur = NULL;
+    }
+    if (!cur) fail_msg("no %s in the report", path);
+    return cur;
+}
+
+static json_object *read_report(const char *path)
+{
+    buf text = BUF_INIT;
+    if (test_read_file(path, &text) != 0) fail_msg("cannot read %s", path);
+    json_object *doc = json_tokener_parse(buf_str(&text));
+    buf_free(&text);
+    if (!doc) fail_msg("%s is not JSON", path);
+    return doc;
+}
+
+/* Runs examples/FILE with params (NULL-terminated) plus mode args through
+ * fakeaws; returns the exit code; the report is left in tmp/report.json. */
+static int run_example(const char *file, const char *const *params, const char *const *mode,
+                       buf *err)
+{
+    char *report = test_path_join(tmp, "report.json");
+    const char *args[44] = {"run", file};
+    int n = 2;
+    for (; *params && n < 30; params++) args[n++] = *params;
+    for (; *mode && n < 38; mode++) args[n++] = *mode;
+    args[n++] = "--report";
+    args[n++] = report;
+    args[n++] = "--state-dir";
+    args[n++] = tmp;
+    args[n++] = "--quiet";
+    args[n] = NULL;
+    buf out = BUF_INIT;
+    int rc = mighost(fake.url, args, &out, err);
+    buf_free(&out);
+    free(report);
+    return rc;
+}
+
+/* The whole life of one example. in_place: a second run sends no write at
+ * all (in-place migrations skip what is done; copies put the same items
+ * again, which changes nothing either). Returns the real run's report. */
+static json_object *lifecycle(const char *file, const char *fixture_name, const char *tables,
+                              const char *const *params, int in_place)
+{
+    buf out = BUF_INIT, err = BUF_INIT, before = BUF_INIT, after = BUF_INIT;
+    fixture("seed", fixture_name);
+
+    const char *check[] = {"check", file, NULL};
+    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), ": ok ("));
+
+    /* Dry-run: reads, samples, plans, and sends no write. */
+    char *plan = test_path_join(tmp, "plan.jsonl");
+    digest(tables, &before);
+    test_fakeaws_reset(&fake);
+    const char *dry[] = {"--dry-run", "--sample", "3", "--plan", plan, NULL};
+    int rc = run_example(file, params, dry, &err);
+    if (rc != 0) fail_msg("%s dry-run exited %d: %s", file, rc, buf_str(&err));
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    digest(tables, &after);
+    assert_string_equal(buf_str(&before), buf_str(&after));
+    buf plan_text = BUF_INIT;
+    assert_int_equal(test_read_file(plan, &plan_text), 0);
+    assert_true(buf_str(&plan_text)[0] == '{');   /* some write was planned */
+    buf_free(&plan_text);
+    free(plan);
+
+    /* The real run. */
+    const char *real[] = {"--yes", NULL};
+    rc = run_example(file, params, real, &err);
+    if (rc != 0) fail_msg("%s exited %d: %s", file, rc, buf_str(&err));
+    char *rpath = test_path_join(tmp, "report.json");
+    json_object *rep = read_report(rpath);
+    assert_true(json_object_get_boolean(at(rep, "verification.ok")));
+    assert_string_equal(json_object_get_string(at(rep, "outcome")), "ok");
+    fixture("check", fixture_name);
+
+    /* Again: nothing changes. */
+    digest(tables, &before);
+    test_fakeaws_reset(&fake);
+    rc = run_example(file, params, real, &err);
+    if (rc != 0) fail_msg("%s second run exited %d: %s", file, rc, buf_str(&err));
+    if (in_place) assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    digest(tables, &after);
+    assert_string_equal(buf_str(&before), buf_str(&after));
+    json_object *again = read_report(rpath);
+    assert_true(json_object_get_boolean(at(again, "verification.ok")));
+    json_object_put(again);
+    free(rpath);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&before);
+    buf_free(&after);
+    return rep;
+}
+
+static long num(json_object *rep, const char *path) { return (long)json_object_get_int64(at(rep, path)); }
+
+static void test_rename_attribute(void **state)
+{
+    (void)state;
+    const char *p[] = {"--table", "ex_ren", NULL};
+    json_object *rep = lifecycle("examples/rename-attribute.lua", "rename", "ex_ren", p, 1);
+    assert_int_equal(num(rep, "phases.0.written"), 204);
+    assert_int_equal(num(rep, "phases.0.skipped.by_reason.priority is not a number"), 1);
+    json_object_put(rep);
+}
+
+static void test_backfill_index_key(void **state)
+{
+    (void)state;
+    const char *p[] = {"--table", "ex_bf", "--concurrency", "8", NULL};
+    json_object *rep = lifecycle("examples/backfill-index-key.lua", "backfill", "ex_bf", p, 1);
+    assert_int_equal(num(rep, "phases.0.written"), 299);
+    assert_int_equal(num(rep, "phases.0.skipped.by_reason.already set"), 1);
+    assert_int_equal(num(rep, "phases.0.skipped.by_reason.no tenant"), 1);
+    json_object_put(rep);
+}
+
+static void test_split_table(void **state)
+{
+    (void)state;
+    const char *p[] = {"--source", "ex_mixed", "--orders", "ex_orders", "--customers",
+                       "ex_customers", NULL};
+    json_object *rep = lifecycle("examples/split-table.lua", "split",
+                                 "ex_mixed ex_orders ex_customers", p, 0);
+    assert_int_equal(num(rep, "phases.0.written"), 100);
+    assert_int_equal(num(rep, "phases.1.written"), 50);
+    json_object_put(rep);
+}
+
+static void test_filtered_copy(void **state)
+{
+    (void)state;
+    const char *p[] = {"--source", "ex_fsrc", "--destination", "ex_fdst", NULL};
+    json_object *rep = lifecycle("examples/filtered-copy.lua", "filtered", "ex_fsrc ex_fdst", p, 0);
+    assert_int_equal(num(rep, "phases.0.written"), 40);
+    json_object_put(rep);
+}
+
+static void test_ttl_from_date(void **state)
+{
+    (void)state;
+    const char *p[] = {"--table", "ex_ttl", "--retention-days", "30", NULL};
+    json_object *rep = lifecycle("examples/ttl-from-date.lua", "ttl", "ex_ttl", p, 1);
+    assert_int_equal(num(rep, "phases.0.written"), 104);
+    assert_int_equal(num(rep, "phases.0.skipped.total"), 3);
+    assert_int_equal(num(rep, "phases.0.skipped.by_reason.unparseable createdAt"), 1);
+    json_object_put(rep);
+}
+
+static void test_delete_matching(void **state)
+{
+    (void)state;
+    const char *p[] = {"--table", "ex_del", "--before", "2024-01-01", NULL};
+    json_object *rep = lifecycle("examples/delete-matching.lua", "delete", "ex_del", p, 1);
+    assert_int_equal(num(rep, "phases.0.deleted"), 50);
+    json_object_put(rep);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tmp = test_tempdir();
+    if (!tmp) return -1;
+    return test_fakeaws_with_dynalite(&fake, &dynalite, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_server_stop(&fake);
+    test_server_stop(&dynalite);
+    test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rename_attribute),
+        cmocka_unit_test(test_backfill_index_key),
+        cmocka_unit_test(test_split_table),
+        cmocka_unit_test(test_filtered_copy),
+        cmocka_unit_test(test_ttl_from_date),
+        cmocka_unit_test(test_delete_matching),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
