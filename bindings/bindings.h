@@ -34,6 +34,7 @@ int luaopen_mighost_plan(lua_State *L);
 int luaopen_mighost_json(lua_State *L);
 int luaopen_mighost_sys(lua_State *L);
 int luaopen_mighost_xml(lua_State *L);
+int luaopen_mighost_gz(lua_State *L);
 
 /* Ctrl-C / SIGTERM: the first asks the run to stop (sys.interrupted()),
  * the second exits at once with 130. */

@@ -103,6 +103,7 @@ void bindings_register(lua_State *L, const bindings_context *ctx)
                                     {"mighost.json", luaopen_mighost_json},
                                     {"mighost.sys", luaopen_mighost_sys},
                                     {"mighost.xml", luaopen_mighost_xml},
+                                    {"mighost.gz", luaopen_mighost_gz},
                                     {NULL, NULL}};
     for (const luaL_Reg *m = mods; m->name; m++) {
         lua_pushcfunction(L, m->func);

@@ -49,7 +49,7 @@ int cmd_lua(int argc, char **argv, const char *cmd)
 {
     cli_common common;
     memset(&common, 0, sizeof common);
-    int dry_run = 0, eval = strcmp(cmd, "eval") == 0;
+    int dry_run = 0, source_dir = 0, eval = strcmp(cmd, "eval") == 0;
     const char *plan = NULL;
     /* What the runner sees: everything C does not consume. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
@@ -69,6 +69,15 @@ int cmd_lua(int argc, char **argv, const char *cmd)
         if (strcmp(argv[i], "--dry-run") == 0) {
             dry_run = 1;
             rest[nrest++] = argv[i];
+            continue;
+        }
+        /* --source-dir DIR (offline evaluation, the runner reads DIR) is
+         * always a dry-run: reads come from files, writes are recorded. */
+        if (!eval && (strcmp(argv[i], "--source-dir") == 0 ||
+                      strncmp(argv[i], "--source-dir=", 13) == 0)) {
+            source_dir = 1;
+            rest[nrest++] = argv[i];
+            if (argv[i][12] != '=' && i + 1 < argc) rest[nrest++] = argv[++i];
             continue;
         }
         if (strcmp(argv[i], "--plan") == 0 || strncmp(argv[i], "--plan=", 7) == 0) {
@@ -92,6 +101,9 @@ int cmd_lua(int argc, char **argv, const char *cmd)
         if (argv[i][0] != '-') positional++;
         rest[nrest++] = argv[i];
     }
+    if (source_dir && !dry_run && !wants_help(argc, argv))
+        fprintf(stderr, "mighost: --source-dir: offline evaluation is a dry-run (--dry-run implied)\n");
+    if (source_dir) dry_run = 1;
     if (plan) dry_run = 1;  /* a plan is only ever written by a dry-run */
 
     char *script = NULL;

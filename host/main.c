@@ -32,7 +32,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(cmd, "call") == 0) return cmd_call(argc - 1, argv + 1);
-    static const char *const lua_cmds[] = {"run", "eval", "list", "describe", "check", NULL};
+    static const char *const lua_cmds[] = {"run", "eval", "list", "describe", "check", "new",
+                                           NULL};
     for (const char *const *c = lua_cmds; *c; c++)
         if (strcmp(cmd, *c) == 0) return cmd_lua(argc - 1, argv + 1, cmd);
     fprintf(stderr, "mighost: unknown command '%s' (see mighost --help)\n", cmd);

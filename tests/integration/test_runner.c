@@ -528,6 +528,36 @@ static void test_second_interrupt_exits_at_once(void **state)
     buf_free(&err);
 }
 
+/* `mighost new` writes a migration that passes check as written and runs. */
+static void test_new_passes_check_and_runs(void **state)
+{
+    (void)state;
+    char *file = test_path_join(tmp, "acme-stamp.lua");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *gen[] = {"new", "acme/stamp", file, NULL};
+    assert_int_equal(mighost(NULL, gen, &out, &err), 0);
+    assert_int_equal(mighost(NULL, gen, &out, &err), 2);     /* never overwrites */
+    assert_non_null(strstr(buf_str(&err), "already exists"));
+    const char *check[] = {"check", file, NULL};
+    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "acme/stamp: ok (3 parameters, 2 phases)"));
+    make_table("nsrc", 300);
+    make_table("ndst", 0);
+    const char *dry[] = {"run", file, "--source", "nsrc", "--destination", "ndst", "--dry-run",
+                         "--sample", "1", "--report", "/dev/null", NULL};
+    assert_int_equal(mighost(dynalite.url, dry, &out, &err), 0);
+    if (!strstr(buf_str(&err), "+ version: {\"S\":\"v2\"}")) fail_msg("%s", buf_str(&err));
+    const char *real[] = {"run", file, "--source", "nsrc", "--destination", "ndst", "--yes",
+                          "--state-dir", tmp, "--report", "/dev/null", NULL};
+    assert_int_equal(mighost(dynalite.url, real, &out, &err), 0);
+    long stamped, all;
+    count_table("ndst", "v2", &stamped, &all);
+    assert_int_equal(stamped, 300);
+    free(file);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* --max-write-rate holds the consumed write capacity to the given rate. */
 static void test_max_write_rate(void **state)
 {
@@ -569,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_saves_state),
         cmocka_unit_test(test_second_interrupt_exits_at_once),
         cmocka_unit_test(test_max_write_rate),
+        cmocka_unit_test(test_new_passes_check_and_runs),
         cmocka_unit_test(test_kill_and_resume),
     };
     return cmocka_run_group_tests_name("runner", tests, setup, teardown);

@@ -91,7 +91,28 @@ end
 
 -- One call: returns the decoded response, or nil, err. `estimate` is the
 -- capacity it will likely consume (for the rate limits).
+-- Offline evaluation (--source-dir): reads answered by a mighost.offline
+-- source from export files; nothing reaches mighost.aws.
+local offline = nil
+
+function M.set_offline(source) offline = source end
+function M.offline() return offline end
+
+local function offline_call(op, tname, body)
+  local s = table_stats(tname)
+  s.calls = s.calls + 1
+  s.bytes_sent = s.bytes_sent + #body
+  local resp, err = offline:call(op, tname, body)
+  if not resp then
+    s.errors = s.errors + 1
+    err.table, err.operation = tname, op
+    return nil, err
+  end
+  return resp
+end
+
 local function call(op, tname, body, kind, estimate)
+  if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   wait_for_capacity(kind, estimate)
   local text, meta = aws.call("dynamodb", op, body)
@@ -574,6 +595,12 @@ function M.request(op, body, tname)
   if type(body) == "table" then body = json.encode(body) end
   if dry_run and not reads[op] then
     return nil, aws.error("DryRun", op .. " is not a read: refused in a dry-run", false)
+  end
+  if offline then
+    if not reads[op] then
+      return nil, aws.error("Offline", op .. " is not a read: refused offline (--source-dir)", false)
+    end
+    return offline_call(op, tname or "*", body or "{}")
   end
   local text, meta = aws.call("dynamodb", op, body or "{}")
   local s = table_stats(tname or "*")

@@ -33,6 +33,9 @@ options:
   --stack NAME             fill parameters from a CloudFormation stack's outputs
   --dry-run                read for real, validate and record writes, send none
   --plan FILE              with --dry-run: every would-be write as a JSON line
+  --source-dir DIR         offline evaluation: read the tables from DynamoDB export
+                           files in DIR instead of AWS (implies --dry-run; no AWS
+                           access, region or credentials needed; see the README)
   --verify-only            only the verification phases
   --limit N                stop after N source items per phase (a trial run)
   --report FILE            where to write the JSON report
@@ -163,8 +166,86 @@ local function check(args)
   print(("%s: ok (%d parameters, %d phases)"):format(mig.name, #(mig.params or {}), #mig.phases))
 end
 
+-- `mighost new NAME`: a starting migration that passes `check` as written.
+local TEMPLATE = [==[
+-- %s: describe here what this migration does and why.
+--
+-- Try it:   mighost check %s
+--           mighost run %s --source SRC --destination DST --dry-run --sample 3
+-- Then:     mighost run %s --source SRC --destination DST
+local ddb = require "mighost.dynamodb"
+
+return {
+  name = "%s",
+  description = "Copy SOURCE into DESTINATION, changing each item (edit me).",
+
+  -- Every parameter is also an option (--source NAME) and a --config key.
+  params = {
+    {name = "source", type = "table", required = true, access = "read",
+     doc = "the table to read", key = {hash = "pk"}},      -- the key schema it must have
+    {name = "destination", type = "table", required = true, access = "write",
+     doc = "the table to write", key = {hash = "pk"}},
+    {name = "stamp", type = "string", default = "v2", doc = "value written to `version`"},
+  },
+
+  phases = {
+    -- A copy phase: a parallel scan of `source`, the transform for every
+    -- item, batched writes to `destination`, checkpoints for --resume.
+    {name = "copy", copy = {
+      source = "source", destination = "destination",
+      transform = function(item, ctx)
+        -- Return nil to write nothing (say why with ctx:skip), an item, or
+        -- a list of items. Items are in DynamoDB's typed form: {S = "text"}.
+        if item.obsolete then
+          ctx:skip("obsolete item", {pk = item.pk})
+          return nil
+        end
+        item.version = {S = ctx.params.stamp}
+        return item
+      end,
+    }},
+
+    -- Verification: return ok (false makes the exit code 1) and the checks.
+    {name = "verify", reads = {"source", "destination"}, verify = function(ctx)
+      local missing, checked = 0, 0
+      for item in ddb.scan{table = ctx.params.source, segments = 4} do
+        if not item.obsolete then
+          checked = checked + 1
+          local copy = ddb.get{table = ctx.params.destination, key = {pk = item.pk}}
+          if not copy or copy.version.S ~= ctx.params.stamp then missing = missing + 1 end
+        end
+      end
+      return missing == 0, {{name = "every item copied", checked = checked, missing = missing}}
+    end},
+  },
+}
+]==]
+
+local function new(args)
+  local name
+  for _, a in ipairs(args) do
+    if a == "--help" or a == "-h" then
+      io.stdout:write("usage: mighost new NAME [FILE]\n\nWrites FILE (default NAME.lua, with / "
+        .. "turned into -) holding a starting migration: declared parameters, one copy phase and "
+        .. "a verification. It passes `mighost check` as written.\n")
+      return
+    end
+    if a:sub(1, 1) ~= "-" then if not name then name = a else args.file = a end end
+  end
+  if not name then return usage_error("new: which name? (e.g. mighost new acme/add-version)") end
+  if not name:match("^[%w_%-./]+$") then
+    return usage_error("new: a name is letters, digits, '-', '_', '.' and '/'")
+  end
+  local file = args.file or (name:gsub("/", "-") .. ".lua")
+  if sys.exists(file) then return usage_error(file .. " already exists; choose another name or remove it") end
+  local text = TEMPLATE:format(name, file, file, file, name)
+  local ok, err = sys.write_file(file, text)
+  if not ok then return usage_error(tostring(err)) end
+  print(("wrote %s: edit it, then `mighost check %s`"):format(file, file))
+end
+
 function M.main(cmd, args)
-  local commands = {run = run, list = list, describe = describe, check = check}
+  local commands = {run = run, list = list, describe = describe, check = check, new = new}
   return commands[cmd](args)
 end
 

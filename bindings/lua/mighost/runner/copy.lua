@@ -15,6 +15,7 @@
 -- pages in flight when it stopped (writes are idempotent puts).
 
 local ddb = require "mighost.dynamodb"
+local item = require "mighost.item"
 local sys = require "mighost.sys"
 local mh = require "mighost"
 
@@ -88,13 +89,16 @@ function M.run(phase, ctx)
         counts.scanned = counts.scanned + 1
         local me = mh.current()
         ctx.skip_marks[me] = nil
+        -- Transforms may change the item in place: keep the source as read.
+        local sampling = sample > 0 and (ctx.sampled or 0) < sample
+        local before = sampling and item.decode(item.encode(it))
         local ok, result = pcall(transform, it, ctx)
         if not ok then
           ctx:fail(ddb.key_of(ctx.source_schema, it), "transform error: " .. tostring(result))
         else
           local outs = outputs_of(result)
           if #outs == 0 and not ctx.skip_marks[me] then ctx:skip("transform returned nothing") end
-          if sample > 0 and (ctx.sampled or 0) < sample then ctx:show_sample(it, outs) end
+          if sampling then ctx:show_sample(before, outs) end
           for _, out in ipairs(outs) do writer:put(out, ticket) end
         end
       end

@@ -188,11 +188,16 @@ end
 
 function Ctx:show_sample(source, outs)
   local item = require "mighost.item"
+  local diff = require "mighost.runner.diff"
   self.sampled = (self.sampled or 0) + 1
-  io.stderr:write(("--- sample %d (%s)\n  source: %s\n"):format(self.sampled, self.phase.name,
-    item.encode(source)))
-  for _, o in ipairs(outs) do io.stderr:write("  write:  ", item.encode(o), "\n") end
-  if #outs == 0 then io.stderr:write("  write:  (nothing)\n") end
+  local w = {("--- sample %d (%s): source %s"):format(self.sampled, self.phase.name,
+    item.encode(source))}
+  if #outs == 0 then w[#w + 1] = "    writes nothing" end
+  for i, o in ipairs(outs) do
+    w[#w + 1] = ("    write %d of %d%s:"):format(i, #outs, #outs == 1 and "" or "")
+    for _, line in ipairs(diff.lines(source, o)) do w[#w + 1] = "      " .. line end
+  end
+  io.stderr:write(table.concat(w, "\n"), "\n")
 end
 
 -- Pre-flight ---------------------------------------------------------------
@@ -203,8 +208,14 @@ end
 
 local function preflight(mig, values, o)
   local info = {tables = {}}
-  local creds, err = sys.credentials()
-  if not creds then return nil, EXIT.USAGE, tostring(err) end
+  local creds, err
+  if o.source_dir then
+    -- Offline: no credentials, no region; the tables are the export files.
+    creds = {source = "offline", access_key_id = "-", region = "offline (" .. o.source_dir .. ")"}
+  else
+    creds, err = sys.credentials()
+    if not creds then return nil, EXIT.USAGE, tostring(err) end
+  end
   info.credentials, info.region = creds, creds.region
   for _, p in ipairs(mig.params or {}) do
     local name = values[p.name]
@@ -212,6 +223,11 @@ local function preflight(mig, values, o)
       local s, e = ddb.schema(name)
       if not s then
         if aws_failure(e) and e.code == "ResourceNotFoundException" then
+          if o.source_dir then
+            return nil, EXIT.USAGE, ("table %s (parameter %s) has no export in %s (%s.jsonl, "
+              .. "%s.json.gz, ... or a folder %s/): check %s"):format(name, p.name, o.source_dir,
+              name, name, name, params.flag_of(p))
+          end
           return nil, EXIT.USAGE, ("table %s (parameter %s) does not exist in %s: check %s"):format(
             name, p.name, creds.region, params.flag_of(p))
         end
@@ -300,7 +316,19 @@ function M.run(mig, o)
       return EXIT.USAGE
     end
   end
-  if not o.aws then
+  if o.source_dir then
+    local source, err = require("mighost.offline").new(o.source_dir)
+    if not source then
+      io.stderr:write("mighost: ", err, "\n")
+      return EXIT.USAGE
+    end
+    for _, p in ipairs(mig.params or {}) do
+      if p.type == "table" and values[p.name] and p.key then source:declare(values[p.name], p.key) end
+    end
+    ddb.set_offline(source)
+    io.stderr:write(("mighost: offline evaluation: reading the tables from %s; no AWS access\n")
+      :format(o.source_dir))
+  elseif not o.aws then
     io.stderr:write("mighost: no AWS region: pass --region, set AWS_REGION, or set region in your profile\n")
     return EXIT.USAGE
   end

@@ -120,7 +120,7 @@ local RUNNER_FLAGS = {
   ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
   ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
   ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
-  ["--max-write-rate"] = "value",
+  ["--max-write-rate"] = "value", ["--source-dir"] = "value",
 }
 
 function M.parse_run_options(mig, argv, cargs)
@@ -196,6 +196,11 @@ function M.parse_run_options(mig, argv, cargs)
   end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end
+  if o.source_dir and not o.dry_run then
+    -- The C host sets the dry-run for --source-dir; a run that somehow is not one is refused.
+    return nil, "--source-dir (offline evaluation) is a dry-run: add --dry-run"
+  end
+  if o.source_dir and o.verify_only then return nil, "--source-dir and --verify-only exclude each other" end
   return o
 end
 
