@@ -251,9 +251,16 @@ static void wait_for_state(const char *dir)
     fail_msg("no state file appeared in %s", dir);
 }
 
+static pid_t spawn_with(const char *bin, const char *const *args);
+
 static pid_t spawn_mighost(const char *const *args)
 {
-    const char *argv[40] = {test_mighost_path()};
+    return spawn_with(test_mighost_path(), args);
+}
+
+static pid_t spawn_with(const char *bin, const char *const *args)
+{
+    const char *argv[40] = {bin};
     int n = 1;
     for (; *args && n < 36; args++) argv[n++] = *args;
     argv[n] = NULL;
@@ -504,7 +511,10 @@ static void test_second_interrupt_exits_at_once(void **state)
     const char *args[] = {"run", MIGRATION, "--source", "i2src", "--destination", "i2dst", "--yes",
                           "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
                           "--report", "/dev/null", NULL};
-    pid_t pid = spawn_mighost(args);
+    /* A second Ctrl-C exits at once, skipping every free by design, so
+     * under `make valgrind` this one run uses the plain binary. */
+    const char *real = getenv("MIGHOST_REAL_BIN");
+    pid_t pid = spawn_with(real ? real : test_mighost_path(), args);
     struct timespec gap = {0, 20000000L};
     wait_for_state(states);
     kill(pid, SIGINT);
