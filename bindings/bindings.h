@@ -1,6 +1,7 @@
 /* bindings.h - the Lua modules implemented in C, and what they share.
  *
  * Modules (in package.preload): "mighost" (tasks, logging, run mode),
+ * "mighost.gz" (lines of gzip'd or plain files, for offline evaluation),
  * "mighost.item" (the item codec), "mighost.aws" (signed calls from
  * tasks), "mighost.plan" (the dry-run recorder), and the Lua modules in
  * bindings/lua compiled in (mighost.dynamodb, ...). Bindings translate
