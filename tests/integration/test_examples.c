@@ -20,30 +20,14 @@
 static test_server dynalite, fake;
 static char *tmp;
 
-static const char *const base_env[] = {
-    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
-    "AWS_EC2_METADATA_DISABLED=true", NULL};
 
-/* mighost ARGS... (NULL-terminated) with --endpoint-url endpoint. */
-static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
-{
-    const char *argv[48] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 44; args++) argv[n++] = *args;
-    if (endpoint) {
-        argv[n++] = "--endpoint-url";
-        argv[n++] = endpoint;
-    }
-    argv[n] = NULL;
-    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
-}
 
 /* fixtures.lua CMD NAME, straight to dynalite; must print "ok". */
 static void fixture(const char *cmd, const char *name)
 {
     buf out = BUF_INIT, err = BUF_INIT;
     const char *args[] = {"run", FIXTURES, cmd, name, NULL};
-    int rc = mighost(dynalite.url, args, &out, &err);
+    int rc = test_mighost(dynalite.url, args, &out, &err);
     if (rc != 0 || !strstr(buf_str(&out), "ok"))
         fail_msg("fixtures %s %s failed (%d): %s", cmd, name, rc, buf_str(&err));
     buf_free(&out);
@@ -60,7 +44,7 @@ static void digest(const char *tables, buf *out)
     for (char *t = strtok(copy, " "); t && n < 11; t = strtok(NULL, " ")) args[n++] = t;
     args[n] = NULL;
     buf err = BUF_INIT;
-    assert_int_equal(mighost(dynalite.url, args, out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, args, out, &err), 0);
     buf_free(&err);
 }
 
@@ -104,7 +88,7 @@ static int run_example(const char *file, const char *const *params, const char *
     args[n++] = "--quiet";
     args[n] = NULL;
     buf out = BUF_INIT;
-    int rc = mighost(fake.url, args, &out, err);
+    int rc = test_mighost(fake.url, args, &out, err);
     buf_free(&out);
     free(report);
     return rc;
@@ -120,7 +104,7 @@ static json_object *lifecycle(const char *file, const char *fixture_name, const 
     fixture("seed", fixture_name);
 
     const char *check[] = {"check", file, NULL};
-    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, check, &out, &err), 0);
     assert_non_null(strstr(buf_str(&out), ": ok ("));
 
     /* Dry-run: reads, samples, plans, and sends no write. */

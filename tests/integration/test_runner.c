@@ -27,29 +27,13 @@ extern char **environ;
 static test_server dynalite, fake;
 static char *tmp;
 
-static const char *const base_env[] = {
-    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
-    "AWS_EC2_METADATA_DISABLED=true", NULL};
 
-/* mighost ARGS... (NULL-terminated) against `endpoint`. */
-static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
-{
-    const char *argv[40] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 36; args++) argv[n++] = *args;
-    if (endpoint) {
-        argv[n++] = "--endpoint-url";
-        argv[n++] = endpoint;
-    }
-    argv[n] = NULL;
-    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
-}
 
 static void eval(const char *code)
 {
     buf out = BUF_INIT, err = BUF_INIT;
     const char *args[] = {"eval", code, NULL};
-    int rc = mighost(dynalite.url, args, &out, &err);
+    int rc = test_mighost(dynalite.url, args, &out, &err);
     if (rc != 0) fail_msg("eval failed (%d): %s", rc, buf_str(&err));
     buf_free(&out);
     buf_free(&err);
@@ -83,7 +67,7 @@ static void table_digest(const char *table, buf *out)
         "table.sort(all)\n"
         "print(#all, require('mighost.sys').sha256(table.concat(all, '\\n')))\n", table);
     const char *args[] = {"eval", buf_str(&code), NULL};
-    assert_int_equal(mighost(dynalite.url, args, out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, args, out, &err), 0);
     buf_free(&code);
     buf_free(&err);
 }
@@ -99,7 +83,7 @@ static void count_table(const char *table, const char *stamp, long *stamped, lon
         "  if it.version and it.version.S == '%s' then s = s + 1 end end\n"
         "print(s, a)\n", table, stamp);
     const char *args[] = {"eval", buf_str(&code), NULL};
-    assert_int_equal(mighost(dynalite.url, args, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, args, &out, &err), 0);
     assert_int_equal(sscanf(buf_str(&out), "%ld %ld", stamped, all), 2);
     buf_free(&code);
     buf_free(&out);
@@ -159,22 +143,22 @@ static void test_list_describe_check(void **state)
     (void)state;
     buf out = BUF_INIT, err = BUF_INIT;
     const char *describe[] = {"describe", MIGRATION, NULL};
-    assert_int_equal(mighost(NULL, describe, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, describe, &out, &err), 0);
     assert_non_null(strstr(buf_str(&out), "--source VALUE"));
     assert_non_null(strstr(buf_str(&out), "config key: sourceTableName"));
     assert_non_null(strstr(buf_str(&out), "--stack NAME fills: source, destination"));
     const char *check[] = {"check", MIGRATION, NULL};
-    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, check, &out, &err), 0);
     assert_non_null(strstr(buf_str(&out), "tests/sample-copy: ok (4 parameters, 2 phases)"));
 
     char *bad = test_path_join(tmp, "bad_migration.lua");
     test_write_file(bad, "return {name = 'x', phases = {{name = 'a'}}}\n");
     const char *check_bad[] = {"check", bad, NULL};
-    assert_int_equal(mighost(NULL, check_bad, &out, &err), 4);
+    assert_int_equal(test_mighost(NULL, check_bad, &out, &err), 4);
     assert_non_null(strstr(buf_str(&err), "phase a: needs exactly one of copy, run or verify"));
     free(bad);
     const char *list[] = {"list", NULL};
-    assert_int_equal(mighost(NULL, list, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, list, &out, &err), 0);
     buf_free(&out);
     buf_free(&err);
 }
@@ -191,7 +175,7 @@ static void test_dry_run_then_real_run(void **state)
     test_fakeaws_reset(&fake);
     const char *dry_args[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst",
                               "--dry-run", "--plan", plan, "--report", dry, "--state-dir", tmp, NULL};
-    assert_int_equal(mighost(fake.url, dry_args, &out, &err), 0);
+    assert_int_equal(test_mighost(fake.url, dry_args, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
     json_object *d = read_json(dry);
     assert_int_equal(json_at(d, "phases.0.scanned"), 3000);
@@ -200,7 +184,7 @@ static void test_dry_run_then_real_run(void **state)
 
     const char *real_args[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst",
                                "--yes", "--report", real, "--state-dir", tmp, NULL};
-    assert_int_equal(mighost(fake.url, real_args, &out, &err), 0);
+    assert_int_equal(test_mighost(fake.url, real_args, &out, &err), 0);
     assert_true(test_fakeaws_stat(&fake, "writes_forwarded") > 0);
     json_object *r = read_json(real);
     assert_int_equal(json_at(r, "phases.0.scanned"), json_at(d, "phases.0.scanned"));
@@ -219,7 +203,7 @@ static void test_dry_run_then_real_run(void **state)
     table_digest("rdst", &before);
     const char *again[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst", "--yes",
                            "--state-dir", tmp, "--report", real, NULL};
-    assert_int_equal(mighost(fake.url, again, &out, &err), 0);
+    assert_int_equal(test_mighost(fake.url, again, &out, &err), 0);
     table_digest("rdst", &after);
     assert_string_equal(buf_str(&before), buf_str(&after));
     assert_non_null(strstr(buf_str(&after), "2970\t"));
@@ -265,7 +249,7 @@ static pid_t spawn_with(const char *bin, const char *const *args)
     for (; *args && n < 36; args++) argv[n++] = *args;
     argv[n] = NULL;
     /* The environment: ours with the test keys set. */
-    for (const char *const *e = base_env; *e; e++) putenv((char *)*e);
+    for (const char *const *e = test_fake_aws_env; *e; e++) putenv((char *)*e);
     for (const char *const *u = test_aws_env_unset; *u; u++)
         if (strncmp(*u, "AWS_ACCESS", 10) && strncmp(*u, "AWS_SECRET", 10) && strcmp(*u, "AWS_REGION") &&
             strcmp(*u, "AWS_EC2_METADATA_DISABLED"))
@@ -324,7 +308,7 @@ static void test_kill_and_resume(void **state)
     char *report = test_path_join(tmp, "resumed.json");
     const char *last[] = {"run", MIGRATION, "--source", "ksrc", "--destination", "kdst", "--yes",
                           "--state-dir", states, "--resume", "--report", report, "--quiet", NULL};
-    assert_int_equal(mighost(dynalite.url, last, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, last, &out, &err), 0);
     long stamped, all;
     count_table("kdst", "v2", &stamped, &all);
     assert_int_equal(all, n - n / 100);
@@ -369,12 +353,12 @@ static void test_interrupt_saves_state(void **state)
     buf out = BUF_INIT, err = BUF_INIT;
     const char *plain[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
                            "--state-dir", states, "--quiet", NULL};
-    assert_int_equal(mighost(dynalite.url, plain, &out, &err), 2);
+    assert_int_equal(test_mighost(dynalite.url, plain, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "pass --resume"));
     const char *resume[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
                             "--state-dir", states, "--resume", "--quiet", "--report", "/dev/null",
                             NULL};
-    assert_int_equal(mighost(dynalite.url, resume, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, resume, &out, &err), 0);
     long stamped, all;
     count_table("idst", "v2", &stamped, &all);
     assert_int_equal(all, 19800);
@@ -397,7 +381,7 @@ static void expect_config_error(const char *config_text, const char *const *extr
     for (; extra && *extra; extra++) args[n++] = *extra;
     args[n] = NULL;
     test_fakeaws_reset(&fake);
-    int rc = mighost(fake.url, args, &out, &err);
+    int rc = test_mighost(fake.url, args, &out, &err);
     if (rc != 2 || !strstr(buf_str(&err), want))
         fail_msg("want exit 2 with '%s', got %d: %s", want, rc, buf_str(&err));
     /* One clear message, nothing touched. */
@@ -438,7 +422,7 @@ static void test_bad_configs(void **state)
                          "\"rsrc\", \"destinationTableName\": \"rdst\", \"colour\": \"red\"}");
     const char *args[] = {"run", MIGRATION, "--config", cfg, "--dry-run", "--state-dir", tmp,
                           "--report", "/dev/null", NULL};
-    assert_int_equal(mighost(fake.url, args, &out, &err), 0);
+    assert_int_equal(test_mighost(fake.url, args, &out, &err), 0);
     assert_non_null(strstr(buf_str(&err), "unknown key \"colour\" ignored"));
     assert_null(strstr(buf_str(&err), "_comment1"));
     free(cfg);
@@ -457,7 +441,7 @@ static void test_script_error_exit_4(void **state)
                           "  end}}}\n");
     buf out = BUF_INIT, err = BUF_INIT;
     const char *args[] = {"run", path, "--yes", "--state-dir", tmp, "--report", "/dev/null", NULL};
-    assert_int_equal(mighost(fake.url, args, &out, &err), 4);
+    assert_int_equal(test_mighost(fake.url, args, &out, &err), 4);
     buf want = BUF_INIT;
     buf_printf(&want, "%s:4: attempt to index a nil value", path);
     assert_non_null(strstr(buf_str(&err), buf_str(&want)));
@@ -479,7 +463,7 @@ static void test_stack_fills_parameters(void **state)
     buf out = BUF_INIT, err = BUF_INIT;
     char *report = test_path_join(tmp, "stack.json");
     const char *args[] = {"run", MIGRATION, "--stack", "prod", "--dry-run", "--report", report, NULL};
-    assert_int_equal(mighost(cfn.url, args, &out, &err), 0);
+    assert_int_equal(test_mighost(cfn.url, args, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:DescribeStacks"), 1);
     assert_int_equal(test_fakeaws_stat(&cfn, "signature_failures"), 0);
     json_object *r = read_json(report), *p, *v;
@@ -491,7 +475,7 @@ static void test_stack_fills_parameters(void **state)
     json_object_put(r);
     /* An unknown stack is a clear error. */
     const char *missing[] = {"run", MIGRATION, "--stack", "nope", "--dry-run", NULL};
-    assert_int_equal(mighost(cfn.url, missing, &out, &err), 2);
+    assert_int_equal(test_mighost(cfn.url, missing, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "Stack with id nope does not exist"));
     test_server_stop(&cfn);
     free(report);
@@ -528,7 +512,7 @@ static void test_second_interrupt_exits_at_once(void **state)
     const char *resume[] = {"run", MIGRATION, "--source", "i2src", "--destination", "i2dst",
                             "--yes", "--state-dir", states, "--resume", "--quiet", "--report",
                             "/dev/null", NULL};
-    assert_int_equal(mighost(dynalite.url, resume, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, resume, &out, &err), 0);
     long stamped, all;
     count_table("i2dst", "v2", &stamped, &all);
     assert_int_equal(all, 19800);
@@ -545,21 +529,21 @@ static void test_new_passes_check_and_runs(void **state)
     char *file = test_path_join(tmp, "acme-stamp.lua");
     buf out = BUF_INIT, err = BUF_INIT;
     const char *gen[] = {"new", "acme/stamp", file, NULL};
-    assert_int_equal(mighost(NULL, gen, &out, &err), 0);
-    assert_int_equal(mighost(NULL, gen, &out, &err), 2);     /* never overwrites */
+    assert_int_equal(test_mighost(NULL, gen, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, gen, &out, &err), 2);     /* never overwrites */
     assert_non_null(strstr(buf_str(&err), "already exists"));
     const char *check[] = {"check", file, NULL};
-    assert_int_equal(mighost(NULL, check, &out, &err), 0);
+    assert_int_equal(test_mighost(NULL, check, &out, &err), 0);
     assert_non_null(strstr(buf_str(&out), "acme/stamp: ok (3 parameters, 2 phases)"));
     make_table("nsrc", 300);
     make_table("ndst", 0);
     const char *dry[] = {"run", file, "--source", "nsrc", "--destination", "ndst", "--dry-run",
                          "--sample", "1", "--report", "/dev/null", NULL};
-    assert_int_equal(mighost(dynalite.url, dry, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, dry, &out, &err), 0);
     if (!strstr(buf_str(&err), "+ version: {\"S\":\"v2\"}")) fail_msg("%s", buf_str(&err));
     const char *real[] = {"run", file, "--source", "nsrc", "--destination", "ndst", "--yes",
                           "--state-dir", tmp, "--report", "/dev/null", NULL};
-    assert_int_equal(mighost(dynalite.url, real, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, real, &out, &err), 0);
     long stamped, all;
     count_table("ndst", "v2", &stamped, &all);
     assert_int_equal(stamped, 300);
@@ -579,7 +563,7 @@ static void test_max_write_rate(void **state)
     const char *args[] = {"run", MIGRATION, "--source", "msrc", "--destination", "mdst", "--yes",
                           "--state-dir", tmp, "--max-write-rate", "600", "--report", report,
                           "--quiet", NULL};
-    assert_int_equal(mighost(dynalite.url, args, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, args, &out, &err), 0);
     json_object *r = read_json(report), *phases, *copy_phase, *cc, *w, *dur;
     assert_true(json_object_object_get_ex(r, "phases", &phases));
     copy_phase = json_object_array_get_idx(phases, 0);

@@ -17,20 +17,7 @@ static test_server dynalite, fake;
 static char *tmp;
 static int fixtures;
 
-static const char *const base_env[] = {
-    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
-    "AWS_EC2_METADATA_DISABLED=true", NULL};
 
-static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
-{
-    const char *argv[48] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 44; args++) argv[n++] = *args;
-    argv[n++] = "--endpoint-url";
-    argv[n++] = endpoint;
-    argv[n] = NULL;
-    return test_run(argv, base_env, test_aws_env_unset, NULL, out, err);
-}
 
 /* A fresh copy of the dataset under a new prefix; its config file path. */
 typedef struct fixture {
@@ -45,7 +32,7 @@ static void make_fixture(fixture *f, const char *variant)
     snprintf(f->prefix, sizeof f->prefix, "v25-%d", ++fixtures);
     buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT;
     const char *args[] = {"run", "tests/integration/vams/v25_fixture.lua", f->prefix, variant, NULL};
-    if (mighost(dynalite.url, args, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
+    if (test_mighost(dynalite.url, args, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
     buf_printf(&cfg, "{\"_comment\": \"the reference's config, as is\",\n"
                      " \"asset_storage_table_name\": \"%1$s-assets\",\n"
                      " \"asset_versions_storage_table_name_v1\": \"%1$s-versions-v1\",\n"
@@ -72,7 +59,7 @@ static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
     int n = 9;
     for (; extra && *extra; extra++) args[n++] = *extra;
     args[n] = NULL;
-    return mighost(fake.url, args, out, err);
+    return test_mighost(fake.url, args, out, err);
 }
 
 /* A table's items, or a file of expected items less lines containing
@@ -81,7 +68,7 @@ static void dump_with(const char *what, const char *drop, buf *out)
 {
     buf err = BUF_INIT;
     const char *args[] = {"run", "tests/integration/vams/v25_dump.lua", what, drop, NULL};
-    if (mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
+    if (test_mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
     buf_free(&err);
 }
 
@@ -333,7 +320,7 @@ static void test_clear_v2(void **state)
         "{S = 'old:' .. i .. ':0'}, fileKey = {S = '/x'}}})\n"
         "end\n", f.prefix);
     const char *seed[] = {"eval", buf_str(&code), NULL};
-    assert_int_equal(mighost(dynalite.url, seed, &out, &err), 0);
+    assert_int_equal(test_mighost(dynalite.url, seed, &out, &err), 0);
     /* The dry-run counts what it would delete and deletes nothing. */
     const char *dry[] = {"--dry-run", "--duplicate-assets=skip", "--clear-v2", NULL};
     assert_int_equal(migrate(&f, dry, &out, &err), 0);

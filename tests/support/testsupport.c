@@ -595,3 +595,20 @@ char *test_path_join(const char *dir, const char *name)
     buf_printf(&b, "%s/%s", dir, name);
     return buf_detach(&b);
 }
+
+const char *const test_fake_aws_env[] = {
+    "AWS_ACCESS_KEY_ID=" TEST_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY=" TEST_SECRET_KEY,
+    "AWS_REGION=" TEST_REGION, "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+int test_mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
+{
+    const char *argv[64] = {test_mighost_path()};
+    int n = 1;
+    for (; *args && n < 60; args++) argv[n++] = *args;
+    if (endpoint) {
+        argv[n++] = "--endpoint-url";
+        argv[n++] = endpoint;
+    }
+    argv[n] = NULL;
+    return test_run(argv, test_fake_aws_env, test_aws_env_unset, NULL, out, err);
+}

@@ -69,6 +69,15 @@ int test_run(const char *const argv[], const char *const env_set[],
              const char *const env_unset[], const char *stdin_text,
              buf *out, buf *err);
 
+/* The environment every test's mighost gets: fakeaws's key pair, region
+ * us-east-1, IMDS off (NULL-terminated "NAME=value" list). */
+extern const char *const test_fake_aws_env[];
+
+/* mighost ARGS... (NULL-terminated) with test_fake_aws_env, the developer's
+ * AWS settings removed, and --endpoint-url ENDPOINT appended when endpoint
+ * is not NULL. Same conventions as test_run. */
+int test_mighost(const char *endpoint, const char *const *args, buf *out, buf *err);
+
 /* $MIGHOST_BIN, else "build/mighost". */
 const char *test_mighost_path(void);
 
