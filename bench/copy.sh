@@ -6,14 +6,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 items=${2:-100000}
 mighost=$build/mighost
-out=$(mktemp -d)
-trap 'kill $dyn_pid 2>/dev/null; rm -rf "$out"' EXIT
-
-node tests/dynalite/start.js > "$out/port" &
-dyn_pid=$!
-while ! grep -q LISTENING "$out/port" 2>/dev/null; do sleep 0.1; done
-url=http://127.0.0.1:$(awk '{print $2}' "$out/port")
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+. bench/dynalite.sh
 
 # Runs mighost; prints its line plus client CPU seconds and peak RSS.
 measure() {

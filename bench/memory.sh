@@ -6,13 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
 sizes=${2:-"20000 200000"}
-out=$(mktemp -d)
-trap 'kill $dyn_pid 2>/dev/null; rm -rf "$out"' EXIT
-node tests/dynalite/start.js > "$out/port" &
-dyn_pid=$!
-while ! grep -q LISTENING "$out/port" 2>/dev/null; do sleep 0.1; done
-url=http://127.0.0.1:$(awk '{print $2}' "$out/port")
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+. bench/dynalite.sh
 for n in $sizes; do
     "$build/mighost" run --endpoint-url "$url" bench/lua/write.lua "mem_src_$n" "$n" 16 > /dev/null
     /usr/bin/time -f "%M" -o "$out/rss" "$build/mighost" run --endpoint-url "$url" \
