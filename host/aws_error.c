@@ -1,8 +1,8 @@
 /* aws_error.c - error codes and messages from the three response shapes. */
 #include "aws_error.h"
+#include "xml.h"
 
 #include <json-c/json.h>
-#include <stdio.h>
 #include <string.h>
 
 /* "com.amazonaws.dynamodb.v20120810#ValidationException" -> "ValidationException";
@@ -43,42 +43,6 @@ static void from_json(const http_response *resp, buf *code, buf *message)
     json_object_put(doc);
 }
 
-static void xml_unescape(buf *out, const char *s, size_t n)
-{
-    static const struct { const char *ent; char c; } ents[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    for (size_t i = 0; i < n; i++) {
-        int done = 0;
-        if (s[i] == '&')
-            for (size_t k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-                size_t el = strlen(ents[k].ent);
-                if (i + el <= n && strncmp(s + i, ents[k].ent, el) == 0) {
-                    buf_putc(out, ents[k].c);
-                    i += el - 1;
-                    done = 1;
-                    break;
-                }
-            }
-        if (!done) buf_putc(out, s[i]);
-    }
-}
-
-/* The first <tag>text</tag> in an error document; good enough for the
- * flat <Error> element every query-protocol service returns. */
-static int xml_element(const char *doc, const char *tag, buf *out)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *a = strstr(doc, open);
-    if (!a) return 0;
-    a += strlen(open);
-    const char *b = strstr(a, close);
-    if (!b) return 0;
-    xml_unescape(out, a, (size_t)(b - a));
-    return 1;
-}
-
 void aws_error_parse(aws_protocol proto, const http_response *resp, buf *code, buf *message)
 {
     buf_reset(code);
@@ -86,11 +50,17 @@ void aws_error_parse(aws_protocol proto, const http_response *resp, buf *code, b
     if (resp->error_type[0]) clean_code(code, resp->error_type);
     if (proto == AWS_PROTO_QUERY) {
         if (resp->body.len) {
-            buf tmp = BUF_INIT;
-            if (code->len == 0 && xml_element(resp->body.data, "Code", &tmp))
-                clean_code(code, buf_str(&tmp));
-            xml_element(resp->body.data, "Message", message);
-            buf_free(&tmp);
+            /* <ErrorResponse><Error><Code/><Message/></Error>...: the flat
+             * <Error> element every query-protocol service returns. */
+            static const char *const paths[] = {"Error/Code", "Error/Message"};
+            char *texts[2] = {NULL, NULL};
+            buf ignored = BUF_INIT;
+            if (xml_extract(resp->body.data, resp->body.len, paths, 2, texts, &ignored) == 0) {
+                if (code->len == 0 && texts[0]) clean_code(code, texts[0]);
+                if (texts[1]) buf_puts(message, texts[1]);
+            }
+            xml_free_texts(texts, 2);
+            buf_free(&ignored);
         }
     } else {
         from_json(resp, code, message);
