@@ -314,8 +314,9 @@ local function verify(ctx)
     if ctx.options.limit then
       scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit}
     end
+    local hash = ddb.schema(p.metadata).hash
     for it in ddb.scan(scan) do
-      local pk = str(it[ddb.schema(p.metadata).hash])
+      local pk = str(it[hash])
       -- Malformed keys are failures of the backfill, not of verification.
       if pk and pk:find(":", 2, true) then
         rows = rows + 1
