@@ -17,10 +17,6 @@
 
 #define ERROR_MT "mighost.error"
 
-typedef struct pending {
-    task *t;
-} pending;
-
 static void push_meta(lua_State *L, const aws_result *r)
 {
     lua_createtable(L, 0, 8);

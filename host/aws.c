@@ -191,8 +191,8 @@ static void finish_call(call *k, const http_response *resp, int ok, const char *
                         const char *message, retry_class cls);
 static void pump(aws_client *c);
 
-static void fail_early(aws_client *c, const aws_request *req, aws_done_fn done, void *ud,
-                       const char *code, const char *message)
+static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *code,
+                       const char *message)
 {
     aws_result r;
     memset(&r, 0, sizeof r);
@@ -201,7 +201,6 @@ static void fail_early(aws_client *c, const aws_request *req, aws_done_fn done, 
     r.message = message;
     c->stats.calls++;
     c->stats.failures++;
-    (void)req;
     done(&r, ud);
 }
 
@@ -210,7 +209,7 @@ void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
     buf err = BUF_INIT;
     char *base = endpoint_resolve(req->svc, c->region, service_override(c, req->svc), &err);
     if (!base) {
-        fail_early(c, req, done, ud, "EndpointError", buf_str(&err));
+        fail_early(c, done, ud, "EndpointError", buf_str(&err));
         buf_free(&err);
         return;
     }
