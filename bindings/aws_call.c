@@ -8,6 +8,10 @@
  *
  * meta = {status, request_id, attempts, throttles}; err adds code,
  * message, retryable. Misuse (unknown service, no task) raises.
+ *
+ * opts.profile / opts.region send a call with another profile's
+ * credentials or to another region: one client per (profile, region),
+ * made on first use and sharing the run's event loop.
  */
 #include <lauxlib.h>
 #include <string.h>
@@ -71,12 +75,69 @@ static void on_done(const aws_result *r, void *ud)
     task_wake(t, 2);
 }
 
-static aws_client *client_or_error(lua_State *L)
+#define CLIENTS_KEY "mighost.aws.clients"   /* registry: "profile\nregion" -> client box */
+#define CLIENT_MT "mighost.aws.client"
+
+typedef struct client_box {
+    aws_client *c;
+} client_box;
+
+static int client_gc(lua_State *L)
+{
+    client_box *b = luaL_checkudata(L, 1, CLIENT_MT);
+    aws_client_free(b->c);   /* before the base client frees the shared loop */
+    b->c = NULL;
+    return 0;
+}
+
+static aws_client *base_client(lua_State *L)
 {
     const bindings_context *ctx = bindings_ctx(L);
     if (!ctx || !ctx->aws)
         luaL_error(L, "no AWS access in this run (mighost check and offline runs cannot call AWS)");
     return ctx->aws;
+}
+
+/* The client for opts.profile / opts.region (the table at index idx, or
+ * none): the run's own when neither is given. */
+static aws_client *client_for(lua_State *L, int idx)
+{
+    aws_client *base = base_client(L);
+    if (!lua_istable(L, idx)) return base;
+    lua_getfield(L, idx, "profile");
+    lua_getfield(L, idx, "region");
+    const char *profile = luaL_optstring(L, -2, NULL);
+    const char *region = luaL_optstring(L, -1, NULL);
+    if (profile && !*profile) profile = NULL;
+    if (region && !*region) region = NULL;
+    if (!profile && !region) {
+        lua_pop(L, 2);
+        return base;
+    }
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+    lua_pushfstring(L, "%s\n%s", profile ? profile : "", region ? region : "");
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, -3) == LUA_TUSERDATA) {
+        aws_client *c = ((client_box *)lua_touserdata(L, -1))->c;
+        lua_pop(L, 5);
+        return c;
+    }
+    lua_pop(L, 1);
+    client_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->c = NULL;
+    luaL_setmetatable(L, CLIENT_MT);
+    buf err = BUF_INIT;
+    b->c = aws_client_derive(base, profile, region, &err);
+    if (!b->c) {
+        lua_pushfstring(L, "cannot make a client for profile '%s' region '%s': %s",
+                        profile ? profile : "(default)", region ? region : "(default)", buf_str(&err));
+        buf_free(&err);
+        return (aws_client *)(lua_error(L), NULL);
+    }
+    buf_free(&err);
+    lua_rawset(L, -3);      /* clients[key] = box */
+    lua_pop(L, 3);
+    return b->c;
 }
 
 static task *task_or_error(lua_State *L)
@@ -88,7 +149,8 @@ static task *task_or_error(lua_State *L)
     return t;
 }
 
-/* aws.call(service, operation, body [, opts]) ; opts: max_attempts, timeout */
+/* aws.call(service, operation, body [, opts]) ; opts: max_attempts, timeout,
+ * profile, region */
 static int l_call(lua_State *L)
 {
     const char *svc_id = luaL_checkstring(L, 1);
@@ -106,7 +168,7 @@ static int l_call(lua_State *L)
         timeout_ms = (long)(luaL_optnumber(L, -1, 0) * 1000);
         lua_pop(L, 2);
     }
-    aws_client *c = client_or_error(L);
+    aws_client *c = client_for(L, 4);
     task *t = task_or_error(L);
     aws_request req;
     memset(&req, 0, sizeof req);
@@ -120,7 +182,8 @@ static int l_call(lua_State *L)
     return task_suspend(L, t);
 }
 
-/* aws.invoke(function, payload [, {qualifier, invocation_type, max_attempts, timeout}]) */
+/* aws.invoke(function, payload [, {qualifier, invocation_type, max_attempts,
+ * timeout, profile, region}]) */
 static int l_invoke(lua_State *L)
 {
     const char *fn = luaL_checkstring(L, 1);
@@ -140,7 +203,7 @@ static int l_invoke(lua_State *L)
         timeout_ms = (long)(luaL_optnumber(L, -1, 0) * 1000);
         lua_pop(L, 4);  /* the strings stay reachable through the opts table */
     }
-    aws_client *c = client_or_error(L);
+    aws_client *c = client_for(L, 3);
     task *t = task_or_error(L);
     aws_lambda_invoke(c, fn, qualifier, type, payload, len, max_attempts, timeout_ms, on_done, t);
     return task_suspend(L, t);
@@ -161,25 +224,47 @@ static int l_error(lua_State *L)
     return 1;
 }
 
+static void add_stats(aws_stats *sum, const aws_stats *s)
+{
+    sum->calls += s->calls;
+    sum->attempts += s->attempts;
+    sum->retries += s->retries;
+    sum->throttles += s->throttles;
+    sum->failures += s->failures;
+    sum->bytes_sent += s->bytes_sent;
+    sum->bytes_received += s->bytes_received;
+}
+
+/* aws.stats(): the run's totals over every client. */
 static int l_stats(lua_State *L)
 {
     const bindings_context *ctx = bindings_ctx(L);
     if (!ctx || !ctx->aws) return 0;
-    const aws_stats *s = aws_client_stats(ctx->aws);
+    aws_stats s;
+    memset(&s, 0, sizeof s);
+    add_stats(&s, aws_client_stats(ctx->aws));
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const client_box *b = lua_touserdata(L, -1);
+        if (b && b->c) add_stats(&s, aws_client_stats(b->c));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     lua_createtable(L, 0, 8);
-    lua_pushinteger(L, (lua_Integer)s->calls);
+    lua_pushinteger(L, (lua_Integer)s.calls);
     lua_setfield(L, -2, "calls");
-    lua_pushinteger(L, (lua_Integer)s->attempts);
+    lua_pushinteger(L, (lua_Integer)s.attempts);
     lua_setfield(L, -2, "attempts");
-    lua_pushinteger(L, (lua_Integer)s->retries);
+    lua_pushinteger(L, (lua_Integer)s.retries);
     lua_setfield(L, -2, "retries");
-    lua_pushinteger(L, (lua_Integer)s->throttles);
+    lua_pushinteger(L, (lua_Integer)s.throttles);
     lua_setfield(L, -2, "throttles");
-    lua_pushinteger(L, (lua_Integer)s->failures);
+    lua_pushinteger(L, (lua_Integer)s.failures);
     lua_setfield(L, -2, "failures");
-    lua_pushinteger(L, (lua_Integer)s->bytes_sent);
+    lua_pushinteger(L, (lua_Integer)s.bytes_sent);
     lua_setfield(L, -2, "bytes_sent");
-    lua_pushinteger(L, (lua_Integer)s->bytes_received);
+    lua_pushinteger(L, (lua_Integer)s.bytes_received);
     lua_setfield(L, -2, "bytes_received");
     return 1;
 }
@@ -189,6 +274,11 @@ int luaopen_mighost_aws(lua_State *L)
     static const luaL_Reg funcs[] = {{"call", l_call},   {"invoke", l_invoke},
                                      {"error", l_error}, {"stats", l_stats},
                                      {NULL, NULL}};
+    if (luaL_newmetatable(L, CLIENT_MT)) {
+        lua_pushcfunction(L, client_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     if (luaL_newmetatable(L, ERROR_MT)) {
         lua_pushcfunction(L, error_tostring);
         lua_setfield(L, -2, "__tostring");

@@ -3,9 +3,9 @@
 --
 -- The filter runs in DynamoDB (a Scan FilterExpression): every item is
 -- still read (and paid for), only matching ones come back. The copy is a
--- put of the same item, so a second run changes nothing. Both tables are
--- reached with the run's one set of credentials and one region; for
--- another region or account see examples/README.md.
+-- put of the same item, so a second run changes nothing. For another
+-- account or region, name the destination
+-- NAME@profile=PROFILE,region=REGION (examples/README.md).
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 

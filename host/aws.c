@@ -16,7 +16,9 @@ struct aws_client {
     char *profile;
     char *endpoint_url;
     char **service_endpoints;     /* "id=url", NULL-terminated copy */
+    char *profile_endpoint;       /* the profile's endpoint_url, or NULL */
     http_loop *loop;
+    int owns_loop;
     creds_chain *creds;
     sigv4_key_cache *keys;
     rate_limiter rate;
@@ -108,7 +110,10 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
         ho.connect_timeout_ms = d.connect_timeout_ms;
         if (ho.request_timeout_ms <= 0) ho.request_timeout_ms = d.request_timeout_ms;
     }
-    c->loop = http_loop_new(&ho);
+    c->owns_loop = opt->loop == NULL;
+    c->loop = c->owns_loop ? http_loop_new(&ho) : opt->loop;
+    c->opt.loop = c->loop;
+    c->profile_endpoint = creds_profile_value(c->profile, "endpoint_url");
     creds_options co = {c->profile, c->region};
     c->creds = creds_chain_new(&co);
     c->keys = sigv4_key_cache_new();
@@ -121,7 +126,8 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
 void aws_client_free(aws_client *c)
 {
     if (!c) return;
-    http_loop_free(c->loop);
+    if (c->owns_loop) http_loop_free(c->loop);
+    free(c->profile_endpoint);
     creds_chain_free(c->creds);
     sigv4_key_cache_free(c->keys);
     for (char **p = c->service_endpoints; p && *p; p++) free(*p);
@@ -135,6 +141,20 @@ void aws_client_free(aws_client *c)
 http_loop *aws_client_loop(aws_client *c) { return c->loop; }
 const aws_stats *aws_client_stats(const aws_client *c) { return &c->stats; }
 const char *aws_client_region(const aws_client *c) { return c->region; }
+const char *aws_client_profile(const aws_client *c) { return c->profile; }
+
+aws_client *aws_client_derive(const aws_client *base, const char *profile, const char *region,
+                              buf *err)
+{
+    aws_client_options o = base->opt;
+    char *own_region = NULL;
+    if (profile) o.profile = profile;
+    if (region) o.region = region;
+    else if (profile && (own_region = creds_profile_value(profile, "region"))) o.region = own_region;
+    aws_client *c = aws_client_new(&o, err);
+    free(own_region);
+    return c;
+}
 void aws_client_run(aws_client *c) { http_loop_run(c->loop); }
 
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err)
@@ -207,7 +227,8 @@ static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *co
 void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
 {
     buf err = BUF_INIT;
-    char *base = endpoint_resolve(req->svc, c->region, service_override(c, req->svc), &err);
+    char *base = endpoint_resolve(req->svc, c->region, service_override(c, req->svc),
+                                  c->profile_endpoint, &err);
     if (!base) {
         fail_early(c, done, ud, "EndpointError", buf_str(&err));
         buf_free(&err);

@@ -21,6 +21,7 @@ typedef struct aws_client_options {
     const char *profile;         /* --profile, or NULL */
     const char *endpoint_url;    /* --endpoint-url: every service, unless a per-service one is set */
     const char *const *service_endpoints; /* "service=url" pairs, NULL-terminated, or NULL */
+    http_loop *loop;             /* share this event loop (not owned), or NULL for a new one */
     int max_in_flight;           /* default 64 */
     int adaptive_rate;           /* slow down on throttling; default on */
     retry_policy retry;
@@ -76,6 +77,13 @@ typedef struct aws_client aws_client;
 aws_client *aws_client_new(const aws_client_options *opt, buf *err);
 void aws_client_free(aws_client *c);
 
+/* A client for another profile and/or region that shares base's event
+ * loop, endpoints overrides and limits (cross-account or cross-region
+ * work in one run). profile NULL: base's; region NULL: the profile's
+ * `region` setting when a profile is given, else base's region. */
+aws_client *aws_client_derive(const aws_client *base, const char *profile, const char *region,
+                              buf *err);
+
 void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud);
 
 /* Lambda Invoke (REST-JSON): the function name or ARN goes in the path,
@@ -92,5 +100,7 @@ const aws_stats *aws_client_stats(const aws_client *c);
 /* Credentials now, resolving them if needed (pre-flight checks). */
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err);
 const char *aws_client_region(const aws_client *c);
+/* The profile given at creation, or NULL (the default chain). */
+const char *aws_client_profile(const aws_client *c);
 
 #endif

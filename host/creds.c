@@ -352,18 +352,23 @@ int creds_chain_refresh(creds_chain *c, time_t now, const aws_creds **out, buf *
     return 0;
 }
 
+char *creds_profile_value(const char *cli_profile, const char *key)
+{
+    buf err = BUF_INIT;
+    profile_store *store = profile_store_load(&err);
+    buf_free(&err);   /* a broken file is reported by the credential chain */
+    if (!store) return NULL;
+    const char *v = profile_get(store, profile_selected(cli_profile, NULL), key);
+    char *copy = v && *v ? xstrdup(v) : NULL;
+    profile_store_free(store);
+    return copy;
+}
+
 char *creds_resolve_region(const char *cli_region, const char *cli_profile)
 {
     if (cli_region && *cli_region) return xstrdup(cli_region);
     const char *v = env("AWS_REGION");
     if (!v) v = env("AWS_DEFAULT_REGION");
     if (v) return xstrdup(v);
-    buf err = BUF_INIT;
-    profile_store *store = profile_store_load(&err);
-    buf_free(&err);   /* a broken file is reported by the credential chain */
-    if (!store) return NULL;
-    const char *r = profile_get(store, profile_selected(cli_profile, NULL), "region");
-    char *region = r && *r ? xstrdup(r) : NULL;
-    profile_store_free(store);
-    return region;
+    return creds_profile_value(cli_profile, "region");
 }

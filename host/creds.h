@@ -69,6 +69,11 @@ int creds_chain_refresh(creds_chain *c, time_t now, const aws_creds **out, buf *
  * Returns a heap string or NULL (no region anywhere). */
 char *creds_resolve_region(const char *cli_region, const char *cli_profile);
 
+/* A setting of the profile (cli_profile, else AWS_PROFILE, else
+ * "default") in the merged config/credentials view: a heap string, or
+ * NULL when unset or empty. */
+char *creds_profile_value(const char *cli_profile, const char *key);
+
 /* Free the strings (secrets wiped first) and zero the struct. */
 void aws_creds_clear(aws_creds *c);
 

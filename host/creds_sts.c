@@ -66,7 +66,7 @@ static int sts_call(creds_ctx *x, const buf *form, const aws_creds *signer, cons
     int rc = CREDS_FAIL;
     for (int i = 0; i < 5; i++) hdr[i] = (buf)BUF_INIT;
 
-    base = endpoint_resolve(sts, x->region, NULL, &err);
+    base = endpoint_resolve(sts, x->region, NULL, NULL, &err);
     if (!base) goto out;
     buf_printf(&url, "%s/", base);
     if (split_for_signing(buf_str(&url), &host, &path) != 0) {

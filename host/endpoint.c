@@ -137,7 +137,7 @@ static char *checked_copy(const char *url, const char *origin, buf *err)
 }
 
 char *endpoint_resolve(const aws_service *svc, const char *region,
-                       const char *override, buf *err)
+                       const char *override, const char *profile_url, buf *err)
 {
     if (override && *override) return checked_copy(override, "--endpoint-url", err);
 
@@ -147,6 +147,7 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
     if (v && *v) return checked_copy(v, name, err);
     v = getenv("AWS_ENDPOINT_URL");
     if (v && *v) return checked_copy(v, "AWS_ENDPOINT_URL", err);
+    if (profile_url && *profile_url) return checked_copy(profile_url, "endpoint_url in the profile", err);
 
     if (!region || !*region) {
         buf_printf(err, "no region for %s: pass --region or set AWS_REGION", svc->id);

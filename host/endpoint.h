@@ -37,10 +37,12 @@ const aws_service *const *aws_service_all(void);
 const char *endpoint_partition_suffix(const char *region);
 
 /* Resolve the base URL (scheme://host[:port][/path], no trailing slash)
- * for a service. `override` is the --endpoint-url value or NULL. Returns a
- * heap string, or NULL with a message in err. */
+ * for a service, in the SDKs' order: `override` (--endpoint-url), then
+ * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, then `profile_url` (the
+ * profile's endpoint_url setting), then the region's public endpoint.
+ * Returns a heap string, or NULL with a message in err. */
 char *endpoint_resolve(const aws_service *svc, const char *region,
-                       const char *override, buf *err);
+                       const char *override, const char *profile_url, buf *err);
 
 /* 0 if url is an acceptable endpoint (https, or http to a loopback host),
  * -1 with a message otherwise. */

@@ -23,7 +23,7 @@ static void expect_url(const char *svc, const char *region, const char *override
                        const char *want)
 {
     buf err = BUF_INIT;
-    char *url = endpoint_resolve(aws_service_find(svc), region, override, &err);
+    char *url = endpoint_resolve(aws_service_find(svc), region, override, NULL, &err);
     if (!url) fail_msg("%s %s: %s", svc, region, buf_str(&err));
     assert_string_equal(url, want);
     free(url);
@@ -51,10 +51,10 @@ static void test_invalid_region(void **state)
 {
     (void)state;
     buf err = BUF_INIT;
-    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "moon-base", NULL, &err));
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "moon-base", NULL, NULL, &err));
     assert_non_null(strstr(buf_str(&err), "invalid region"));
     buf_reset(&err);
-    assert_null(endpoint_resolve(aws_service_find("dynamodb"), NULL, NULL, &err));
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), NULL, NULL, NULL, &err));
     assert_non_null(strstr(buf_str(&err), "--region"));
     buf_free(&err);
 }
@@ -72,6 +72,29 @@ static void test_override_order(void **state)
     /* The flag beats both variables. */
     expect_url("dynamodb", "us-east-1", "https://ddb.example.com", "https://ddb.example.com");
     clear_env(NULL);
+}
+
+/* A profile's endpoint_url comes after the flag and the variables and
+ * before the region's public endpoint, as in the SDKs. */
+static void test_profile_endpoint(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    const aws_service *ddb = aws_service_find("dynamodb");
+    char *url = endpoint_resolve(ddb, "us-east-1", NULL, "http://127.0.0.1:4566/", &err);
+    assert_string_equal(url, "http://127.0.0.1:4566");
+    free(url);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", 1);
+    url = endpoint_resolve(ddb, "us-east-1", NULL, "http://127.0.0.1:4566", &err);
+    assert_string_equal(url, "http://127.0.0.1:9000");
+    free(url);
+    url = endpoint_resolve(ddb, "us-east-1", "http://127.0.0.1:1", "http://127.0.0.1:4566", &err);
+    assert_string_equal(url, "http://127.0.0.1:1");
+    free(url);
+    clear_env(NULL);
+    assert_null(endpoint_resolve(ddb, "us-east-1", NULL, "http://10.1.1.1:4566", &err));
+    assert_non_null(strstr(buf_str(&err), "endpoint_url in the profile"));
+    buf_free(&err);
 }
 
 static void test_http_only_loopback(void **state)
@@ -92,7 +115,7 @@ static void test_http_only_loopback(void **state)
     assert_int_equal(endpoint_check_url("127.0.0.1:8000", &err), -1);
     setenv("AWS_ENDPOINT_URL", "http://192.168.1.10:8000", 1);
     buf_reset(&err);
-    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "us-east-1", NULL, &err));
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "us-east-1", NULL, NULL, &err));
     assert_non_null(strstr(buf_str(&err), "AWS_ENDPOINT_URL"));
     clear_env(NULL);
     buf_free(&err);
@@ -118,6 +141,7 @@ int main(void)
         cmocka_unit_test_setup(test_invalid_region, clear_env),
         cmocka_unit_test_setup(test_override_order, clear_env),
         cmocka_unit_test_setup(test_http_only_loopback, clear_env),
+        cmocka_unit_test_setup(test_profile_endpoint, clear_env),
         cmocka_unit_test_setup(test_service_table, clear_env),
     };
     return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);

@@ -22,6 +22,46 @@ M.BATCH_WRITE_MAX = 25
 M.BATCH_GET_MAX = 100
 M.MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
+-- Table references -------------------------------------------------------
+-- A table is named "NAME", or "NAME@profile=P,region=R" (either key may be
+-- left out) to reach it with another profile's credentials and/or in
+-- another region: a cross-account or cross-region copy in one run.
+-- DynamoDB table names cannot contain '@', so the suffix is unambiguous.
+-- Statistics, schemas and the plan keep the whole reference, so the same
+-- NAME in two accounts stays two tables.
+
+local refs = {}
+
+local function parse_ref(t)
+  local r = refs[t]
+  if r then return r end
+  local name, rest = t:match("^([^@]*)@(.*)$")
+  if not name then
+    r = {name = t}
+  else
+    r = {name = name, route = {}}
+    for part in rest:gmatch("[^,]+") do
+      local k, v = part:match("^%s*(%a+)%s*=%s*(.-)%s*$")
+      if (k ~= "profile" and k ~= "region") or v == "" or r.route[k] then
+        error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
+              :format(t), 0)
+      end
+      r.route[k] = v
+    end
+    if name == "" or not next(r.route) then
+      error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
+            :format(t), 0)
+    end
+  end
+  refs[t] = r
+  return r
+end
+
+-- The name sent to DynamoDB, and the route ({profile, region} or nil).
+local function wire(t) return parse_ref(t).name end
+function M.table_name(t) return wire(t) end
+function M.table_route(t) return parse_ref(t).route end
+
 -- Statistics per table ---------------------------------------------------
 
 local stats = {}
@@ -115,7 +155,7 @@ local function call(op, tname, body, kind, estimate)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   wait_for_capacity(kind, estimate)
-  local text, meta = aws.call("dynamodb", op, body)
+  local text, meta = aws.call("dynamodb", op, body, parse_ref(tname).route)
   local s = table_stats(tname)
   s.bytes_sent = s.bytes_sent + #body
   if text then s.bytes_received = s.bytes_received + #text end
@@ -182,7 +222,7 @@ local schemas = {}
 
 function M.describe_table(name)
   if type(name) ~= "string" then error("describe_table(name): name must be a string", 2) end
-  local resp, err = call("DescribeTable", name, '{"TableName":' .. q(name) .. '}', "read")
+  local resp, err = call("DescribeTable", name, '{"TableName":' .. q(wire(name)) .. '}', "read")
   if not resp then return nil, err end
   return resp.Table
 end
@@ -282,7 +322,7 @@ end
 
 function M.get(o)
   local t = need_table(o)
-  local parts = {'"TableName":' .. q(t), '"Key":' .. encoded("key", o.key)}
+  local parts = {'"TableName":' .. q(wire(t)), '"Key":' .. encoded("key", o.key)}
   if o.consistent then parts[#parts + 1] = '"ConsistentRead":true' end
   if o.projection then parts[#parts + 1] = '"ProjectionExpression":' .. q(o.projection) end
   if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
@@ -306,7 +346,7 @@ local function write_one(op, o, build, validate_what)
         .. "limit; store large values elsewhere (S3) or split the item"):format(size), false)
     end
   end
-  local parts = {'"TableName":' .. q(t)}
+  local parts = {'"TableName":' .. q(wire(t))}
   build(parts)
   common(parts, o)
   local body = body_of(parts)
@@ -355,21 +395,27 @@ function M.transact_write(list)
   local actions, tables = {}, {}
   for i, a in ipairs(list) do
     local kind, o = next(a)
-    local wire = ({put = "Put", update = "Update", delete = "Delete", check = "ConditionCheck"})[kind]
-    if not wire then error(("transact_write: action %d must be put, update, delete or check"):format(i), 2) end
+    local action = ({put = "Put", update = "Update", delete = "Delete", check = "ConditionCheck"})[kind]
+    if not action then error(("transact_write: action %d must be put, update, delete or check"):format(i), 2) end
     local t = need_table(o)
     tables[#tables + 1] = t
-    local parts = {'"TableName":' .. q(t)}
+    local parts = {'"TableName":' .. q(wire(t))}
     if kind == "put" then parts[#parts + 1] = '"Item":' .. encoded("item", o.item)
     else parts[#parts + 1] = '"Key":' .. encoded("key", o.key) end
     if kind == "update" then parts[#parts + 1] = '"UpdateExpression":' .. q(o.update) end
     if o.condition then parts[#parts + 1] = '"ConditionExpression":' .. q(o.condition) end
     if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
     if o.values then parts[#parts + 1] = '"ExpressionAttributeValues":' .. encoded("values", o.values) end
-    actions[i] = "{" .. q(wire) .. ":" .. body_of(parts) .. "}"
+    actions[i] = "{" .. q(action) .. ":" .. body_of(parts) .. "}"
     if dry_run then
       local reason = M.validate(must_schema(t), kind == "put" and o.item or o.key, kind ~= "put")
       if reason then return nil, aws.error("ValidationException", ("action %d: %s"):format(i, reason), false) end
+    end
+  end
+  for i = 2, #tables do
+    local a, b = parse_ref(tables[1]).route or {}, parse_ref(tables[i]).route or {}
+    if a.profile ~= b.profile or a.region ~= b.region then
+      error("transact_write: every table of a transaction must be in the same account and region", 2)
     end
   end
   local body = '{"TransactItems":[' .. table.concat(actions, ",") .. ']'
@@ -406,11 +452,11 @@ function M.batch_get(o)
     end
     local req = {'"Keys":[' .. table.concat(chunk, ",") .. ']'}
     for _, e in ipairs(extra) do req[#req + 1] = e end
-    local body = '{"RequestItems":{' .. q(t) .. ':' .. body_of(req) .. '},"ReturnConsumedCapacity":"TOTAL"}'
+    local body = '{"RequestItems":{' .. q(wire(t)) .. ':' .. body_of(req) .. '},"ReturnConsumedCapacity":"TOTAL"}'
     local resp, err = call("BatchGetItem", t, body, "read")
     if not resp then return nil, err end
-    for _, it in ipairs(resp.Responses and resp.Responses[t] or {}) do found[#found + 1] = it end
-    local un = resp.UnprocessedKeys and resp.UnprocessedKeys[t]
+    for _, it in ipairs(resp.Responses and resp.Responses[wire(t)] or {}) do found[#found + 1] = it end
+    local un = resp.UnprocessedKeys and resp.UnprocessedKeys[wire(t)]
     if un and un.Keys and #un.Keys > 0 then
       rounds = rounds + 1
       if rounds >= max_rounds then
@@ -432,7 +478,7 @@ end
 -- Scans and queries -------------------------------------------------------
 
 local function page_body(op, o, segment, total, start_key)
-  local parts = {'"TableName":' .. q(o.table)}
+  local parts = {'"TableName":' .. q(wire(o.table))}
   if o.index then parts[#parts + 1] = '"IndexName":' .. q(o.index) end
   if op == "Query" then
     if not o.key_condition then error("query: option 'key_condition' is required", 4) end
@@ -585,7 +631,9 @@ function M.count(o)
   return n
 end
 
--- Generic requests: reads always; writes refused in a dry-run.
+-- Generic requests: reads always; writes refused in a dry-run. tname, the
+-- table reference the request is for, picks its route and its statistics
+-- (the body names the table itself).
 local reads = {GetItem = true, BatchGetItem = true, Query = true, Scan = true,
   DescribeTable = true, ListTables = true, DescribeTimeToLive = true,
   DescribeContinuousBackups = true, ListTagsOfResource = true, DescribeLimits = true,
@@ -602,7 +650,7 @@ function M.request(op, body, tname)
     end
     return offline_call(op, tname or "*", body or "{}")
   end
-  local text, meta = aws.call("dynamodb", op, body or "{}")
+  local text, meta = aws.call("dynamodb", op, body or "{}", tname and parse_ref(tname).route)
   local s = table_stats(tname or "*")
   s.calls = s.calls + 1
   if not text then return nil, meta end
@@ -626,9 +674,13 @@ end
 -- CreateTable with the request as a plain table, then wait until ACTIVE.
 function M.create_table(request)
   if dry_run then return nil, aws.error("DryRun", "CreateTable is not a read: refused in a dry-run", false) end
-  local resp, err = M.request("CreateTable", request)
+  local ref = request.TableName
+  local body = {}
+  for k, v in pairs(request) do body[k] = v end
+  body.TableName = wire(ref)
+  local resp, err = M.request("CreateTable", body, ref)
   if not resp then return nil, err end
-  return M.wait_active(request.TableName)
+  return M.wait_active(ref)
 end
 
 function M.stats()

@@ -42,7 +42,8 @@ function Writer.new(ddb, o, internal)
   end
   local w = setmetatable({
     ddb = ddb, call = internal.call, stats = internal.table_stats(o.table),
-    table = o.table, window = o.window or 16, max_attempts = o.max_attempts or 10,
+    table = o.table, wire_name = ddb.table_name(o.table),
+    window = o.window or 16, max_attempts = o.max_attempts or 10,
     on_failure = o.on_failure, schema = internal.must_schema(o.table),
     buffer = {}, buffer_bytes = 0, buffered = {}, in_flight = 0, flying = {},
     waiting = {},
@@ -91,7 +92,7 @@ end
 local function request_body(self, entries)
   local parts = {}
   for i, e in ipairs(entries) do parts[i] = e.wire end
-  return '{"RequestItems":{' .. q(self.table) .. ':[' .. table.concat(parts, ",") ..
+  return '{"RequestItems":{' .. q(self.wire_name) .. ':[' .. table.concat(parts, ",") ..
          ']},"ReturnConsumedCapacity":"TOTAL"}'
 end
 
@@ -117,7 +118,7 @@ local function settle(self, entries)
       end
       return
     end
-    local un = resp.UnprocessedItems and resp.UnprocessedItems[self.table] or {}
+    local un = resp.UnprocessedItems and resp.UnprocessedItems[self.wire_name] or {}
     local retry = {}
     for _, u in ipairs(un) do
       -- Matched by key (a request never holds one key twice): the service
@@ -210,7 +211,7 @@ function Writer:add(op, it, ticket)
                             or '{"DeleteRequest":{"Key":' .. text .. '}}'
   if mh.dry_run then
     plan.record(op == "put" and "PutItem" or "DeleteItem", self.table,
-      '{"TableName":' .. q(self.table) .. (op == "put" and ',"Item":' or ',"Key":') .. text .. '}')
+      '{"TableName":' .. q(self.wire_name) .. (op == "put" and ',"Item":' or ',"Key":') .. text .. '}')
     self.stats.dry_run_writes = self.stats.dry_run_writes + 1
     local c = self.counts
     if op == "put" then c.put = c.put + 1 else c.deleted = c.deleted + 1 end

@@ -119,6 +119,25 @@ function check.filtered()
   assert(d.f1 == nil)
 end
 
+-- Cross-account: "orders" with the run's profile, and the empty
+-- destination "orders" reached through the profile "target".
+function seed.cross()
+  create("orders"); create("orders@profile=target")
+  local items = {}
+  for i = 1, 120 do
+    items[#items + 1] = {pk = S("o" .. i), status = S(i % 3 == 0 and "active" or "archived"), n = N(i)}
+  end
+  fill("orders", items)
+end
+
+function check.cross()
+  local src, n = all("orders")
+  assert(n == 120, n)
+  local d, m = all("orders@profile=target")
+  assert(m == 40, m)
+  for i = 3, 120, 3 do eq(d["o" .. i], src["o" .. i], "o" .. i) end
+end
+
 function seed.ttl()
   create("ex_ttl")
   local items = {

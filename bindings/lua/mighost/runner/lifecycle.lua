@@ -323,7 +323,7 @@ function M.run(mig, o)
       return EXIT.USAGE
     end
     for _, p in ipairs(mig.params or {}) do
-      if p.type == "table" and values[p.name] and p.key then source:declare(values[p.name], p.key) end
+      if p.type == "table" and values[p.name] and p.key then source:declare(ddb.table_name(values[p.name]), p.key) end
     end
     ddb.set_offline(source)
     io.stderr:write(("mighost: offline evaluation: reading the tables from %s; no AWS access\n")

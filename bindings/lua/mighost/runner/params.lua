@@ -8,7 +8,8 @@
 --    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
 --    key = {hash = "pk", range = "sk"}, access = "read" | "write",
 --    default = ..., secret = true (kept out of reports), flag = "--source"}
--- Types: string, integer, number, boolean, table (a DynamoDB table name),
+-- Types: string, integer, number, boolean, table (a DynamoDB table name, or
+-- NAME@profile=P,region=R for one in another account or region),
 -- list (of strings: JSON array, or comma-separated on the command line).
 
 local json = require "mighost.json"
@@ -238,6 +239,10 @@ function M.resolve(mig, o, stack_outputs)
       v, source = config[p.name], "config"
     elseif stack_outputs and p.stack_output then
       v, err = M.from_stack(p, stack_outputs); source = "stack"
+    end
+    if not err and p.type == "table" and type(v) == "string" then
+      local ok, why = pcall(require("mighost.dynamodb").table_name, v)
+      if not ok then err = ("%s: %s"):format(M.flag_of(p), why) end
     end
     if err then return nil, err end
     if v == nil and p.default ~= nil then v, source = p.default, "default" end
