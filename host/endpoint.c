@@ -141,13 +141,19 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
 {
     if (override && *override) return checked_copy(override, "--endpoint-url", err);
 
-    char name[96];
-    snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", svc->env_name);
-    const char *v = getenv(name);
-    if (v && *v) return checked_copy(v, name, err);
-    v = getenv("AWS_ENDPOINT_URL");
-    if (v && *v) return checked_copy(v, "AWS_ENDPOINT_URL", err);
-    if (profile_url && *profile_url) return checked_copy(profile_url, "endpoint_url in the profile", err);
+    /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true: only the flag counts, as
+     * in the SDKs (variables and profile settings are ignored). */
+    const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    if (!ignore || strcasecmp(ignore, "true") != 0) {
+        char name[96];
+        snprintf(name, sizeof name, "AWS_ENDPOINT_URL_%s", svc->env_name);
+        const char *v = getenv(name);
+        if (v && *v) return checked_copy(v, name, err);
+        v = getenv("AWS_ENDPOINT_URL");
+        if (v && *v) return checked_copy(v, "AWS_ENDPOINT_URL", err);
+        if (profile_url && *profile_url)
+            return checked_copy(profile_url, "endpoint_url in the profile", err);
+    }
 
     if (!region || !*region) {
         buf_printf(err, "no region for %s: pass --region or set AWS_REGION", svc->id);

@@ -16,6 +16,7 @@ static int clear_env(void **state)
     unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
     unsetenv("AWS_ENDPOINT_URL_LAMBDA");
     unsetenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER");
+    unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
     return 0;
 }
 
@@ -90,6 +91,10 @@ static void test_profile_endpoint(void **state)
     free(url);
     url = endpoint_resolve(ddb, "us-east-1", "http://127.0.0.1:1", "http://127.0.0.1:4566", &err);
     assert_string_equal(url, "http://127.0.0.1:1");
+    free(url);
+    setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+    url = endpoint_resolve(ddb, "us-east-1", NULL, "http://127.0.0.1:4566", &err);
+    assert_string_equal(url, "https://dynamodb.us-east-1.amazonaws.com");
     free(url);
     clear_env(NULL);
     assert_null(endpoint_resolve(ddb, "us-east-1", NULL, "http://10.1.1.1:4566", &err));
