@@ -265,12 +265,12 @@ async function ecsCognitoChecks () {
     token = r.json.PaginationToken
   } while (token)
   check(seen.join(',') === 'alice,bob,user-00001,user-00002,user-00003', 'ListUsers pagination', seen)
-  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'bob', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'bob', GroupName: 'admins' })
   check(r.status === 200, 'AdminAddUserToGroup', r.text)
-  await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'bob', GroupName: 'admins' })
-  r = await json11('cognito-idp', target('ListUsersInGroup'), { UserPoolId: 'p', GroupName: 'admins' })
+  await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'bob', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('ListUsersInGroup'), { UserPoolId: 'us-east-1_P', GroupName: 'admins' })
   check(r.status === 200 && r.json.Users.length === 1 && r.json.Users[0].Username === 'bob', 'ListUsersInGroup', r.text)
-  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'zed', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'zed', GroupName: 'admins' })
   check(r.status === 400 && r.json.__type === 'UserNotFoundException', 'unknown user', r.text)
 }
 
