@@ -240,7 +240,7 @@ local function start_phase(ctx)
       return
     end
     local reason
-    for attempt = 1, p.max_attempts do
+    for attempt = 1, p.run_task_attempts do
       if ctx:interrupted() or halt then entry.status = "not attempted"; return end
       if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
       if not limiter.acquire() then entry.status = "not attempted"; return end
@@ -271,7 +271,7 @@ local function start_phase(ctx)
       end
       ctx:count("retries_after_failure")
     end
-    entry.status, entry.reason = "failed", ("%s (after %d attempts)"):format(reason, p.max_attempts)
+    entry.status, entry.reason = "failed", ("%s (after %d attempts)"):format(reason, p.run_task_attempts)
     ctx:fail(bot_key(bot), entry.reason)
   end
 
@@ -478,7 +478,7 @@ local function check(p, o)
     return "--run-task-rate must be above 0 and --run-task-burst at least 1"
   end
   if p.max_running and p.max_running < 1 then return "--max-running must be at least 1" end
-  if p.max_attempts < 1 then return "--max-attempts must be at least 1" end
+  if p.run_task_attempts < 1 then return "--run-task-attempts must be at least 1" end
   if p.poll_interval <= 0 or p.wait_timeout <= 0 or p.retry_delay < 0 then
     return "--poll-interval and --wait-timeout must be above 0, --retry-delay not below 0"
   end
@@ -570,7 +570,7 @@ return {
      doc = "RunTask requests per second (ECS's sustained rate)"},
     {name = "run_task_burst", type = "integer", default = 100, identity = false,
      doc = "RunTask requests at once before the rate applies (ECS's burst)"},
-    {name = "max_attempts", type = "integer", default = 8, identity = false,
+    {name = "run_task_attempts", type = "integer", default = 8, identity = false,
      doc = "RunTask attempts per bot when ECS answers with failures or a retryable error"},
     {name = "retry_delay", type = "number", default = 1, identity = false,
      doc = "seconds before the first retry of a bot; doubled each time (at most 30), with jitter"},

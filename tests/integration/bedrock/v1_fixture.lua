@@ -66,3 +66,17 @@ if variant == "B" then
          '{"system": {"role": "system", "content": "' .. filler .. '"}}')
   end
 end
+
+-- "many N": N more bots with knowledge (user-many), for the kill and resume test.
+if variant == "many" then
+  for i = 1, tonumber(arg[3] or "50") do
+    bot("user-many", ("01HMANY%019d"):format(i), "Many bot " .. i,
+        {created = "1714000003000", used = "1714500003000", files = {"doc" .. i .. ".pdf"}})
+  end
+end
+
+-- "unicode": a bot whose key needs escaping in the payload (Python's json.dumps, ensure_ascii).
+if variant == "unicode" then
+  bot("user-\u{e9}\u{4e2d}\u{1F600}", "01HUNICODE\"\\/", "Unicode bot",
+      {created = "1714000004000", used = "1714500004000", files = {"f.pdf"}})
+end
