@@ -139,18 +139,26 @@ end
 -- Starting the tasks -----------------------------------------------------------
 
 -- ECS's RunTask rate: a bucket of `burst` requests refilled at `rate` per
--- second, shared by every worker.
+-- second, shared by every worker. ECS's own bucket is not in step with
+-- ours, so a throttled answer empties ours: every worker waits for the
+-- refill instead of spending the core's retries.
 local function token_bucket(rate, burst)
   local b = {tokens = burst, at = mh.clock()}
-  return function()
-    while true do
-      local now = mh.clock()
-      b.tokens = math.min(burst, b.tokens + (now - b.at) * rate)
-      b.at = now
-      if b.tokens >= 1 then b.tokens = b.tokens - 1; return end
-      mh.sleep((1 - b.tokens) / rate)
-    end
+  local function refill()
+    local now = mh.clock()
+    b.tokens = math.min(burst, b.tokens + (now - b.at) * rate)
+    b.at = now
   end
+  return {
+    take = function()
+      while true do
+        refill()
+        if b.tokens >= 1 then b.tokens = b.tokens - 1; return end
+        mh.sleep((1 - b.tokens) / rate)
+      end
+    end,
+    drain = function() refill(); b.tokens = math.min(b.tokens, 0) end,
+  }
 end
 
 local function backoff(p, attempt)
@@ -222,7 +230,7 @@ local function start_phase(ctx)
   data.started = data.started or {}
   local started = data.started
   local report, earlier = {}, 0
-  local take = token_bucket(p.run_task_rate, p.run_task_burst)
+  local bucket = token_bucket(p.run_task_rate, p.run_task_burst)
   local limiter = running_limiter(ctx, p, started)
   local halt, last_save, next_bot = nil, mh.clock(), 1
   if ctx.dry_run then
@@ -244,9 +252,11 @@ local function start_phase(ctx)
       if ctx:interrupted() or halt then entry.status = "not attempted"; return end
       if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
       if not limiter.acquire() then entry.status = "not attempted"; return end
-      take()
+      bucket.take()
       entry.attempts = attempt
-      local resp, err = ecs.run_task(body)
+      local resp, meta = ecs.run_task(body)
+      local err = not resp and meta or nil
+      if meta and (meta.throttles or 0) > 0 then bucket.drain() end
       local task = resp and resp.tasks and resp.tasks[1]
       if task and task.taskArn then
         limiter.release(task.taskArn)
