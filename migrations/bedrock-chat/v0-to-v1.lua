@@ -253,6 +253,11 @@ local function start_phase(ctx)
       if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
       if not limiter.acquire() then entry.status = "not attempted"; return end
       bucket.take()
+      if ctx:interrupted() or halt then
+        limiter.release(nil)
+        entry.status = "not attempted"
+        return
+      end
       entry.attempts = attempt
       local resp, meta = ecs.run_task(body)
       local err = not resp and meta or nil

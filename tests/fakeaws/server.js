@@ -43,6 +43,7 @@ function defaultConfig () {
     ecs_running_polls: 0,
     ecs_throttle_next: 0,
     ecs_failures_next: [],
+    ecs_errors_next: [],
     ecs_rate: 0,
     ecs_burst: 100,
     ecs_embed_table: null,
@@ -93,6 +94,7 @@ const SETTERS = {
   ecs_running_polls: (v) => integer(v, 0, 'ecs_running_polls'),
   ecs_throttle_next: (v) => integer(v, 0, 'ecs_throttle_next'),
   ecs_failures_next: (v) => list(v),
+  ecs_errors_next: (v) => list(v),
   ecs_rate (v) {
     const n = Number(v)
     if (!(n >= 0)) throw new Error('ecs_rate must be a number >= 0')

@@ -42,6 +42,11 @@ function ecs (ctx, req, res, body) {
     const bad = models.check('ecs', op, input)
     if (bad) return replyError(ctx, req, res, 400, bad[0], bad[1])
     if (runTaskThrottled(ctx)) return replyError(ctx, req, res, 400, 'ThrottlingException', 'Rate exceeded')
+    const injected = ctx.cfg.ecs_errors_next.length ? ctx.cfg.ecs_errors_next.shift() : 'ok'
+    if (injected !== 'ok') {
+      ctx.stats.faults['ecs-error'] = (ctx.stats.faults['ecs-error'] || 0) + 1
+      return replyError(ctx, req, res, 400, injected, 'injected error')
+    }
     const cluster = String(input.cluster).split('/').pop()
     // clientToken: the same token and parameters in a cluster get the
     // first answer again and start nothing (ConflictException if the

@@ -55,7 +55,7 @@ static void make_fixture(fixture *f, const char *variant, const char *count)
     assert_int_equal(test_fakeaws_reset(&fake), 0);
     /* Nothing injected or simulated unless the test says so. */
     assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_rate\":0,\"ecs_throttle_next\":0,"
-        "\"ecs_failures_next\":[],\"ecs_embed_table\":null,\"ecs_embed_fail\":[],"
+        "\"ecs_failures_next\":[],\"ecs_errors_next\":[],\"ecs_embed_table\":null,\"ecs_embed_fail\":[],"
         "\"ecs_running_polls\":0}"), 0);
 }
 
@@ -253,13 +253,18 @@ static void test_dataset_a(void **state)
     const char *t1 = strstr(json_object_get_string(json_object_array_get_idx(b, 1)), "clientToken");
     assert_string_not_equal(t0, t1);
     json_object_put(b);
-    /* The scan: projected and filtered on #BOT# (no conversation bodies read). */
+    /* F1 differs on purpose: 4 parallel segments instead of 1 Scan, each
+     * projected and filtered on #BOT# (no conversation bodies read). */
     json_object *scans = bodies("DynamoDB_20120810.Scan", 200);
-    assert_true(json_object_array_length(scans) >= 1);
-    const char *scan = json_object_get_string(json_object_array_get_idx(scans, 0));
-    assert_non_null(strstr(scan, "\"ProjectionExpression\""));
-    assert_non_null(strstr(scan, "contains(#sk, :bot)"));
-    assert_non_null(strstr(scan, "\"#BOT#\""));
+    assert_int_equal(json_object_array_length(scans), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const char *scan = json_object_get_string(json_object_array_get_idx(scans, i));
+        assert_non_null(strstr(scan, "\"TotalSegments\":4"));
+        assert_non_null(strstr(scan, "\"ProjectionExpression\":\"#pk, #sk, #t, #k, #s\""));
+        assert_non_null(strstr(scan, "contains(#sk, :bot)"));
+        assert_non_null(strstr(scan, "\"#BOT#\""));
+        assert_null(strstr(scan, "ExclusiveStartKey"));
+    }
     json_object_put(scans);
     /* Report: every bot with its task ARN; the alias and conversations absent. */
     json_object *doc = read_report(&f);
@@ -423,6 +428,51 @@ static void test_failures_and_throttling(void **state)
     assert_true(stat_of("faults.ecs-rate") > 0);
     assert_int_equal(stat_of("ecs_tasks_started"), 3);
     assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_rate\":0}"), 0);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* The reference dies at an error on the 2nd RunTask (the 3rd bot never
+ * tried, nothing recorded). mighost stops starting at an error that is not
+ * the bot's (exit 3), reports each bot, and --resume does the rest. */
+static void test_error_stops_and_resumes(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "A", NULL);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_errors_next\":[\"ok\",\"AccessDeniedException\"]}"), 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    /* One request at a time (5 per second, burst 1), as the reference. */
+    int rc = migrate(&f, (const char *const[]){"--yes", "--run-task-rate", "5", "--run-task-burst", "1", NULL},
+                     &out, &err);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(buf_str(&err), "AccessDeniedException"));
+    assert_non_null(strstr(buf_str(&err), "--resume"));
+    assert_int_equal(count_of(RUN_TASK, 0), 2);
+    json_object *doc = read_report(&f);
+    json_object *bots = path(path(phase(doc, "start_tasks"), "notes", NULL), "bots", NULL);
+    /* One bot each: started, failed with the error, not attempted (which
+     * bot is which depends on which waiting request wins the next token). */
+    int started = 0, failed = 0, untried = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_object *b = json_object_array_get_idx(bots, i);
+        const char *s = json_object_get_string(path(b, "status", NULL));
+        if (strcmp(s, "started") == 0) started++;
+        if (strcmp(s, "not attempted") == 0) untried++;
+        if (strcmp(s, "failed") == 0) {
+            failed++;
+            assert_non_null(strstr(json_object_get_string(path(b, "reason", NULL)), "AccessDeniedException"));
+        }
+    }
+    assert_int_equal(started, 1);
+    assert_int_equal(failed, 1);
+    assert_int_equal(untried, 1);
+    json_object_put(doc);
+    assert_int_equal(test_fakeaws_reset(&fake), 0);
+    rc = migrate(&f, (const char *const[]){"--yes", "--resume", NULL}, &out, &err);
+    if (rc != 0) fail_msg("resume: exit %d: %s", rc, buf_str(&err));
+    assert_int_equal(count_of(RUN_TASK, 0), 2);
+    assert_int_equal(stat_of("ecs_tasks_started"), 2);
     buf_free(&out);
     buf_free(&err);
 }
@@ -656,6 +706,19 @@ static void test_one_prompt_with_totals(void **state)
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&term));
     assert_int_equal(occurrences(buf_str(&term), "Proceed? [y/N]"), 1);
     expect_run_task_bodies((const char *const *)spec_bodies, 3);
+    /* The reference treats "yes" as no; the runner takes it as yes. */
+    make_fixture(&f, "A", NULL);
+    build_args(&f, NULL, args);
+    rc = run_in_pty(args, "yes\n", &term);
+    if (rc != 0) fail_msg("yes: exit %d: %s", rc, buf_str(&term));
+    assert_int_equal(count_of(RUN_TASK, 200), 3);
+    /* End of input at the prompt (the reference crashes, exit 1): nothing
+     * started, exit 2. */
+    make_fixture(&f, "A", NULL);
+    build_args(&f, NULL, args);
+    assert_int_equal(run_in_pty(args, "\x04", &term), 2);
+    assert_non_null(strstr(buf_str(&term), "not confirmed"));
+    assert_int_equal(count_of(RUN_TASK, 0), 0);
     /* No terminal, no --yes: refused, nothing started. */
     assert_int_equal(test_fakeaws_reset(&fake), 0);
     assert_int_equal(migrate(&f, NULL, &out, &err), 2);
@@ -806,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_payload_escaping),
         cmocka_unit_test(test_knowledge_filter_and_public_ip),
         cmocka_unit_test(test_failures_and_throttling),
+        cmocka_unit_test(test_error_stops_and_resumes),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_one_prompt_with_totals),
