@@ -229,7 +229,7 @@ local function start_phase(ctx)
   end
   data.started = data.started or {}
   local started = data.started
-  local report, earlier = {}, 0
+  local report, earlier, retries = {}, 0, 0
   local bucket = token_bucket(p.run_task_rate, p.run_task_burst)
   local limiter = running_limiter(ctx, p, started)
   local halt, last_save, next_bot = nil, mh.clock(), 1
@@ -284,7 +284,7 @@ local function start_phase(ctx)
         halt = halt or {sk = bot.sk, err = err}
         return
       end
-      ctx:count("retries_after_failure")
+      retries = retries + 1
     end
     entry.status, entry.reason = "failed", ("%s (after %d attempts)"):format(reason, p.run_task_attempts)
     ctx:fail(bot_key(bot), entry.reason)
@@ -319,7 +319,8 @@ local function start_phase(ctx)
                    knowledge = bots[i].knowledge, status = "not attempted"}
     end
   end
-  ctx:count("started_earlier", earlier)
+  ctx:note("started_earlier", earlier)
+  ctx:note("retried_attempts", retries)   -- after failures or errors (the core's retries not counted)
   ctx:note("run_id", data.run_id)
   ctx:note("bots", report)
   if halt then

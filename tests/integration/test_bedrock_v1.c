@@ -633,6 +633,23 @@ static void test_wait(void **state)
     assert_int_equal(started, 3);
     json_object_put(all);
     buf_free(&text);
+
+    /* Tasks still running when --wait-timeout runs out: listed, exit 1. */
+    make_fixture(&f, "A", NULL);
+    snprintf(cfg, sizeof cfg, "{\"ecs_embed_table\":\"%s\",\"ecs_running_polls\":100000}", f.table);
+    assert_int_equal(test_fakeaws_config(&fake, cfg), 0);
+    rc = migrate(&f, (const char *const[]){"--yes", "--wait", "--wait-timeout", "0.5", "--poll-interval", "0.1",
+                                           NULL}, &out, &err);
+    assert_int_equal(rc, 1);
+    doc = read_report(&f);
+    states = path(path(phase(doc, "wait"), "notes", NULL), "final_states", NULL);
+    for (size_t i = 0; i < 3; i++) {
+        json_object *s = json_object_array_get_idx(states, i);
+        assert_non_null(strstr(json_object_get_string(path(s, "outcome", NULL)), "still running after --wait-timeout"));
+        assert_string_equal(json_object_get_string(path(s, "task", "lastStatus")), "RUNNING");
+        assert_string_equal(json_object_get_string(path(s, "sync", "SyncStatus")), "RUNNING");
+    }
+    json_object_put(doc);
     assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_embed_table\":null,\"ecs_running_polls\":0}"), 0);
     buf_free(&out);
     buf_free(&err);
