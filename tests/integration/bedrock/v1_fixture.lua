@@ -1,7 +1,8 @@
 -- Datasets A and B of specs/bedrock-chat-v0-to-v1.md §6 on the
 -- ConversationTable's real key schema and indexes (§1.1).
--- arg: table name, "B" to add 8 conversations of ~290 KB for user-alice
--- (the scan then spans several 1 MB pages).
+-- arg: table name, then a variant: "A" (or none), "B" (A + 8 conversations
+-- of ~290 KB for user-alice: the scan spans several 1 MB pages), "many N"
+-- (A + N bots), "unicode" (A + a bot whose key needs JSON escaping).
 local ddb = require "mighost.dynamodb"
 local T, variant = arg[1] or "v1-conversations", arg[2]
 
