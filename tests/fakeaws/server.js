@@ -41,6 +41,13 @@ function defaultConfig () {
     imds_role: 'test-role',
     imds_region: 'us-east-1',
     ecs_running_polls: 0,
+    ecs_throttle_next: 0,
+    ecs_failures_next: [],
+    ecs_errors_next: [],
+    ecs_rate: 0,
+    ecs_burst: 100,
+    ecs_embed_table: null,
+    ecs_embed_fail: [],
     cognito_users: [],
     cognito_user_count: 0
   }
@@ -85,6 +92,17 @@ const SETTERS = {
   imds_role: String,
   imds_region: String,
   ecs_running_polls: (v) => integer(v, 0, 'ecs_running_polls'),
+  ecs_throttle_next: (v) => integer(v, 0, 'ecs_throttle_next'),
+  ecs_failures_next: (v) => list(v),
+  ecs_errors_next: (v) => list(v),
+  ecs_rate (v) {
+    const n = Number(v)
+    if (!(n >= 0)) throw new Error('ecs_rate must be a number >= 0')
+    return n
+  },
+  ecs_burst: (v) => integer(v, 1, 'ecs_burst'),
+  ecs_embed_table: nullableString,
+  ecs_embed_fail: (v) => list(v),
   cognito_users: (v) => list(v),
   cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
 }
@@ -107,6 +125,7 @@ function applyConfig (ctx, changes) {
   Object.assign(ctx.cfg, next)
   if ('seed' in next) ctx.rng = mulberry32(ctx.cfg.seed)
   if ('cognito_users' in next || 'cognito_user_count' in next) ctx.cognito = null
+  if ('ecs_rate' in next || 'ecs_burst' in next) ctx.ecsBucket = null
 }
 
 // CLI option -> setting (or special handling).
@@ -132,7 +151,10 @@ const OPTIONS = {
   '--container-token': 'container_token',
   '--imds-role': 'imds_role',
   '--imds-region': 'imds_region',
-  '--ecs-running-polls': 'ecs_running_polls'
+  '--ecs-running-polls': 'ecs_running_polls',
+  '--ecs-rate': 'ecs_rate',
+  '--ecs-burst': 'ecs_burst',
+  '--ecs-embed-table': 'ecs_embed_table'
 }
 
 function parseArgs (argv) {
@@ -330,6 +352,13 @@ function control (ctx, req, res, path, body) {
       const n = ctx.recordNext
       const out = n <= MAX_RECORDS ? ctx.records.slice(0, n)
         : ctx.records.slice(n % MAX_RECORDS).concat(ctx.records.slice(0, n % MAX_RECORDS))
+      return json(200, out)
+    }
+    case 'GET /__ecs-tasks': {
+      const out = []
+      for (const [arn, t] of ctx.ecsTasks) {
+        out.push({ taskArn: arn, cluster: t.cluster, clientToken: t.clientToken || null, polls: t.polls, stopped: !!t.stopped, botKey: t.bot || null })
+      }
       return json(200, out)
     }
     case 'POST /__expire-credentials':

@@ -7,6 +7,8 @@
 const crypto = require('crypto')
 const { ACCOUNT } = require('./creds')
 const { randomHex, xmlEscape, isoSeconds, send, replyJson, replyError, replyXml } = require('./util')
+const models = require('./models')
+const embedding = require('./embedding')
 
 function parseJsonBody (body) {
   if (!body.length) return {}
@@ -37,38 +39,104 @@ function ecs (ctx, req, res, body) {
     if (!Number.isInteger(count) || count < 1 || count > 10) {
       return replyError(ctx, req, res, 400, 'InvalidParameterException', 'count must be between 1 and 10.')
     }
+    const bad = models.check('ecs', op, input)
+    if (bad) return replyError(ctx, req, res, 400, bad[0], bad[1])
+    if (runTaskThrottled(ctx)) return replyError(ctx, req, res, 400, 'ThrottlingException', 'Rate exceeded')
+    const injected = ctx.cfg.ecs_errors_next.length ? ctx.cfg.ecs_errors_next.shift() : 'ok'
+    if (injected !== 'ok') {
+      ctx.stats.faults['ecs-error'] = (ctx.stats.faults['ecs-error'] || 0) + 1
+      return replyError(ctx, req, res, 400, injected, 'injected error')
+    }
     const cluster = String(input.cluster).split('/').pop()
+    // clientToken: the same token and parameters in a cluster get the
+    // first answer again and start nothing (ConflictException if the
+    // parameters differ), as ECS does.
+    const tokens = ctx.ecsTokens || (ctx.ecsTokens = new Map())
+    const tokenKey = input.clientToken != null ? cluster + '\n' + input.clientToken : null
+    const params = JSON.stringify(Object.assign({}, input, { clientToken: undefined }))
+    if (tokenKey && tokens.has(tokenKey)) {
+      const first = tokens.get(tokenKey)
+      if (first.params !== params) {
+        return replyError(ctx, req, res, 400, 'ConflictException', 'The client token was used with different parameters.')
+      }
+      ctx.stats.ecs_token_replays = (ctx.stats.ecs_token_replays || 0) + 1
+      return replyJson(ctx, req, res, 200, first.response)
+    }
+    if (ctx.cfg.ecs_failures_next.length) {
+      // No task started; the token stays unused (a retry may succeed).
+      const reason = ctx.cfg.ecs_failures_next.shift()
+      ctx.stats.faults['ecs-failure'] = (ctx.stats.faults['ecs-failure'] || 0) + 1
+      return replyJson(ctx, req, res, 200, {
+        tasks: [],
+        failures: [{ arn: `arn:aws:ecs:${region}:${ACCOUNT}:container-instance/${cluster}/${randomHex(16)}`, reason }]
+      })
+    }
     const td = String(input.taskDefinition)
     const tdArn = td.startsWith('arn:') ? td
       : `arn:aws:ecs:${region}:${ACCOUNT}:task-definition/${td.includes(':') ? td : td + ':1'}`
     const tasks = []
+    const writes = []
     for (let i = 0; i < count; i++) {
-      const taskArn = `arn:aws:ecs:${region}:${ACCOUNT}:task/${cluster}/${randomHex(16)}`
+      const taskId = randomHex(16)
+      const taskArn = `arn:aws:ecs:${region}:${ACCOUNT}:task/${cluster}/${taskId}`
       // Task definitions named fail-* stop with exit code 1.
       const exitCode = td.split('/').pop().startsWith('fail-') ? 1 : 0
-      ctx.ecsTasks.set(taskArn, { polls: 0, exitCode, cluster, tdArn })
+      const sim = embedding.started(ctx, input, taskId)
+      writes.push(sim.done)
+      ctx.ecsTasks.set(taskArn, { polls: 0, exitCode, cluster, tdArn, clientToken: input.clientToken, bot: embedding.botKey(input), embedKey: sim.key })
       tasks.push(ecsTask(taskArn, cluster, tdArn, region, 'PROVISIONING', null, input))
     }
-    return replyJson(ctx, req, res, 200, { tasks, failures: [] })
+    ctx.stats.ecs_tasks_started = (ctx.stats.ecs_tasks_started || 0) + count
+    const response = { tasks, failures: [] }
+    if (tokenKey) tokens.set(tokenKey, { params, response })
+    return Promise.all(writes).then(() => replyJson(ctx, req, res, 200, response))
   }
   if (op === 'DescribeTasks') {
     if (!Array.isArray(input.tasks) || input.tasks.length === 0) {
       return replyError(ctx, req, res, 400, 'ClientException', 'Tasks cannot be empty.')
     }
     if (input.tasks.length > 100) return replyError(ctx, req, res, 400, 'InvalidParameterException', 'Tasks cannot contain more than 100 elements.')
+    const bad = models.check('ecs', op, input)
+    if (bad) return replyError(ctx, req, res, 400, bad[0], bad[1])
     const cluster = String(input.cluster || 'default').split('/').pop()
-    const tasks = input.tasks.map((t) => {
+    const writes = []
+    const states = input.tasks.map((t) => {
       t = String(t)
       const arn = t.startsWith('arn:') ? t : `arn:aws:ecs:${region}:${ACCOUNT}:task/${cluster}/${t}`
       const known = ctx.ecsTasks.get(arn)
-      if (!known) return ecsTask(arn, cluster, null, region, 'STOPPED', 0, {})
+      if (!known) return { arn }
       known.polls++
       const running = known.polls <= ctx.cfg.ecs_running_polls
-      return ecsTask(arn, known.cluster, known.tdArn, region, running ? 'RUNNING' : 'STOPPED', running ? null : known.exitCode, {})
+      if (!running && !known.stopped) {
+        known.stopped = true
+        writes.push(embedding.stopped(ctx, known, arn.split('/').pop()))
+      }
+      return { arn, known, running }
     })
-    return replyJson(ctx, req, res, 200, { tasks, failures: [] })
+    return Promise.all(writes).then(() => {
+      const tasks = states.map(({ arn, known, running }) => known
+        ? ecsTask(arn, known.cluster, known.tdArn, region, running ? 'RUNNING' : 'STOPPED', running ? null : known.exitCode, {})
+        : ecsTask(arn, cluster, null, region, 'STOPPED', 0, {}))
+      replyJson(ctx, req, res, 200, { tasks, failures: [] })
+    })
   }
   replyError(ctx, req, res, 400, 'UnknownOperationException', `Unknown operation ${op}`)
+}
+
+// RunTask's rate: `ecs_throttle_next` requests refused first, then a token
+// bucket of `ecs_burst` refilled at `ecs_rate` per second (0: no limit).
+function runTaskThrottled (ctx) {
+  const cfg = ctx.cfg
+  const count = (kind) => { ctx.stats.faults[kind] = (ctx.stats.faults[kind] || 0) + 1; return true }
+  if (cfg.ecs_throttle_next > 0) { cfg.ecs_throttle_next--; return count('ecs-throttle') }
+  if (!cfg.ecs_rate) return false
+  const now = Date.now() / 1000
+  const b = ctx.ecsBucket || (ctx.ecsBucket = { tokens: cfg.ecs_burst, at: now })
+  b.tokens = Math.min(cfg.ecs_burst, b.tokens + (now - b.at) * cfg.ecs_rate)
+  b.at = now
+  if (b.tokens < 1) return count('ecs-rate')
+  b.tokens -= 1
+  return false
 }
 
 function ecsTask (taskArn, cluster, tdArn, region, status, exitCode, input) {
@@ -163,6 +231,8 @@ function cognito (ctx, req, res, body) {
   }
   const state = cognitoState(ctx)
   const err = (code, msg) => replyError(ctx, req, res, 400, code, msg)
+  const bad = models.check('cognito', op, input)
+  if (bad) return err(bad[0], bad[1])
   for (const member of ['UserPoolId'].concat({
     AdminAddUserToGroup: ['Username', 'GroupName'],
     AdminRemoveUserFromGroup: ['Username', 'GroupName'],

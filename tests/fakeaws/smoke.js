@@ -253,6 +253,30 @@ async function ecsCognitoChecks () {
   r = await describe()
   check(r.json.tasks[0].lastStatus === 'STOPPED' && r.json.tasks[0].containers[0].exitCode === 1, 'fail-* task exits 1', r.text)
   await control('POST', '/__config', { ecs_running_polls: 0 })
+  // Request shapes against the model: enums, types, unknown members.
+  const runTask = (input) => json11('ecs', 'AmazonEC2ContainerServiceV20141113.RunTask', Object.assign({ cluster: 'main', taskDefinition: 'td' }, input))
+  r = await runTask({ networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'], assignPublicIp: 'MAYBE' } } })
+  check(r.status === 400 && r.json.__type === 'InvalidParameterException' && /enum value set/.test(r.json.message), 'RunTask enum', r.text)
+  r = await runTask({ networkConfiguration: { awsvpcConfiguration: { subnets: 'subnet-1' } } })
+  check(r.status === 400 && r.json.__type === 'SerializationException', 'RunTask member type', r.text)
+  r = await runTask({ networkConfiguration: { awsvpcConfiguration: { securityGroups: ['sg-1'] } } })
+  check(r.status === 400 && r.json.__type === 'InvalidParameterException' && /subnets/.test(r.json.message), 'RunTask required member', r.text)
+  r = await runTask({ clusterName: 'x' })
+  check(r.status === 400 && r.json.__type === 'SerializationException', 'RunTask unknown member', r.text)
+  r = await runTask({ clientToken: 'a'.repeat(65) })
+  check(r.status === 400 && r.json.__type === 'InvalidParameterException', 'RunTask clientToken length', r.text)
+  // clientToken: the same answer again, no second task; other parameters: conflict.
+  const first = await runTask({ clientToken: 'tok-1' })
+  r = await runTask({ clientToken: 'tok-1' })
+  check(r.status === 200 && r.json.tasks[0].taskArn === first.json.tasks[0].taskArn, 'RunTask clientToken replay', r.text)
+  r = await runTask({ clientToken: 'tok-1', startedBy: 'other' })
+  check(r.status === 400 && r.json.__type === 'ConflictException', 'RunTask clientToken conflict', r.text)
+  // Injected throttling and failures.
+  await control('POST', '/__config', { ecs_throttle_next: 1, ecs_failures_next: ['RESOURCE:MEMORY'] })
+  r = await runTask({})
+  check(r.status === 400 && r.json.__type === 'ThrottlingException', 'RunTask throttled', r.text)
+  r = await runTask({})
+  check(r.status === 200 && r.json.tasks.length === 0 && r.json.failures[0].reason === 'RESOURCE:MEMORY', 'RunTask failures', r.text)
 
   const target = (op) => 'AWSCognitoIdentityProviderService.' + op
   await control('POST', '/__config', { cognito_users: 'alice,bob', cognito_user_count: 3 })
@@ -265,12 +289,14 @@ async function ecsCognitoChecks () {
     token = r.json.PaginationToken
   } while (token)
   check(seen.join(',') === 'alice,bob,user-00001,user-00002,user-00003', 'ListUsers pagination', seen)
-  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'bob', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'bob', GroupName: 'admins' })
   check(r.status === 200, 'AdminAddUserToGroup', r.text)
-  await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'bob', GroupName: 'admins' })
-  r = await json11('cognito-idp', target('ListUsersInGroup'), { UserPoolId: 'p', GroupName: 'admins' })
+  await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'bob', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('ListUsersInGroup'), { UserPoolId: 'us-east-1_P', GroupName: 'admins' })
   check(r.status === 200 && r.json.Users.length === 1 && r.json.Users[0].Username === 'bob', 'ListUsersInGroup', r.text)
-  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'p', Username: 'zed', GroupName: 'admins' })
+  r = await json11('cognito-idp', target('ListUsers'), { UserPoolId: 'not a pool id' })
+  check(r.status === 400 && r.json.__type === 'InvalidParameterException' && /regular expression/.test(r.json.message), 'ListUsers pool id pattern', r.text)
+  r = await json11('cognito-idp', target('AdminAddUserToGroup'), { UserPoolId: 'us-east-1_P', Username: 'zed', GroupName: 'admins' })
   check(r.status === 400 && r.json.__type === 'UserNotFoundException', 'unknown user', r.text)
 }
 

@@ -14,8 +14,9 @@
 -- `always = true` runs a phase in every mode and on every resume (lookups
 -- that later phases and verification need).
 -- A migration may define `check(params, options)` (return a message to
--- refuse the run, exit 2) and `confirm_notes(params, options)` (lines
--- added to the confirmation). A phase may raise {exit = N, message = ...}
+-- refuse the run, exit 2) and `confirm_notes(params, options, store)`
+-- (lines added to the confirmation; the store has the checkpoints of an
+-- earlier run, for totals that account for what is done). A phase may raise {exit = N, message = ...}
 -- to stop the run with that exit code.
 
 local ddb = require "mighost.dynamodb"
@@ -288,6 +289,16 @@ local function run_phase(ph, ctx)
   if not ok then ctx.verify_failed = true end
 end
 
+-- The parameter values that name a run's state: all but those declared
+-- identity = false (so --resume may change them).
+local function identity_values(mig, values)
+  local out = {}
+  for _, p in ipairs(mig.params or {}) do
+    if p.identity ~= false then out[p.name] = values[p.name] end
+  end
+  return out
+end
+
 function M.run(mig, o)
   local values, from_or_err
   local stack_outputs
@@ -344,7 +355,8 @@ function M.run(mig, o)
   if o.dry_run or o.limit or o.verify_only then
     store = state.null(mig.name, values)
   else
-    local ok, s = pcall(state.open, o.state_dir or state.default_dir(), mig.name, values)
+    local ok, s = pcall(state.open, o.state_dir or state.default_dir(), mig.name,
+                        identity_values(mig, values))
     if not ok then io.stderr:write("mighost: ", tostring(s), "\n"); return EXIT.USAGE end
     store = s
     if store:unfinished() and not o.resume and not o.fresh then
@@ -358,7 +370,7 @@ function M.run(mig, o)
       mh.warn("nothing to resume for these parameters: starting from the beginning")
     end
   end
-  if mig.confirm_notes then info.notes = mig.confirm_notes(values, o) end
+  if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
   if not confirm(mig, values, info, o) then
     io.stderr:write("mighost: not confirmed; nothing was changed\n")
     return EXIT.USAGE

@@ -7,7 +7,9 @@
 --   {name = "source_table", type = "table", required = true, doc = "...",
 --    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
 --    key = {hash = "pk", range = "sk"}, access = "read" | "write",
---    default = ..., secret = true (kept out of reports), flag = "--source"}
+--    default = ..., secret = true (kept out of reports), flag = "--source",
+--    identity = false (not part of the run identity that names the state
+--    file: options that change how a run goes, not what it does)}
 -- Types: string, integer, number, boolean, table (a DynamoDB table name, or
 -- NAME@profile=P,region=R for one in another account or region),
 -- list (of strings: JSON array, or comma-separated on the command line).
@@ -260,7 +262,18 @@ end
 
 -- An output whose key is the declared one, or starts with it (stacks add
 -- generated suffixes). More than one candidate is an error.
+-- A list parameter takes every matching output, in key order (e.g.
+-- PrivateSubnetId0, PrivateSubnetId1).
 function M.from_stack(p, outputs)
+  if p.type == "list" then
+    local keys, out = {}, {}
+    for k in pairs(outputs) do
+      if k:sub(1, #p.stack_output) == p.stack_output then keys[#keys + 1] = k end
+    end
+    table.sort(keys)
+    for i, k in ipairs(keys) do out[i] = outputs[k] end
+    return #out > 0 and out or nil
+  end
   if outputs[p.stack_output] then return outputs[p.stack_output] end
   local found, key
   for k, v in pairs(outputs) do

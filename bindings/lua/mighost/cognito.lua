@@ -1,0 +1,128 @@
+-- mighost.cognito: Cognito user pools (AWS JSON 1.1, signing name
+-- cognito-idp) for scripts, on mighost.aws.call.
+--
+--   for user in cognito.list_users{pool = P, filter = 'email ^= "a"'} do end
+--   for user in cognito.list_users_in_group{pool = P, group = G} do end
+--   local ok, err = cognito.add_user_to_group{pool = P, user = U, group = G}
+--   local resp, err = cognito.request(op, body)
+--
+-- A user is Cognito's record (Username, Enabled, UserStatus, ...) with its
+-- Attributes also as a map in `attributes`. The iterators follow the
+-- pagination tokens and raise the AWS error, if any, from the loop.
+-- AdminAddUserToGroup is idempotent on AWS's side (adding a member again
+-- succeeds); in a dry-run it is recorded in the plan
+-- ({"op":"AdminAddUserToGroup","table":"cognito:POOL",...}) and not sent.
+-- Offline runs (--source-dir) have no AWS access: every call returns an
+-- error with code "Offline".
+
+local aws = require "mighost.aws"
+local json = require "mighost.json"
+local plan = require "mighost.plan"
+local mh = require "mighost"
+
+local M = {}
+M.PAGE_MAX = 60   -- ListUsers' and ListUsersInGroup's largest Limit
+
+local stats = {calls = 0, retries = 0, throttles = 0, errors = 0, recorded = 0}
+
+local function offline()
+  local ok, ddb = pcall(require, "mighost.dynamodb")
+  return ok and ddb.offline and ddb.offline() ~= nil
+end
+
+local function call(op, body)
+  if offline() then
+    return nil, aws.error("Offline", op .. ": no AWS access in an offline run (--source-dir)", false)
+  end
+  local text, meta = aws.call("cognito-idp", op, body)
+  stats.calls = stats.calls + 1
+  stats.retries = stats.retries + (meta.attempts > 0 and meta.attempts - 1 or 0)
+  stats.throttles = stats.throttles + (meta.throttles or 0)
+  if not text then
+    stats.errors = stats.errors + 1
+    meta.operation = op
+    return nil, meta
+  end
+  local ok, resp = pcall(json.decode, text ~= "" and text or "{}")
+  if not ok or type(resp) ~= "table" then
+    stats.errors = stats.errors + 1
+    return nil, aws.error("SerializationException", op .. ": the answer is not a JSON object", false)
+  end
+  return resp, meta
+end
+
+function M.request(op, body)
+  if type(body) == "table" then body = json.encode(body) end
+  return call(op, body or "{}")
+end
+
+local function need(o, field, what)
+  if type(o) ~= "table" or type(o[field]) ~= "string" or o[field] == "" then
+    error(("option '%s' (%s) is required"):format(field, what), 3)
+  end
+  return o[field]
+end
+
+local function with_attributes(u)
+  local map = {}
+  for _, a in ipairs(u.Attributes or {}) do map[a.Name] = a.Value end
+  u.attributes = map
+  return u
+end
+
+-- Pages of `op` as one stream of users; `token` names the pagination field.
+local function users(op, request, token)
+  local page, i, next_token, done = nil, 0, nil, false
+  return function()
+    while true do
+      if page and i < #page then
+        i = i + 1
+        return with_attributes(page[i])
+      end
+      if done then return nil end
+      request[token] = next_token
+      local resp, err = call(op, json.encode(request))
+      if not resp then error(err, 2) end
+      page, i = resp.Users or {}, 0
+      next_token = resp[token]
+      if next_token == json.null or next_token == "" then next_token = nil end
+      done = next_token == nil
+    end
+  end
+end
+
+function M.list_users(o)
+  local req = {UserPoolId = need(o, "pool", "the user pool id"), Limit = o.limit or M.PAGE_MAX}
+  if o.filter then req.Filter = o.filter end
+  if o.attributes then req.AttributesToGet = json.array(o.attributes) end
+  return users("ListUsers", req, "PaginationToken")
+end
+
+function M.list_users_in_group(o)
+  local req = {UserPoolId = need(o, "pool", "the user pool id"),
+               GroupName = need(o, "group", "the group name"), Limit = o.limit or M.PAGE_MAX}
+  return users("ListUsersInGroup", req, "NextToken")
+end
+
+-- true, or nil and the error (UserNotFoundException for an unknown user).
+function M.add_user_to_group(o)
+  local body = json.encode{UserPoolId = need(o, "pool", "the user pool id"),
+                           Username = need(o, "user", "a username"),
+                           GroupName = need(o, "group", "the group name")}
+  if mh.dry_run then
+    plan.record("AdminAddUserToGroup", "cognito:" .. o.pool, body)
+    stats.recorded = stats.recorded + 1
+    return true
+  end
+  local resp, err = call("AdminAddUserToGroup", body)
+  if not resp then return nil, err end
+  return true
+end
+
+function M.stats()
+  local c = {}
+  for k, v in pairs(stats) do c[k] = v end
+  return c
+end
+
+return M
