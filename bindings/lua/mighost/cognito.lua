@@ -23,33 +23,7 @@ local mh = require "mighost"
 local M = {}
 M.PAGE_MAX = 60   -- ListUsers' and ListUsersInGroup's largest Limit
 
-local stats = {calls = 0, retries = 0, throttles = 0, errors = 0, recorded = 0}
-
-local function offline()
-  local ok, ddb = pcall(require, "mighost.dynamodb")
-  return ok and ddb.offline and ddb.offline() ~= nil
-end
-
-local function call(op, body)
-  if offline() then
-    return nil, aws.error("Offline", op .. ": no AWS access in an offline run (--source-dir)", false)
-  end
-  local text, meta = aws.call("cognito-idp", op, body)
-  stats.calls = stats.calls + 1
-  stats.retries = stats.retries + (meta.attempts > 0 and meta.attempts - 1 or 0)
-  stats.throttles = stats.throttles + (meta.throttles or 0)
-  if not text then
-    stats.errors = stats.errors + 1
-    meta.operation = op
-    return nil, meta
-  end
-  local ok, resp = pcall(json.decode, text ~= "" and text or "{}")
-  if not ok or type(resp) ~= "table" then
-    stats.errors = stats.errors + 1
-    return nil, aws.error("SerializationException", op .. ": the answer is not a JSON object", false)
-  end
-  return resp, meta
-end
+local call, stats_copy, stats = require("mighost.service").new("cognito-idp")
 
 function M.request(op, body)
   if type(body) == "table" then body = json.encode(body) end
@@ -119,10 +93,6 @@ function M.add_user_to_group(o)
   return true
 end
 
-function M.stats()
-  local c = {}
-  for k, v in pairs(stats) do c[k] = v end
-  return c
-end
+M.stats = stats_copy
 
 return M
