@@ -116,11 +116,13 @@ function Batcher:add(unit)
   if self.nkeys >= ddb.BATCH_GET_MAX then self:send() end
 end
 
-local function put_one(self, u, it, done)
+local function put_one(self, entry, done)
   local ctx, o = self.ctx, self.o
+  local u, it = entry[1], entry[2]
   local ok, err = ddb.put{table = o.table, item = it, condition = "attribute_not_exists(#k)",
                           names = {["#k"] = o.schema.hash}}
   if ok then
+    entry.ok = true
     ctx.counts.written = ctx.counts.written + 1
   elseif ok == false then
     -- Written by someone else since the check: theirs stays.
@@ -157,7 +159,7 @@ local function process(self, units)
     end
     for _, g in ipairs(got) do present[item.encode(ddb.key_of(schema, g))] = g end
   end
-  local puts = {}
+  local puts, owner, dups = {}, {}, {}
   for _, u in ipairs(units) do
     u.confirmed = u.deletable
     if o.share_timestamps then
@@ -187,8 +189,14 @@ local function process(self, units)
         else
           ctx:skip("already migrated")
         end
+      elseif owner[u.ids[i]] then
+        -- Two v2.3 records of this batch map to one v2.4 key (e.g. "/x9"
+        -- and "/x9/"): the first is written, the other checked against it.
+        dups[#dups + 1] = {u, it, owner[u.ids[i]]}
       else
-        puts[#puts + 1] = {u, it}
+        local entry = {u, it}
+        owner[u.ids[i]] = entry
+        puts[#puts + 1] = entry
       end
     end
   end
@@ -197,8 +205,18 @@ local function process(self, units)
     left = left - 1
     if left == 0 and parked then mh.unpark(me) end
   end
-  for _, p in ipairs(puts) do mh.spawn(put_one, self, p[1], p[2], done) end
+  for _, p in ipairs(puts) do mh.spawn(put_one, self, p, done) end
   while left > 0 do parked = true; mh.park(); parked = false end
+  for _, d in ipairs(dups) do
+    local u, it, first = d[1], d[2], d[3]
+    if not first.ok or (o.compare and not o.compare(first[2], it)) then
+      u.confirmed = false
+      ctx:skip("another v2.3 record maps to the same v2.4 key with a different value (kept; the "
+        .. "v2.3 record is not deleted)", ddb.key_of(schema, it))
+    else
+      ctx:skip("already migrated")
+    end
+  end
   if o.deleter then
     for _, u in ipairs(units) do
       if u.confirmed then o.deleter:delete(u.source_key)
@@ -520,7 +538,7 @@ local function reindex(ctx)
     mh.info(("dry-run: would invoke %s once with %s"):format(p.reindexer_function, payload))
     return
   end
-  local key = {FunctionName = p.reindexer_function}
+  local key = {FunctionName = {S = p.reindexer_function}}
   -- Once: no automatic re-send (max_attempts 1). Only a throttle, which
   -- means the function did not start, is tried again.
   local opts = {invocation_type = event and "Event" or "RequestResponse", max_attempts = 1,

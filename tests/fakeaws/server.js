@@ -41,6 +41,7 @@ function defaultConfig () {
     imds_role: 'test-role',
     imds_region: 'us-east-1',
     ecs_running_polls: 0,
+    lambda_slow_ms: 3000,
     cognito_users: [],
     cognito_user_count: 0
   }
@@ -85,6 +86,7 @@ const SETTERS = {
   imds_role: String,
   imds_region: String,
   ecs_running_polls: (v) => integer(v, 0, 'ecs_running_polls'),
+  lambda_slow_ms: (v) => integer(v, 0, 'lambda_slow_ms'),
   cognito_users: (v) => list(v),
   cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
 }

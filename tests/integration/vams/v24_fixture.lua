@@ -7,6 +7,7 @@
 -- order the conversion rules depend on). VARIANT:
 --   empty   the six tables, no items
 --   (none)  the §12.1 dataset
+--   edge    the §12.1 dataset and the edge rows of §12.8 and §12.9
 -- Extra FILE TABLE pairs load more items (TABLE is the suffix: auth, ...).
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
@@ -58,6 +59,25 @@ if variant ~= "empty" then
   load(here .. "/v24_source_auth.jsonl", "auth")
   load(here .. "/v24_source_metadata.jsonl", "meta-old")
   load(here .. "/v24_source_schema.jsonl", "schema-old")
+end
+if variant == "edge" then
+  -- §12.8 and §12.9 constraints: BOOL groupId, no constraintId, c-ok, c0,
+  -- N groupId, N constraintId; and one whose items would be over 400 KB
+  -- (non-ASCII text is six bytes per character in the JSON text).
+  load(here .. "/v24_edge_auth.jsonl", "auth")
+  assert(ddb.put{table = P .. "-auth", item = {entityType = {S = "constraint"}, sk = {S = "constraint#c-big"},
+    constraintId = {S = "c-big"}, objectType = {S = "asset"}, criteriaAnd = {L = {{M = {
+      field = {S = "assetName"}, operator = {S = "contains"}, value = {S = ("\u{e9}"):rep(100000)}}}}}}})
+  -- §12.8: 28 assets with one key each, plus "/x9" and "/x9/" with key a
+  -- (one v2.4 key, different values); a record with a binary value.
+  for i = 0, 27 do
+    assert(ddb.put{table = P .. "-meta-old", item = {databaseId = {S = "db-c"},
+      assetId = {S = ("a%02d"):format(i)}, k = {S = "v" .. i}}})
+  end
+  assert(ddb.put{table = P .. "-meta-old", item = {databaseId = {S = "db-c"}, assetId = {S = "/x9"}, a = {S = "one"}}})
+  assert(ddb.put{table = P .. "-meta-old", item = {databaseId = {S = "db-c"}, assetId = {S = "/x9/"}, a = {S = "two"}}})
+  assert(ddb.put{table = P .. "-meta-old", item = {databaseId = {S = "db-c"}, assetId = {S = "xb"},
+    bin = {B = "\0\1"}, ok = {S = "v"}}})
 end
 for i = 3, #arg - 1, 2 do load(arg[i], arg[i + 1]) end
 print("seeded", P)
