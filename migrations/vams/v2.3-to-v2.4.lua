@@ -36,6 +36,7 @@ local SKEY = "databaseId:metadataEntityType"
 local SCHEMA_INDEX = "DatabaseIdMetadataEntityTypeIndex"
 local MAX_LISTED = 100
 local MAX_BATCHES = 8          -- existence-check batches in flight per phase
+local PUT_WORKERS = 8          -- conditional puts in flight per batch
 
 -- Report helpers ---------------------------------------------------------------
 
@@ -200,12 +201,20 @@ local function process(self, units)
       end
     end
   end
-  local left, me, parked = #puts, mh.current(), false
+  -- A few workers per batch (MAX_BATCHES x PUT_WORKERS requests in
+  -- flight), not a task per item.
+  local left, me, parked, next_put = #puts, mh.current(), false, 0
   local function done()
     left = left - 1
     if left == 0 and parked then mh.unpark(me) end
   end
-  for _, p in ipairs(puts) do mh.spawn(put_one, self, p, done) end
+  local function worker()
+    while next_put < #puts do
+      next_put = next_put + 1
+      put_one(self, puts[next_put], done)
+    end
+  end
+  for _ = 1, math.min(PUT_WORKERS, #puts) do mh.spawn(worker) end
   while left > 0 do parked = true; mh.park(); parked = false end
   for _, d in ipairs(dups) do
     local u, it, first = d[1], d[2], d[3]
