@@ -48,6 +48,7 @@ function defaultConfig () {
     ecs_burst: 100,
     ecs_embed_table: null,
     ecs_embed_fail: [],
+    lambda_slow_ms: 3000,
     cognito_users: [],
     cognito_user_count: 0
   }
@@ -103,6 +104,7 @@ const SETTERS = {
   ecs_burst: (v) => integer(v, 1, 'ecs_burst'),
   ecs_embed_table: nullableString,
   ecs_embed_fail: (v) => list(v),
+  lambda_slow_ms: (v) => integer(v, 0, 'lambda_slow_ms'),
   cognito_users: (v) => list(v),
   cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
 }

@@ -318,6 +318,20 @@ function lambda (ctx, req, res, body) {
     headers['X-Amz-Function-Error'] = 'Unhandled'
     return replyJson(ctx, req, res, 200, { errorMessage: 'injected failure', errorType: 'Error' }, headers)
   }
+  // A handler that reports its own failure in the payload (no function error).
+  if (shortName.startsWith('error500-')) {
+    return replyJson(ctx, req, res, 200, { statusCode: 500, body: JSON.stringify({ error: 'injected handler error' }) }, headers)
+  }
+  // A handler that answers as the VAMS reindexer does.
+  if (shortName.startsWith('reindex-')) {
+    const results = { assets: { total: 2, success: 2, failed: 0 }, files: { total: 3, success: 3, failed: 0 } }
+    return replyJson(ctx, req, res, 200, { statusCode: 200, body: JSON.stringify({ message: 'Reindexing completed', results }) }, headers)
+  }
+  // A function that runs for ctx.cfg.lambda_slow_ms before answering.
+  if (shortName.startsWith('slow-')) {
+    return setTimeout(() => replyJson(ctx, req, res, 200, { ok: true, function: name, payload }, headers),
+      ctx.cfg.lambda_slow_ms || 3000)
+  }
   replyJson(ctx, req, res, 200, { ok: true, function: name, payload }, headers)
 }
 
