@@ -28,23 +28,7 @@ local SYNC_FINAL = {SUCCEEDED = true, FAILED = true, ORIGINAL_NOT_FOUND = true}
 
 -- JSON text of a string as Python's json.dumps writes it (ensure_ascii):
 -- the reference builds the payload with it and botocore the request body.
-local SHORT = {[8] = "\\b", [9] = "\\t", [10] = "\\n", [12] = "\\f", [13] = "\\r",
-               [34] = '\\"', [92] = "\\\\"}
-
-local function py_string(s)
-  local out = {'"'}
-  for _, c in utf8.codes(s) do
-    if SHORT[c] then out[#out + 1] = SHORT[c]
-    elseif c >= 0x20 and c < 0x7f then out[#out + 1] = string.char(c)
-    elseif c < 0x10000 then out[#out + 1] = ("\\u%04x"):format(c)
-    else
-      local v = c - 0x10000
-      out[#out + 1] = ("\\u%04x\\u%04x"):format(0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff))
-    end
-  end
-  out[#out + 1] = '"'
-  return table.concat(out)
-end
+local py_string = require("mighost.pyjson").quote
 
 local function py_list(list)
   local out = {}
