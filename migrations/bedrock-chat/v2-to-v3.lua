@@ -402,7 +402,12 @@ local function migrate(ctx)
 
   local todo, resumed = {}, 0
   for _, uid in ipairs(users) do
-    if done[uid] then resumed = resumed + 1 else todo[#todo + 1] = uid end
+    if done[uid] then
+      resumed = resumed + 1
+      -- Still a failure of this run: the exit status says so on resume too.
+      if not done[uid].ok then ctx:fail({PK = {S = uid}}, "user had failures in an earlier run "
+        .. "(listed in that run's report)") end
+    else todo[#todo + 1] = uid end
   end
   if resumed > 0 then mh.info(("%d users finished in an earlier run are skipped"):format(resumed)) end
   for_each_user(ctx, todo, p.user_concurrency, one_user)
