@@ -276,6 +276,11 @@ local function find_users(ctx)
     end
   end
   table.sort(list)
+  local limit = ctx.options.limit
+  if limit and #list > limit then
+    -- A trial (--limit N): the first N users in order, migrated and verified.
+    for i = #list, limit + 1, -1 do list[i] = nil end
+  end
   users = list
   ctx:note("users", #list)
   mh.info(("%d users to %s"):format(#list, ctx.options.verify_only and "verify" or "migrate"))

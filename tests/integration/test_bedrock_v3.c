@@ -436,6 +436,11 @@ static void test_dry_run(void **state)
     assert_non_null(strstr(buf_str(&err), "user-bob: 1 bots, 3 aliases (2 would be skipped), 1 conversations, 0 related documents"));
     assert_non_null(strstr(buf_str(&err), "--- sample 1 (migrate)"));
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    /* --limit N: a trial on the first N users in order. */
+    const char *limited[] = {"--dry-run", "--limit", "1", NULL};
+    assert_int_equal(migrate(&f, limited, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&err), "user-alice: 2 bots"));
+    assert_null(strstr(buf_str(&err), "user-bob:"));
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
