@@ -240,21 +240,24 @@ local function kind_of_v3(table_is_bots, sk)
   return sk:find("#RELATED_DOCUMENT#", 1, true) and "related_documents" or "conversations"
 end
 
--- Runs fn(uid) for every user in `list` with at most `limit` at once.
+-- Runs fn(uid) for every user in `list` with at most `limit` at once. An
+-- error in fn is raised once every user in flight has finished.
 local function for_each_user(ctx, list, limit, fn)
-  local in_flight, waiting = 0, nil
+  local in_flight, waiting, failure = 0, nil, nil
   local function one(uid)
-    fn(uid)
+    local ok, err = pcall(fn, uid)
+    if not ok and not failure then failure = err end
     in_flight = in_flight - 1
     if waiting then local w = waiting; waiting = nil; mh.unpark(w) end
   end
   for _, uid in ipairs(list) do
-    if ctx:interrupted() then break end
+    if ctx:interrupted() or failure then break end
     while in_flight >= limit do waiting = mh.current(); mh.park() end
     in_flight = in_flight + 1
     mh.spawn(one, uid)
   end
   while in_flight > 0 do waiting = mh.current(); mh.park() end
+  if failure then error(failure, 0) end
 end
 
 -- Phase 1: the users in scope ----------------------------------------------------

@@ -327,6 +327,11 @@ static void test_verify_only(void **state)
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     assert_non_null(strstr(buf_str(&out), "\"source\":{\"aliases\":2,\"bots\":3,\"conversations\":4,\"related_documents\":2}"));
     assert_non_null(strstr(buf_str(&out), "\"success\":true"));
+    /* Difference: --verify-only also writes mighost's report (the
+     * reference writes none), marked as such. */
+    json_object *vr = read_json(f.report);
+    assert_string_equal(json_object_get_string(get(vr, "mode")), "verify-only");
+    json_object_put(vr);
     /* Alice's private bot deleted, Bob's bot changed, Bob's skipped alias
      * of the deleted bot present. */
     buf_printf(&code,
@@ -510,6 +515,41 @@ static void test_keep_inaccessible_aliases(void **state)
     assert_non_null(strstr(json_object_to_json_string_ext(ia, JSON_C_TO_STRING_PLAIN), "\"written\":true"));
     assert_true(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
     json_object_put(doc);
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&got);
+}
+
+/* Difference (W6, and §1.3's empty index key): malformed items fail alone,
+ * each with its reason; the rest of the user is migrated. The bot with an
+ * empty SyncStatus is expected and missing, so verification fails too. */
+static void test_malformed_items_fail_alone(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "edge");
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT;
+    const char *extra[] = {"--yes", "--users", "user-erin", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
+    json_object *doc = read_json(f.report);
+    json_object *erin = user_stat(doc, "user-erin");
+    expect_user(doc, "user-erin", "1 0 1 0 0", 0);
+    expect_kinds(get(erin, "read"), "2 1 1 0");
+    expect_kinds(get(erin, "failed"), "1 1 0 0");
+    const char *reasons = json_object_to_json_string_ext(get(erin, "reasons"), JSON_C_TO_STRING_PLAIN);
+    assert_non_null(strstr(reasons, "index key attribute 'SyncStatus' is an empty string"));
+    assert_non_null(strstr(reasons, "malformed alias: required attribute 'Title' is missing"));
+    assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 2);
+    json_object *v = get(phase(doc, "verify"), "notes.verification");
+    assert_false(json_object_get_boolean(get(v, "success")));
+    assert_string_equal(json_object_get_string(get(v, "error_bots")), "Source: 2, Destination: 1");
+    json_object_put(doc);
+    dump(f.bots, &got);
+    assert_int_equal(count_lines(buf_str(&got)), 1);
+    assert_non_null(strstr(buf_str(&got), "BOT#01JALICEPRIV000000000000002"));
+    dump(f.conv, &got);
+    assert_int_equal(count_lines(buf_str(&got)), 1);
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
@@ -732,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_unprocessed_items),
         cmocka_unit_test(test_keep_inaccessible_aliases),
+        cmocka_unit_test(test_malformed_items_fail_alone),
         cmocka_unit_test(test_owner_lookup_once_per_bot),
         cmocka_unit_test(test_stack_outputs),
         cmocka_unit_test(test_interrupt_and_resume),

@@ -1,8 +1,9 @@
 -- The dataset of specs/bedrock-chat-v2-to-v3.md §6.1 (v3_source.jsonl) on
 -- the real key schemas and indexes of the V2 table and the two V3 tables.
 -- arg: table-name prefix; variant: "shared" adds user-dave with aliases of
--- A1 and B1 (owners looked up once per original bot), "many=N" adds N
--- users with one bot and one conversation each.
+-- A1 and B1 (owners looked up once per original bot), "edge" adds
+-- user-erin with malformed items, "many=N" adds N users with one bot and
+-- one conversation each.
 -- Tables: PREFIX-v2, PREFIX-v3conv, PREFIX-v3bots.
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
@@ -58,6 +59,18 @@ end
 if variant == "shared" then
   like("user-bob#BOT_ALIAS#01JALICEPUBKB00000000000001", "user%-bob", "user-dave")
   like("user-alice#BOT_ALIAS#01JBOBLEGACY00000000000001", "user%-alice", "user-dave")
+end
+if variant == "edge" then
+  -- user-erin: a bot with an empty SyncStatus (an index key of the V3 bot
+  -- table), a good bot, an alias without Title, a conversation.
+  like("user-alice#BOT#01JALICEPRIV000000000000002", "user%-alice", "user-erin")
+  local text = by_sk["user-alice#BOT#01JALICEPUBKB00000000000001"]:gsub("user%-alice", "user-erin")
+    :gsub('"SyncStatus":{"S":"SUCCEEDED"}', '"SyncStatus":{"S":""}')
+  w:put(item.decode(text))
+  text = by_sk["user-bob#BOT_ALIAS#01JALICEPUBKB00000000000001"]:gsub("user%-bob", "user-erin")
+    :gsub('"Title":{"S":"[^"]*"},', "")
+  w:put(item.decode(text))
+  like("user-bob#CONV#01JCONVB0000000000000000001", "user%-bob", "user-erin")
 end
 local many = tonumber(variant:match("^many=(%d+)$"))
 for i = 1, many or 0 do
