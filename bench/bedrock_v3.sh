@@ -1,17 +1,20 @@
 #!/bin/sh
-# bench/bedrock_v3.sh BUILD_DIR [USERS] [CONVERSATIONS] [LARGE] - the
+# bench/bedrock_v3.sh BUILD_DIR [USERS] [CONVERSATIONS] [LARGE] [CONCURRENCIES] - the
 # Bedrock Chat v2 -> v3 migration on seeded data (bench/lua/bedrock_v3_seed.lua:
 # 3 bots and 2 aliases per user, CONVERSATIONS with 1-6 KB message maps,
 # LARGE of them near 400 KB, a related document for every third) against
 # dynalite: wall time, source items per second, client CPU and peak RSS of
 # the dry-run, the real run (which includes its verification) and
 # --verify-only. Defaults: 1000 users, 50000 conversations, 100 large.
+# CONCURRENCIES (default "16"): the real run once per --user-concurrency
+# value (the later runs rewrite the same items).
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
 users=${2:-1000}
 convs=${3:-50000}
 large=${4:-100}
+concurrencies=${5:-16}
 mighost=$build/mighost
 . bench/dynalite.sh
 
@@ -50,6 +53,8 @@ start=$(date +%s)
 echo "data ($(($(date +%s) - start)) s to seed): $(grep -v source_items "$out/seed" | tr '\n' ';' | sed 's/;$//; s/;/, /g')"
 items=$(awk '$1 == "source_items" {print $2}' "$out/seed")
 measure "dry-run" "$items" --dry-run
-measure "run (migrate, verify)" "$items" --yes
-phases
+for c in $concurrencies; do
+    measure "run (migrate, verify), $c at once" "$items" --yes --user-concurrency "$c"
+    phases
+done
 measure "verify-only" "$items" --verify-only
