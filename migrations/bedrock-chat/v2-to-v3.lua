@@ -314,7 +314,7 @@ local function migrate(ctx)
   end
   local bots_w = ddb.writer{table = p.v3_bot_table, on_failure = on_failure(true)}
   local convs_w = ddb.writer{table = p.v3_conversation_table, on_failure = on_failure(false)}
-  local stats, last_save = {}, 0
+  local stats, last_save, finished = {}, 0, 0
 
   local function sample(source, outs)
     if ctx.options.sample and sampled < ctx.options.sample then
@@ -404,7 +404,14 @@ local function migrate(ctx)
       done[uid] = {b = e.bots_count, a = e.aliases_count, c = e.conversations_count,
                    r = e.related_documents_count, s = e.skipped_aliases_count,
                    ok = e.success, d = e.duration}
-      if mh.clock() - last_save >= 1 then last_save = mh.clock(); ctx:save() end
+      -- The state file holds every finished user: save less often as it
+      -- grows (a stop repeats at most that interval's users; puts are
+      -- idempotent).
+      finished = finished + 1
+      if mh.clock() - last_save >= math.max(1, finished / 5000) then
+        last_save = mh.clock()
+        ctx:save()
+      end
     end
   end
 
@@ -418,6 +425,7 @@ local function migrate(ctx)
     else todo[#todo + 1] = uid end
   end
   if resumed > 0 then mh.info(("%d users finished in an earlier run are skipped"):format(resumed)) end
+  finished = resumed
   for_each_user(ctx, todo, p.user_concurrency, one_user)
   bots_w:flush()
   convs_w:flush()
