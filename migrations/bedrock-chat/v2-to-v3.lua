@@ -384,6 +384,9 @@ local function migrate(ctx)
     convs_w:send_buffer()
     ticket.pending = ticket.pending - 1
     while ticket.pending > 0 do ticket.waiter = mh.current(); mh.park() end
+    -- The writer settles a ticket before it reports that entry's failure,
+    -- and unpark resumes us at once: yield once so that report comes first.
+    mh.sleep(0)
     st.duration = mh.clock() - started
     live[uid] = nil
     if not ok then

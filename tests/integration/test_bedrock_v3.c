@@ -495,6 +495,35 @@ static void test_unprocessed_items(void **state)
     buf_free(&err);
 }
 
+/* Writes DynamoDB keeps refusing (500 on every BatchWriteItem, past the
+ * retries) are failures of their user, counted per kind with the reason:
+ * nothing is reported as written, verification fails, exit 1 (the
+ * reference reports the user successful with the items submitted). */
+static void test_rejected_writes_are_counted(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 1, \"faults\": [\"500\"], "
+                                                "\"fault_ops\": [\"BatchWriteItem\"]}"), 0);
+    const char *alice[] = {"--yes", "--users", "user-alice", "--max-attempts", "2", NULL};
+    int rc = migrate(&f, alice, &out, &err);
+    test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
+    if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
+    json_object *doc = read_json(f.report);
+    json_object *u = user_stat(doc, "user-alice");
+    expect_user(doc, "user-alice", "0 0 0 0 0", 0);
+    expect_kinds(get(u, "failed"), "2 1 2 2");
+    assert_non_null(strstr(json_object_to_json_string_ext(get(u, "reasons"), JSON_C_TO_STRING_PLAIN),
+                           "InternalFailure"));
+    assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 7);
+    assert_false(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
+    json_object_put(doc);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* The contract's option: an alias of a private bot is written with
  * IsOriginAccessible=false and the owner from the bot's V2 key; an alias
  * of a deleted bot is still left out (no owner), and both are listed. */
@@ -777,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_unprocessed_items),
+        cmocka_unit_test(test_rejected_writes_are_counted),
         cmocka_unit_test(test_keep_inaccessible_aliases),
         cmocka_unit_test(test_malformed_items_fail_alone),
         cmocka_unit_test(test_owner_lookup_once_per_bot),
