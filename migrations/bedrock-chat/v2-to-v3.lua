@@ -383,10 +383,9 @@ local function migrate(ctx)
     bots_w:send_buffer()
     convs_w:send_buffer()
     ticket.pending = ticket.pending - 1
+    -- The writer reports a failed entry before its ticket settles, so the
+    -- user's counts are complete when this wakes.
     while ticket.pending > 0 do ticket.waiter = mh.current(); mh.park() end
-    -- The writer settles a ticket before it reports that entry's failure,
-    -- and unpark resumes us at once: yield once so that report comes first.
-    mh.sleep(0)
     st.duration = mh.clock() - started
     live[uid] = nil
     if not ok then
@@ -464,9 +463,10 @@ local function migrate(ctx)
     if d and not this_run[uid] then add(d.ok, d.b, d.a, d.c, d.r, d.s, d.d) end
   end
   s.total_duration_seconds = math.floor(s.total_duration_seconds * 1000) / 1000
-  ctx:note("user_stats", #stats > 0 and stats or json.array())
-  ctx:note("summary", s)
-  ctx:note("inaccessible_aliases", {count = inaccessible_total, items = inaccessible,
+  -- The reference's report fields, at the top of mighost's report.
+  ctx:report_field("user_stats", #stats > 0 and stats or json.array())
+  ctx:report_field("summary", s)
+  ctx:report_field("inaccessible_aliases", {count = inaccessible_total, items = inaccessible,
     written = p.keep_inaccessible_aliases and "private ones, with IsOriginAccessible=false" or "none"})
 end
 
@@ -588,7 +588,7 @@ local function verify(ctx)
     problems[#problems + 1] = r
   end
   v.per_user = problems
-  ctx:note("verification", v)
+  ctx:report_field("verification", v)
   if ctx.options.verify_only then
     -- As the reference: the verification object on stdout.
     local shown = {}

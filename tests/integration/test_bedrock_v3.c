@@ -151,7 +151,7 @@ static json_object *phase(json_object *doc, const char *name)
 
 static json_object *user_stat(json_object *doc, const char *uid)
 {
-    json_object *list = get(phase(doc, "migrate"), "notes.user_stats");
+    json_object *list = get(doc, "user_stats");
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *u = json_object_array_get_idx(list, i);
         if (strcmp(json_object_get_string(get(u, "user_id")), uid) == 0) return u;
@@ -253,7 +253,7 @@ static void test_full_run(void **state)
     json_object *doc = read_json(f.report);
     /* Difference (W2): user_stats in sorted user order (the reference's
      * depends on string hashing: carol, bob, alice with PYTHONHASHSEED=0). */
-    json_object *list = get(phase(doc, "migrate"), "notes.user_stats");
+    json_object *list = get(doc, "user_stats");
     assert_int_equal(json_object_array_length(list), 3);
     assert_string_equal(json_object_get_string(get(json_object_array_get_idx(list, 0), "user_id")), "user-alice");
     assert_string_equal(json_object_get_string(get(json_object_array_get_idx(list, 2), "user_id")), "user-carol");
@@ -270,7 +270,7 @@ static void test_full_run(void **state)
     json_object *reason = json_object_array_get_idx(get(carol, "reasons"), 0);
     assert_non_null(strstr(json_object_get_string(get(reason, "reason")), "'LastExecId'"));
     /* F11, with Carol's conversation counted (4, not 3). */
-    json_object *s = get(phase(doc, "migrate"), "notes.summary");
+    json_object *s = get(doc, "summary");
     assert_int_equal(num(s, "total_users"), 3);
     assert_int_equal(num(s, "successful_users"), 2);
     assert_int_equal(num(s, "failed_users"), 1);
@@ -283,13 +283,13 @@ static void test_full_run(void **state)
     /* Difference (W14): verification expects what was converted, skipped
      * aliases excluded, so it passes; the reference's compares raw counts
      * (4 4 4 2 against 3 2 3 2) and can never pass with a skipped alias. */
-    json_object *v = get(phase(doc, "verify"), "notes.verification");
+    json_object *v = get(doc, "verification");
     expect_kinds(get(v, "source"), "3 2 4 2");
     expect_kinds(get(v, "destination"), "3 2 4 2");
     assert_true(json_object_get_boolean(get(v, "success")));
     assert_false(json_object_object_get_ex(v, "error_bots", NULL));
     /* Difference (W5): the aliases left out are listed with their ids. */
-    json_object *ia = get(phase(doc, "migrate"), "notes.inaccessible_aliases");
+    json_object *ia = get(doc, "inaccessible_aliases");
     assert_int_equal(num(ia, "count"), 2);
     const char *listed = json_object_to_json_string_ext(ia, JSON_C_TO_STRING_PLAIN);
     assert_non_null(strstr(listed, "\"original_bot_id\":\"01JALICEPRIV000000000000002\""));
@@ -359,7 +359,7 @@ static void test_verify_only(void **state)
     assert_int_equal(num(bots, "missing"), 1);
     assert_int_equal(num(bots, "different"), 1);
     /* Per-user counts, for the chosen users only. */
-    json_object *users = get(phase(doc, "verify"), "notes.verification.per_user");
+    json_object *users = get(doc, "verification.per_user");
     assert_int_equal(json_object_array_length(users), 3);
     json_object *alice = json_object_array_get_idx(users, 0);
     assert_string_equal(json_object_get_string(get(alice, "user_id")), "user-alice");
@@ -383,11 +383,11 @@ static void test_users(void **state)
     int rc = migrate(&f, alice, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     json_object *doc = read_json(f.report);
-    json_object *v = get(phase(doc, "verify"), "notes.verification");
+    json_object *v = get(doc, "verification");
     expect_kinds(get(v, "source"), "2 1 2 2");
     expect_kinds(get(v, "destination"), "2 1 2 2");
     assert_true(json_object_get_boolean(get(v, "success")));
-    json_object *s = get(phase(doc, "migrate"), "notes.summary");
+    json_object *s = get(doc, "summary");
     assert_int_equal(num(s, "total_users"), 1);
     assert_int_equal(num(s, "successful_users"), 1);
     assert_int_equal(num(s, "failed_users"), 0);
@@ -409,7 +409,7 @@ static void test_users(void **state)
     const char *two[] = {"--users", "user-bob", "user-carol", "--yes", NULL};
     assert_int_equal(migrate(&f, two, &out, &err), 1);
     doc = read_json(f.report);
-    assert_int_equal(num(get(phase(doc, "migrate"), "notes.summary"), "total_users"), 2);
+    assert_int_equal(num(get(doc, "summary"), "total_users"), 2);
     expect_user(doc, "user-bob", "1 1 1 0 2", 1);
     json_object_put(doc);
     assert_table_is(f.bots, DATA "v3_expected_bots.jsonl");
@@ -483,7 +483,7 @@ static void test_unprocessed_items(void **state)
     assert_true(test_fakeaws_stat(&fake, "faults.unprocessed") >= 2);
     json_object *doc = read_json(g.report);
     expect_user(doc, "user-alice", "2 1 2 2 0", 1);
-    assert_true(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
+    assert_true(json_object_get_boolean(get(doc, "verification.success")));
     json_object_put(doc);
     buf got = BUF_INIT;
     dump(g.bots, &got);
@@ -518,7 +518,7 @@ static void test_rejected_writes_are_counted(void **state)
     assert_non_null(strstr(json_object_to_json_string_ext(get(u, "reasons"), JSON_C_TO_STRING_PLAIN),
                            "InternalFailure"));
     assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 7);
-    assert_false(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
+    assert_false(json_object_get_boolean(get(doc, "verification.success")));
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -545,10 +545,10 @@ static void test_keep_inaccessible_aliases(void **state)
     assert_int_equal(count_lines(buf_str(&got)), 3);
     json_object *doc = read_json(f.report);
     expect_user(doc, "user-bob", "1 2 1 0 1", 1);
-    json_object *ia = get(phase(doc, "migrate"), "notes.inaccessible_aliases");
+    json_object *ia = get(doc, "inaccessible_aliases");
     assert_int_equal(num(ia, "count"), 2);
     assert_non_null(strstr(json_object_to_json_string_ext(ia, JSON_C_TO_STRING_PLAIN), "\"written\":true"));
-    assert_true(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
+    assert_true(json_object_get_boolean(get(doc, "verification.success")));
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -576,7 +576,7 @@ static void test_malformed_items_fail_alone(void **state)
     assert_non_null(strstr(reasons, "index key attribute 'SyncStatus' is an empty string"));
     assert_non_null(strstr(reasons, "malformed alias: required attribute 'Title' is missing"));
     assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 2);
-    json_object *v = get(phase(doc, "verify"), "notes.verification");
+    json_object *v = get(doc, "verification");
     assert_false(json_object_get_boolean(get(v, "success")));
     assert_string_equal(json_object_get_string(get(v, "error_bots")), "Source: 2, Destination: 1");
     json_object_put(doc);
@@ -693,15 +693,15 @@ static void test_interrupt_and_resume(void **state)
     int rc = migrate(&f, resume, &out, &err);
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
     json_object *doc = read_json(f.report);
-    json_object *s = get(phase(doc, "migrate"), "notes.summary");
+    json_object *s = get(doc, "summary");
     long resumed = num(s, "resumed_users");
     assert_true(resumed >= 1);
     assert_int_equal(num(s, "total_users"), 43);
     assert_int_equal(num(s, "total_bots"), 43);
     /* This run's user_stats hold only the users it migrated. */
-    assert_int_equal((long)json_object_array_length(get(phase(doc, "migrate"), "notes.user_stats")),
+    assert_int_equal((long)json_object_array_length(get(doc, "user_stats")),
                      43 - resumed);
-    assert_true(json_object_get_boolean(get(phase(doc, "verify"), "notes.verification.success")));
+    assert_true(json_object_get_boolean(get(doc, "verification.success")));
     json_object_put(doc);
     dump(f.bots, &got);
     assert_int_equal(count_lines(buf_str(&got)), 45);
@@ -780,8 +780,8 @@ static void test_offline_matches_online(void **state)
     assert_string_equal(buf_str(&a), buf_str(&b));
     /* The same report facts: per-user counts and the summary. */
     json_object *ra = read_json(rep_a), *rb = read_json(rep_b);
-    json_object *sa = get(phase(ra, "migrate"), "notes.summary");
-    json_object *sb = get(phase(rb, "migrate"), "notes.summary");
+    json_object *sa = get(ra, "summary");
+    json_object *sb = get(rb, "summary");
     json_object_object_del(sa, "total_duration_seconds");
     json_object_object_del(sb, "total_duration_seconds");
     assert_string_equal(json_object_to_json_string(sa), json_object_to_json_string(sb));

@@ -63,14 +63,16 @@ local function release(entry)
 end
 Writer.release = release
 
+-- The failure is counted and reported before the entry's ticket settles,
+-- so whoever waits on the ticket already sees it.
 function Writer:fail(entry, reason)
-  release(entry)
   local c = self.counts
   c.failed = c.failed + 1
   self.stats.items_failed = self.stats.items_failed + 1
   local f = {op = entry.op, key = entry.key, reason = reason}
   if #self.failures < MAX_FAILURES_KEPT then self.failures[#self.failures + 1] = f end
   if self.on_failure then self.on_failure(f) end
+  release(entry)
 end
 
 local function wake_one(self)

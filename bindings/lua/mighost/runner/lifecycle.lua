@@ -169,6 +169,10 @@ end
 -- Extra facts for the report (duplicates found, ids assigned, ...).
 function Ctx:note(name, value) self.notes[name] = value end
 
+-- A top-level field of the JSON report, for a migration whose reference
+-- wrote a report of its own (see Report:set_field).
+function Ctx:report_field(name, value) self.report:set_field(name, value) end
+
 function Ctx:interrupted() return sys.interrupted() > 0 end
 
 -- Per-phase resumable data for `run` phases: ctx.data persists in the
@@ -392,7 +396,7 @@ function M.run(mig, o)
       goto continue
     end
     do
-      local ctx = setmetatable({params = values, options = o, store = store, phase = ph,
+      local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)

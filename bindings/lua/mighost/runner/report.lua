@@ -39,6 +39,29 @@ function M.new(mig, values, o, info)
   return r
 end
 
+-- The runner's own top-level fields; a migration cannot replace them.
+local RESERVED = {migration = true, mighost = true, mode = true, parameters = true, region = true,
+  started = true, limit = true, phases = true, tables = true, notes = true, finished = true,
+  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true}
+
+-- A top-level field set by a migration (ctx:report_field), so a report can
+-- keep the shape of the reference script's own report. "verification" is
+-- merged beside the runner's `ok` and `phases`, which stay the runner's.
+function Report:set_field(name, value)
+  local d = self.data
+  if name == "verification" and type(value) == "table" then
+    d.verification = d.verification or {ok = true, phases = {}}
+    for k, v in pairs(value) do
+      if k ~= "ok" and k ~= "phases" then d.verification[k] = v end
+    end
+    return
+  end
+  if RESERVED[name] or name == "verification" then
+    error(("report_field: '%s' is the runner's own field"):format(name), 3)
+  end
+  d[name] = value
+end
+
 function Report:phase_skipped(name, why, counts)
   self.data.phases[#self.data.phases + 1] = {name = name, status = "skipped", reason = why,
                                              earlier_counts = counts}
