@@ -58,6 +58,8 @@ static void make_fixture(fixture *f, const char *variant, const char *count)
         "\"ecs_running_polls\":0}"), 0);
 }
 
+#define ARGS_MAX 64  /* room in build_args's args */
+
 /* The migration's argument list with the spec's settings, then extra. */
 static int build_args(const fixture *f, const char *const *extra, const char **args)
 {
@@ -65,16 +67,14 @@ static int build_args(const fixture *f, const char *const *extra, const char **a
                           "--task-definition", TASKDEF, "--subnets", "subnet-0123456789abcdef0",
                           "--security-groups", "sg-0fedcba9876543210", "--report", f->report,
                           "--state-dir", f->state, "--quiet", NULL};
-    int n = 0;
-    for (; base[n]; n++) args[n] = base[n];
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    int n = test_args_join(args, ARGS_MAX, base, extra);
+    assert_true(n >= 0);
     return n;
 }
 
 static int migrate(const fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(f, extra, args);
     return test_mighost(fake.url, args, out, err);
 }
@@ -444,7 +444,7 @@ static void test_kill_and_resume(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "many", "60");
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(&f, (const char *const[]){"--yes", "--run-task-rate", "20", "--run-task-burst", "1", NULL}, args);
     pid_t pid = test_spawn_mighost(NULL, fake.url, args);
     assert_true(pid > 0);
@@ -633,7 +633,7 @@ static void test_one_prompt_with_totals(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "B", NULL);
-    const char *args[64];
+    const char *args[ARGS_MAX];
     buf term = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
     build_args(&f, NULL, args);
     int rc = run_in_pty(args, "N\n", &term);
@@ -763,7 +763,7 @@ static void test_offline_matches_online(void **state)
     snprintf(plan_a, sizeof plan_a, "%s/%s-offline.jsonl", tmp, f.table);
     snprintf(plan_b, sizeof plan_b, "%s/%s-online.jsonl", tmp, f.table);
     const char *off[] = {"--source-dir", dir, "--plan", plan_a, NULL};
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(&f, off, args);
     int rc = test_mighost(NULL, args, &out, &err);
     if (rc != 0) fail_msg("offline: exit %d: %s", rc, buf_str(&err));

@@ -50,23 +50,23 @@ static void make_fixture(fixture *f, const char *variant)
     buf_free(&err);
 }
 
+#define ARGS_MAX 64  /* room in build_args's args */
+
 /* The run's arguments: the migration, the three tables, report, state. */
 static int build_args(const fixture *f, const char *const *extra, const char **args)
 {
     const char *base[] = {"run", MIGRATION, "--v2-conversation-table", f->v2,
                           "--v3-conversation-table", f->conv, "--v3-bot-table", f->bots,
                           "--report", f->report, "--state-dir", f->state, "--quiet", NULL};
-    int n = 0;
-    for (; base[n]; n++) args[n] = base[n];
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    int n = test_args_join(args, ARGS_MAX, base, extra);
+    assert_true(n >= 0);
     return n;
 }
 
 /* mighost run bedrock-chat/v2-to-v3 ... EXTRA... through fakeaws. */
 static int migrate(const fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[40];
+    const char *args[ARGS_MAX];
     build_args(f, extra, args);
     return test_mighost(fake.url, args, out, err);
 }
@@ -568,7 +568,7 @@ static void test_stack_outputs(void **state)
 /* Starts mighost in the background (output to /dev/null), fake-AWS env. */
 static pid_t spawn_migrate(const fixture *f, const char *const *extra)
 {
-    const char *args[40];
+    const char *args[ARGS_MAX];
     build_args(f, extra, args);
     pid_t pid = test_spawn_mighost(NULL, fake.url, args);
     assert_true(pid > 0);

@@ -68,11 +68,10 @@ static const char *const fake_env[] = {
 /* mighost run vams/v2.3-to-v2.4 --config ... EXTRA... through fakeaws. */
 static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[40] = {"run", "vams/v2.3-to-v2.4", "--config", f->config, "--report", f->report,
-                            "--state-dir", f->state, "--quiet"};
-    int n = 9;
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    const char *base[] = {"run", "vams/v2.3-to-v2.4", "--config", f->config, "--report", f->report,
+                          "--state-dir", f->state, "--quiet", NULL};
+    const char *args[40];
+    assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
     return test_mighost_env(fake.url, fake_env, args, out, err);
 }
 

@@ -55,11 +55,10 @@ static void make_fixture(fixture *f, const char *variant)
 /* mighost run vams/v2.4-to-v2.5 --config ... EXTRA... through fakeaws. */
 static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[32] = {"run", "vams/v2.4-to-v2.5", "--config", f->config, "--report", f->report,
-                            "--state-dir", f->state, "--quiet"};
-    int n = 9;
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    const char *base[] = {"run", "vams/v2.4-to-v2.5", "--config", f->config, "--report", f->report,
+                          "--state-dir", f->state, "--quiet", NULL};
+    const char *args[32];
+    assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
     return test_mighost(fake.url, args, out, err);
 }
 

@@ -709,6 +709,26 @@ pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *cons
     return pid;
 }
 
+/* Appends list to args[0..*n), keeping room for the final NULL. */
+static int args_append(const char **args, size_t cap, size_t *n, const char *const *list)
+{
+    for (; list && *list; list++) {
+        if (*n + 1 >= cap) return -1;
+        args[(*n)++] = *list;
+    }
+    return 0;
+}
+
+int test_args_join(const char **args, size_t cap, const char *const *base,
+                   const char *const *extra)
+{
+    if (cap == 0) return -1;
+    size_t n = 0;
+    int fits = args_append(args, cap, &n, base) == 0 && args_append(args, cap, &n, extra) == 0;
+    args[n] = NULL;
+    return fits ? (int)n : -1;
+}
+
 size_t test_count_lines(const char *s)
 {
     size_t n = 0;

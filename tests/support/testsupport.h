@@ -165,6 +165,13 @@ int test_read_file(const char *path, buf *out);
 /* Heap string "dir/name". */
 char *test_path_join(const char *dir, const char *name);
 
+/* Writes the arguments of base then those of extra (both NULL-terminated;
+ * either may be NULL) into args, which has room for cap entries, and a
+ * NULL after them. Returns how many there are, or -1 when they and the
+ * NULL do not fit (then args holds no more than cap entries). */
+int test_args_join(const char **args, size_t cap, const char *const *base,
+                   const char *const *extra);
+
 /* Number of newline characters in s. */
 size_t test_count_lines(const char *s);
 
