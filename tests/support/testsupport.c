@@ -653,7 +653,7 @@ int test_mighost(const char *endpoint, const char *const *args, buf *out, buf *e
     return test_mighost_env(endpoint, test_fake_aws_env, args, out, err);
 }
 
-void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args)
+_Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args)
 {
     const char **argv = mighost_argv(bin, endpoint, args);
     char **env = build_env(test_fake_aws_env, test_aws_env_unset);

@@ -104,7 +104,7 @@ pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *cons
 /* For a child the caller forked itself (e.g. with forkpty): replaces the
  * process with mighost ARGS... run as test_spawn_mighost runs it, leaving
  * its file descriptors as they are. Never returns (_exit(127) on failure). */
-void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args);
+_Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args);
 
 /* $MIGHOST_BIN, else "build/mighost". */
 const char *test_mighost_path(void);
