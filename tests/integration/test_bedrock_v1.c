@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <pty.h>
@@ -16,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 #define RUN_TASK "AmazonEC2ContainerServiceV20141113.RunTask"
@@ -59,6 +58,8 @@ static void make_fixture(fixture *f, const char *variant, const char *count)
         "\"ecs_running_polls\":0}"), 0);
 }
 
+#define ARGS_MAX 64  /* room in build_args's args */
+
 /* The migration's argument list with the spec's settings, then extra. */
 static int build_args(const fixture *f, const char *const *extra, const char **args)
 {
@@ -66,16 +67,14 @@ static int build_args(const fixture *f, const char *const *extra, const char **a
                           "--task-definition", TASKDEF, "--subnets", "subnet-0123456789abcdef0",
                           "--security-groups", "sg-0fedcba9876543210", "--report", f->report,
                           "--state-dir", f->state, "--quiet", NULL};
-    int n = 0;
-    for (; base[n]; n++) args[n] = base[n];
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    int n = test_args_join(args, ARGS_MAX, base, extra);
+    assert_true(n >= 0);
     return n;
 }
 
 static int migrate(const fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(f, extra, args);
     return test_mighost(fake.url, args, out, err);
 }
@@ -125,11 +124,6 @@ static char *without_token(const char *body)
     return out;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Recorded RunTask bodies, the same body sent again (a retry, with its
  * token) counted once, less tokens, sorted, equal the expected lines. */
 static void expect_run_task_bodies(const char *const *want, size_t n)
@@ -138,7 +132,7 @@ static void expect_run_task_bodies(const char *const *want, size_t n)
     size_t sent = json_object_array_length(got), distinct = 0;
     char **all = calloc(sent + 1, sizeof *all);
     for (size_t i = 0; i < sent; i++) all[i] = strdup(json_object_get_string(json_object_array_get_idx(got, i)));
-    qsort(all, sent, sizeof *all, cmp_str);
+    qsort(all, sent, sizeof *all, test_cmp_strings);
     for (size_t i = 0; i < sent; i++) {
         if (distinct > 0 && strcmp(all[i], all[distinct - 1]) == 0) { free(all[i]); continue; }
         all[distinct++] = all[i];
@@ -152,8 +146,8 @@ static void expect_run_task_bodies(const char *const *want, size_t n)
         w[i] = want[i];
     }
     free(all);
-    qsort(g, n, sizeof *g, cmp_str);
-    qsort(w, n, sizeof *w, cmp_str);
+    qsort(g, n, sizeof *g, test_cmp_strings);
+    qsort(w, n, sizeof *w, test_cmp_strings);
     for (size_t i = 0; i < n; i++) assert_string_equal(g[i], w[i]);
     for (size_t i = 0; i < n; i++) free(g[i]);
     free(g);
@@ -177,37 +171,6 @@ static void load_spec_bodies(void)
     buf_free(&text);
 }
 
-static json_object *read_report(const fixture *f)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(f->report, &text), 0);
-    json_object *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    assert_non_null(doc);
-    return doc;
-}
-
-static json_object *phase(json_object *doc, const char *name)
-{
-    json_object *phases;
-    assert_true(json_object_object_get_ex(doc, "phases", &phases));
-    for (size_t i = 0; i < json_object_array_length(phases); i++) {
-        json_object *p = json_object_array_get_idx(phases, i), *n;
-        if (json_object_object_get_ex(p, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
-            return p;
-    }
-    fail_msg("no phase %s in the report", name);
-    return NULL;
-}
-
-static json_object *path(json_object *o, const char *a, const char *b)
-{
-    json_object *x;
-    if (!json_object_object_get_ex(o, a, &x)) fail_msg("no %s", a);
-    if (b && !json_object_object_get_ex(x, b, &x)) fail_msg("no %s.%s", a, b);
-    return x;
-}
-
 static long stat_of(const char *what)
 {
     return test_fakeaws_stat(&fake, what);
@@ -216,10 +179,9 @@ static long stat_of(const char *what)
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (test_dynalite_start(&dynalite) != 0) return -1;
-    if (test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url,
-                           "--cognito-users", "alice,bob,carol,dave", NULL}) != 0) return -1;
+    if (test_group_setup(&tmp, &dynalite, &fake,
+                         (const char *const[]){"--cognito-users", "alice,bob,carol,dave", NULL}) != 0)
+        return -1;
     load_spec_bodies();
     return 0;
 }
@@ -227,10 +189,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     for (int i = 0; i < 3; i++) free(spec_bodies[i]);
     return 0;
 }
@@ -267,20 +226,20 @@ static void test_dataset_a(void **state)
     }
     json_object_put(scans);
     /* Report: every bot with its task ARN; the alias and conversations absent. */
-    json_object *doc = read_report(&f);
-    json_object *bots = path(path(phase(doc, "start_tasks"), "notes", NULL), "bots", NULL);
+    json_object *doc = test_json_read(f.report);
+    json_object *bots = test_json_get(test_json_phase(doc, "start_tasks"), "notes.bots");
     assert_int_equal(json_object_array_length(bots), 3);
     const char *want_sk[] = {"user-alice#BOT#01HALICEKB0000000000000001",
                              "user-alice#BOT#01HALICEPLAIN000000000001",
                              "user-bob#BOT#01HBOBURL000000000000000001"};
     for (int i = 0; i < 3; i++) {
         json_object *e = json_object_array_get_idx(bots, (size_t)i);
-        assert_string_equal(json_object_get_string(path(e, "SK", NULL)), want_sk[i]);
-        assert_string_equal(json_object_get_string(path(e, "status", NULL)), "started");
-        assert_non_null(strstr(json_object_get_string(path(e, "task_arn", NULL)),
+        assert_string_equal(json_object_get_string(test_json_get(e, "SK")), want_sk[i]);
+        assert_string_equal(json_object_get_string(test_json_get(e, "status")), "started");
+        assert_non_null(strstr(json_object_get_string(test_json_get(e, "task_arn")),
                                "arn:aws:ecs:us-east-1:123456789012:task/" CLUSTER "/"));
     }
-    assert_int_equal(json_object_get_int(path(phase(doc, "start_tasks"), "written", NULL)), 3);
+    assert_int_equal(json_object_get_int(test_json_get(test_json_phase(doc, "start_tasks"), "written")), 3);
     json_object_put(doc);
     assert_int_equal(stat_of("ecs_tasks_started"), 3);
     buf_free(&out);
@@ -316,8 +275,8 @@ static void test_dry_run(void **state)
     for (const char *p = buf_str(&text); (p = strstr(p, "{\"op\":\"RunTask\",\"table\":\"ecs:" CLUSTER "\"")); p++)
         lines++;
     assert_int_equal(lines, 3);
-    json_object *doc = read_report(&f);
-    assert_int_equal(json_object_get_int(path(phase(doc, "start_tasks"), "would_write", NULL)), 3);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(json_object_get_int(test_json_get(test_json_phase(doc, "start_tasks"), "would_write")), 3);
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -361,8 +320,8 @@ static void test_knowledge_filter_and_public_ip(void **state)
         assert_null(strstr(s, "PLAIN"));
     }
     json_object_put(b);
-    json_object *doc = read_report(&f);
-    assert_int_equal(json_object_get_int(path(path(phase(doc, "find_bots"), "skipped", NULL), "total", NULL)), 1);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(json_object_get_int(test_json_get(test_json_phase(doc, "find_bots"), "skipped.total")), 1);
     json_object_put(doc);
     /* Ids are checked before anything starts. */
     const char *bad[] = {"--yes", "--subnets", "subnet-0123", "sg-1", NULL};
@@ -397,8 +356,8 @@ static void test_failures_and_throttling(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(buf_str(&err), "RESOURCE:MEMORY"));
     assert_int_equal(stat_of("ecs_tasks_started"), 2);
-    json_object *doc = read_report(&f);
-    assert_int_equal(json_object_get_int(path(path(phase(doc, "start_tasks"), "failed", NULL), "count", NULL)), 1);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(json_object_get_int(test_json_get(test_json_phase(doc, "start_tasks"), "failed.count")), 1);
     json_object_put(doc);
     /* --resume starts the failed bot only. */
     assert_int_equal(test_fakeaws_reset(&fake), 0);
@@ -406,8 +365,8 @@ static void test_failures_and_throttling(void **state)
     if (rc != 0) fail_msg("resume: exit %d: %s", rc, buf_str(&err));
     assert_int_equal(count_of(RUN_TASK, 0), 1);
     assert_int_equal(stat_of("ecs_tasks_started"), 1);
-    doc = read_report(&f);
-    assert_int_equal(json_object_get_int(path(phase(doc, "start_tasks"), "written", NULL)), 1);
+    doc = test_json_read(f.report);
+    assert_int_equal(json_object_get_int(test_json_get(test_json_phase(doc, "start_tasks"), "written")), 1);
     json_object_put(doc);
 
     /* ECS's own rate (a bucket of 2, 2 per second): held to that rate (with
@@ -449,19 +408,19 @@ static void test_error_stops_and_resumes(void **state)
     assert_non_null(strstr(buf_str(&err), "AccessDeniedException"));
     assert_non_null(strstr(buf_str(&err), "--resume"));
     assert_int_equal(count_of(RUN_TASK, 0), 2);
-    json_object *doc = read_report(&f);
-    json_object *bots = path(path(phase(doc, "start_tasks"), "notes", NULL), "bots", NULL);
+    json_object *doc = test_json_read(f.report);
+    json_object *bots = test_json_get(test_json_phase(doc, "start_tasks"), "notes.bots");
     /* One bot each: started, failed with the error, not attempted (which
      * bot is which depends on which waiting request wins the next token). */
     int started = 0, failed = 0, untried = 0;
     for (size_t i = 0; i < 3; i++) {
         json_object *b = json_object_array_get_idx(bots, i);
-        const char *s = json_object_get_string(path(b, "status", NULL));
+        const char *s = json_object_get_string(test_json_get(b, "status"));
         if (strcmp(s, "started") == 0) started++;
         if (strcmp(s, "not attempted") == 0) untried++;
         if (strcmp(s, "failed") == 0) {
             failed++;
-            assert_non_null(strstr(json_object_get_string(path(b, "reason", NULL)), "AccessDeniedException"));
+            assert_non_null(strstr(json_object_get_string(test_json_get(b, "reason")), "AccessDeniedException"));
         }
     }
     assert_int_equal(started, 1);
@@ -477,29 +436,6 @@ static void test_error_stops_and_resumes(void **state)
     buf_free(&err);
 }
 
-/* Starts mighost with args in the background (the test environment). */
-static pid_t spawn_mighost(const char *const *args)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        for (const char *const *u = test_aws_env_unset; *u; u++) unsetenv(*u);
-        for (const char *const *e = test_fake_aws_env; *e; e++) putenv((char *)*e);
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        const char *argv[80] = {test_mighost_path()};
-        int n = 1;
-        for (; *args; args++) argv[n++] = *args;
-        argv[n++] = "--endpoint-url";
-        argv[n++] = fake.url;
-        argv[n] = NULL;
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* W6: SIGKILL in the middle of starting tasks, then --resume: every bot
  * has exactly one task; bots checkpointed are not asked for again, and the
  * ones in flight at the kill get their first task back (clientToken). */
@@ -508,9 +444,9 @@ static void test_kill_and_resume(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "many", "60");
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(&f, (const char *const[]){"--yes", "--run-task-rate", "20", "--run-task-burst", "1", NULL}, args);
-    pid_t pid = spawn_mighost(args);
+    pid_t pid = test_spawn_mighost(NULL, fake.url, args);
     assert_true(pid > 0);
     struct timespec nap = {0, 20 * 1000 * 1000};
     for (int i = 0; i < 3000 && stat_of("ecs_tasks_started") < 25; i++) nanosleep(&nap, NULL);
@@ -547,7 +483,7 @@ static void test_kill_and_resume(void **state)
         json_object_object_get_ex(sk, "S", &s);
         sks[mine++] = strdup(json_object_get_string(s));
     }
-    qsort(sks, mine, sizeof *sks, cmp_str);
+    qsort(sks, mine, sizeof *sks, test_cmp_strings);
     size_t many = 0;
     for (size_t i = 0; i < mine; i++) {
         if (strncmp(sks[i], "user-many#BOT#", 14) != 0) continue;
@@ -559,11 +495,11 @@ static void test_kill_and_resume(void **state)
     free(sks);
     json_object_put(tasks);
     /* The resumed run's report: every bot, started now or earlier. */
-    json_object *doc = read_report(&f);
-    json_object *bots = path(path(phase(doc, "start_tasks"), "notes", NULL), "bots", NULL);
+    json_object *doc = test_json_read(f.report);
+    json_object *bots = test_json_get(test_json_phase(doc, "start_tasks"), "notes.bots");
     long now = 0, earlier = 0;
     for (size_t i = 0; i < json_object_array_length(bots); i++) {
-        const char *s = json_object_get_string(path(json_object_array_get_idx(bots, i), "status", NULL));
+        const char *s = json_object_get_string(test_json_get(json_object_array_get_idx(bots, i), "status"));
         if (strcmp(s, "started") == 0) now++;
         else if (strcmp(s, "started earlier") == 0) earlier++;
     }
@@ -591,18 +527,18 @@ static void test_wait(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(buf_str(&err), "FAILED: injected failure"));
     assert_true(count_of(DESCRIBE_TASKS, 200) >= 3);
-    json_object *doc = read_report(&f);
-    json_object *states = path(path(phase(doc, "wait"), "notes", NULL), "final_states", NULL);
+    json_object *doc = test_json_read(f.report);
+    json_object *states = test_json_get(test_json_phase(doc, "wait"), "notes.final_states");
     assert_int_equal(json_object_array_length(states), 3);
     const char *want[] = {"SUCCEEDED", "FAILED", "SUCCEEDED"};
     for (size_t i = 0; i < 3; i++) {
         json_object *s = json_object_array_get_idx(states, i);
-        assert_string_equal(json_object_get_string(path(s, "outcome", NULL)), want[i]);
-        assert_string_equal(json_object_get_string(path(s, "task", "lastStatus")), "STOPPED");
-        assert_string_equal(json_object_get_string(path(s, "sync", "SyncStatus")), want[i]);
+        assert_string_equal(json_object_get_string(test_json_get(s, "outcome")), want[i]);
+        assert_string_equal(json_object_get_string(test_json_get(s, "task.lastStatus")), "STOPPED");
+        assert_string_equal(json_object_get_string(test_json_get(s, "sync.SyncStatus")), want[i]);
         /* The status is this task's: LastExecId is the task id. */
-        const char *arn = json_object_get_string(path(s, "task_arn", NULL));
-        assert_string_equal(json_object_get_string(path(s, "sync", "LastExecId")), strrchr(arn, '/') + 1);
+        const char *arn = json_object_get_string(test_json_get(s, "task_arn"));
+        assert_string_equal(json_object_get_string(test_json_get(s, "sync.LastExecId")), strrchr(arn, '/') + 1);
     }
     json_object_put(doc);
 
@@ -619,8 +555,8 @@ static void test_wait(void **state)
     int started = 0, describes_since = 0;
     for (size_t i = 0; i < json_object_array_length(all); i++) {
         json_object *r = json_object_array_get_idx(all, i);
-        const char *t = json_object_get_string(path(r, "target", NULL));
-        if (json_object_get_int(path(r, "status", NULL)) != 200) continue;
+        const char *t = json_object_get_string(test_json_get(r, "target"));
+        if (json_object_get_int(test_json_get(r, "status")) != 200) continue;
         if (strcmp(t, RUN_TASK) == 0) {
             /* RUNNING once, then STOPPED: two looks before the next start. */
             if (started > 0) assert_true(describes_since >= 2);
@@ -641,13 +577,13 @@ static void test_wait(void **state)
     rc = migrate(&f, (const char *const[]){"--yes", "--wait", "--wait-timeout", "0.5", "--poll-interval", "0.1",
                                            NULL}, &out, &err);
     assert_int_equal(rc, 1);
-    doc = read_report(&f);
-    states = path(path(phase(doc, "wait"), "notes", NULL), "final_states", NULL);
+    doc = test_json_read(f.report);
+    states = test_json_get(test_json_phase(doc, "wait"), "notes.final_states");
     for (size_t i = 0; i < 3; i++) {
         json_object *s = json_object_array_get_idx(states, i);
-        assert_non_null(strstr(json_object_get_string(path(s, "outcome", NULL)), "still running after --wait-timeout"));
-        assert_string_equal(json_object_get_string(path(s, "task", "lastStatus")), "RUNNING");
-        assert_string_equal(json_object_get_string(path(s, "sync", "SyncStatus")), "RUNNING");
+        assert_non_null(strstr(json_object_get_string(test_json_get(s, "outcome")), "still running after --wait-timeout"));
+        assert_string_equal(json_object_get_string(test_json_get(s, "task.lastStatus")), "RUNNING");
+        assert_string_equal(json_object_get_string(test_json_get(s, "sync.SyncStatus")), "RUNNING");
     }
     json_object_put(doc);
     assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_embed_table\":null,\"ecs_running_polls\":0}"), 0);
@@ -661,18 +597,7 @@ static int run_in_pty(const char *const *args, const char *answer, buf *out)
 {
     int master;
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    if (pid == 0) {
-        for (const char *const *u = test_aws_env_unset; *u; u++) unsetenv(*u);
-        for (const char *const *e = test_fake_aws_env; *e; e++) putenv((char *)*e);
-        const char *argv[80] = {test_mighost_path()};
-        int n = 1;
-        for (; *args; args++) argv[n++] = *args;
-        argv[n++] = "--endpoint-url";
-        argv[n++] = fake.url;
-        argv[n] = NULL;
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    if (pid == 0) test_exec_mighost(NULL, fake.url, args);
     buf_reset(out);
     int answered = 0;
     for (;;) {
@@ -708,7 +633,7 @@ static void test_one_prompt_with_totals(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "B", NULL);
-    const char *args[64];
+    const char *args[ARGS_MAX];
     buf term = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
     build_args(&f, NULL, args);
     int rc = run_in_pty(args, "N\n", &term);
@@ -766,11 +691,11 @@ static void test_grant(void **state)
     assert_int_equal(count_of(ADD_TO_GROUP, 200), 3);
     assert_non_null(strstr(buf_str(&err), "added 3 users to CreatingBotAllowed, 1 already members"));
     assert_non_null(strstr(buf_str(&err), "sign in again"));
-    json_object *doc = read_report(&f);
-    json_object *g = path(path(phase(doc, "grant"), "notes", NULL), "grant", NULL);
-    assert_string_equal(json_object_to_json_string_ext(path(g, "added", "users"), JSON_C_TO_STRING_PLAIN),
+    json_object *doc = test_json_read(f.report);
+    json_object *g = test_json_get(test_json_phase(doc, "grant"), "notes.grant");
+    assert_string_equal(json_object_to_json_string_ext(test_json_get(g, "added.users"), JSON_C_TO_STRING_PLAIN),
                         "[\"alice\",\"carol\",\"dave\"]");
-    assert_string_equal(json_object_to_json_string_ext(path(g, "already_members", "users"), JSON_C_TO_STRING_PLAIN),
+    assert_string_equal(json_object_to_json_string_ext(test_json_get(g, "already_members.users"), JSON_C_TO_STRING_PLAIN),
                         "[\"bob\"]");
     json_object_put(doc);
     json_object *b = bodies(ADD_TO_GROUP, 200);
@@ -824,21 +749,6 @@ static void test_stack_outputs(void **state)
     buf_free(&err);
 }
 
-static void sorted_lines(const char *file, buf *out)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(file, &text), 0);
-    char *lines[64];
-    int n = 0;
-    char *save = NULL;
-    for (char *l = strtok_r(text.data, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
-        lines[n++] = l;
-    qsort(lines, (size_t)n, sizeof *lines, cmp_str);
-    buf_reset(out);
-    for (int i = 0; i < n; i++) buf_printf(out, "%s\n", lines[i]);
-    buf_free(&text);
-}
-
 /* Offline (--source-dir on an export of the table) plans the same RunTask
  * requests as a dry-run against the server. */
 static void test_offline_matches_online(void **state)
@@ -849,21 +759,19 @@ static void test_offline_matches_online(void **state)
     buf out = BUF_INIT, err = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
     char dir[600], plan_a[600], plan_b[600];
     snprintf(dir, sizeof dir, "%s/%s-export", tmp, f.table);
-    mkdir(dir, 0700);
-    const char *exp[] = {"run", "tests/integration/offline/export.lua", dir, f.table, NULL};
-    if (test_mighost(dynalite.url, exp, &out, &err) != 0) fail_msg("export: %s", buf_str(&err));
+    test_export_tables(dynalite.url, dir, (const char *const[]){f.table, NULL});
     snprintf(plan_a, sizeof plan_a, "%s/%s-offline.jsonl", tmp, f.table);
     snprintf(plan_b, sizeof plan_b, "%s/%s-online.jsonl", tmp, f.table);
     const char *off[] = {"--source-dir", dir, "--plan", plan_a, NULL};
-    const char *args[64];
+    const char *args[ARGS_MAX];
     build_args(&f, off, args);
     int rc = test_mighost(NULL, args, &out, &err);
     if (rc != 0) fail_msg("offline: exit %d: %s", rc, buf_str(&err));
     assert_non_null(strstr(buf_str(&err), "no AWS access"));
     rc = migrate(&f, (const char *const[]){"--dry-run", "--plan", plan_b, NULL}, &out, &err);
     if (rc != 0) fail_msg("online: exit %d: %s", rc, buf_str(&err));
-    sorted_lines(plan_a, &a);
-    sorted_lines(plan_b, &b);
+    test_sorted_lines(plan_a, &a);
+    test_sorted_lines(plan_b, &b);
     assert_int_equal(occurrences(buf_str(&a), "\"op\":\"RunTask\""), 3);
     assert_string_equal(buf_str(&a), buf_str(&b));
     assert_int_equal(count_of(RUN_TASK, 0), 0);

@@ -13,15 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 #define MIGRATION "bedrock-chat/v2-to-v3"
-#define DUMP "tests/integration/vams/v25_dump.lua"
 #define DATA "tests/integration/bedrock/"
 
 static test_server dynalite, fake;
@@ -51,53 +50,25 @@ static void make_fixture(fixture *f, const char *variant)
     buf_free(&err);
 }
 
+#define ARGS_MAX 64  /* room in build_args's args */
+
 /* The run's arguments: the migration, the three tables, report, state. */
 static int build_args(const fixture *f, const char *const *extra, const char **args)
 {
     const char *base[] = {"run", MIGRATION, "--v2-conversation-table", f->v2,
                           "--v3-conversation-table", f->conv, "--v3-bot-table", f->bots,
                           "--report", f->report, "--state-dir", f->state, "--quiet", NULL};
-    int n = 0;
-    for (; base[n]; n++) args[n] = base[n];
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    int n = test_args_join(args, ARGS_MAX, base, extra);
+    assert_true(n >= 0);
     return n;
 }
 
 /* mighost run bedrock-chat/v2-to-v3 ... EXTRA... through fakeaws. */
 static int migrate(const fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[40];
+    const char *args[ARGS_MAX];
     build_args(f, extra, args);
     return test_mighost(fake.url, args, out, err);
-}
-
-/* A table's items, or a file of expected items, one canonical line each. */
-static void dump(const char *what, buf *out)
-{
-    buf err = BUF_INIT;
-    const char *args[] = {"run", DUMP, what, NULL};
-    if (test_mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
-    buf_free(&err);
-}
-
-static void assert_table_is(const char *table, const char *expected_file)
-{
-    buf got = BUF_INIT, want = BUF_INIT, at = BUF_INIT;
-    buf_printf(&at, "@%s", expected_file);
-    dump(table, &got);
-    dump(buf_str(&at), &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
-    buf_free(&got);
-    buf_free(&want);
-    buf_free(&at);
-}
-
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
 }
 
 /* Runs a Lua chunk against dynalite (to change destination items). */
@@ -110,51 +81,12 @@ static void eval(const char *code)
     buf_free(&err);
 }
 
-/* JSON helpers ----------------------------------------------------------- */
-
-static json_object *read_json(const char *path)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(path, &text), 0);
-    json_object *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    assert_non_null(doc);
-    return doc;
-}
-
-/* o.a.b.c; fails the test when a key is missing. */
-static json_object *get(json_object *o, const char *dotted)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s", dotted);
-    for (char *save = NULL, *k = strtok_r(path, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
-        if (!json_object_object_get_ex(o, k, &o)) fail_msg("no %s (at %s)", dotted, k);
-    }
-    return o;
-}
-
-static long num(json_object *o, const char *dotted)
-{
-    return (long)json_object_get_int64(get(o, dotted));
-}
-
-static json_object *phase(json_object *doc, const char *name)
-{
-    json_object *phases = get(doc, "phases");
-    for (size_t i = 0; i < json_object_array_length(phases); i++) {
-        json_object *p = json_object_array_get_idx(phases, i);
-        if (strcmp(json_object_get_string(get(p, "name")), name) == 0) return p;
-    }
-    fail_msg("no phase %s in the report", name);
-    return NULL;
-}
-
 static json_object *user_stat(json_object *doc, const char *uid)
 {
-    json_object *list = get(doc, "user_stats");
+    json_object *list = test_json_get(doc, "user_stats");
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *u = json_object_array_get_idx(list, i);
-        if (strcmp(json_object_get_string(get(u, "user_id")), uid) == 0) return u;
+        if (strcmp(json_object_get_string(test_json_get(u, "user_id")), uid) == 0) return u;
     }
     fail_msg("no user_stats entry for %s", uid);
     return NULL;
@@ -166,19 +98,19 @@ static void expect_user(json_object *doc, const char *uid, const char *counts, i
 {
     json_object *u = user_stat(doc, uid);
     char got[64];
-    snprintf(got, sizeof got, "%ld %ld %ld %ld %ld", num(u, "bots_count"), num(u, "aliases_count"),
-             num(u, "conversations_count"), num(u, "related_documents_count"),
-             num(u, "skipped_aliases_count"));
+    snprintf(got, sizeof got, "%ld %ld %ld %ld %ld", test_json_int(u, "bots_count"), test_json_int(u, "aliases_count"),
+             test_json_int(u, "conversations_count"), test_json_int(u, "related_documents_count"),
+             test_json_int(u, "skipped_aliases_count"));
     assert_string_equal(got, counts);
-    assert_int_equal(json_object_get_boolean(get(u, "success")), success);
+    assert_int_equal(json_object_get_boolean(test_json_get(u, "success")), success);
 }
 
 /* "b a c r" of an object with the four kinds. */
 static void expect_kinds(json_object *o, const char *counts)
 {
     char got[64];
-    snprintf(got, sizeof got, "%ld %ld %ld %ld", num(o, "bots"), num(o, "aliases"),
-             num(o, "conversations"), num(o, "related_documents"));
+    snprintf(got, sizeof got, "%ld %ld %ld %ld", test_json_int(o, "bots"), test_json_int(o, "aliases"),
+             test_json_int(o, "conversations"), test_json_int(o, "related_documents"));
     assert_string_equal(got, counts);
 }
 
@@ -211,18 +143,13 @@ static long requests(const char *op, const char *needle)
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (!tmp) return -1;
-    return test_fakeaws_with_dynalite(&fake, &dynalite, NULL);
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
 
@@ -241,22 +168,22 @@ static void test_full_run(void **state)
      * reference exits 0 whatever happened). */
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
     /* F1-F6: the bot table is exactly the spec's five items. */
-    assert_table_is(f.bots, DATA "v3_expected_bots.jsonl");
+    test_expect_items(dynalite.url, f.bots, DATA "v3_expected_bots.jsonl", NULL);
     /* F8 with a difference (W6): Carol's malformed bot fails alone, so her
      * conversation is copied too; every copied item is byte-identical. */
-    assert_table_is(f.conv, DATA "v3_expected_conversations.jsonl");
-    dump(f.conv, &got);
+    test_expect_items(dynalite.url, f.conv, DATA "v3_expected_conversations.jsonl", NULL);
+    test_dump_items(dynalite.url, f.conv, NULL, &got);
     assert_non_null(strstr(buf_str(&got), "user-carol#CONV#01JCONVC0000000000000000001"));
     assert_non_null(strstr(buf_str(&got), "\"LargeMessagePath\":{\"S\":\"user-alice/01JCONVA0000000000000000002/message_map.json\"}"));
     assert_non_null(strstr(buf_str(&got), "\"PageNumber\":{\"N\":\"3\"}"));
 
-    json_object *doc = read_json(f.report);
+    json_object *doc = test_json_read(f.report);
     /* Difference (W2): user_stats in sorted user order (the reference's
      * depends on string hashing: carol, bob, alice with PYTHONHASHSEED=0). */
-    json_object *list = get(doc, "user_stats");
+    json_object *list = test_json_get(doc, "user_stats");
     assert_int_equal(json_object_array_length(list), 3);
-    assert_string_equal(json_object_get_string(get(json_object_array_get_idx(list, 0), "user_id")), "user-alice");
-    assert_string_equal(json_object_get_string(get(json_object_array_get_idx(list, 2), "user_id")), "user-carol");
+    assert_string_equal(json_object_get_string(test_json_get(json_object_array_get_idx(list, 0), "user_id")), "user-alice");
+    assert_string_equal(json_object_get_string(test_json_get(json_object_array_get_idx(list, 2), "user_id")), "user-carol");
     /* F9: the reference's per-user counts. */
     expect_user(doc, "user-alice", "2 1 2 2 0", 1);
     expect_user(doc, "user-bob", "1 1 1 0 2", 1);
@@ -264,33 +191,33 @@ static void test_full_run(void **state)
      * the missing attribute, as the reference's error did ('LastExecId'). */
     json_object *carol = user_stat(doc, "user-carol");
     expect_user(doc, "user-carol", "0 0 1 0 0", 0);
-    expect_kinds(get(carol, "failed"), "1 0 0 0");
-    expect_kinds(get(carol, "read"), "1 0 1 0");
-    expect_kinds(get(carol, "written"), "0 0 1 0");
-    json_object *reason = json_object_array_get_idx(get(carol, "reasons"), 0);
-    assert_non_null(strstr(json_object_get_string(get(reason, "reason")), "'LastExecId'"));
+    expect_kinds(test_json_get(carol, "failed"), "1 0 0 0");
+    expect_kinds(test_json_get(carol, "read"), "1 0 1 0");
+    expect_kinds(test_json_get(carol, "written"), "0 0 1 0");
+    json_object *reason = json_object_array_get_idx(test_json_get(carol, "reasons"), 0);
+    assert_non_null(strstr(json_object_get_string(test_json_get(reason, "reason")), "'LastExecId'"));
     /* F11, with Carol's conversation counted (4, not 3). */
-    json_object *s = get(doc, "summary");
-    assert_int_equal(num(s, "total_users"), 3);
-    assert_int_equal(num(s, "successful_users"), 2);
-    assert_int_equal(num(s, "failed_users"), 1);
-    assert_int_equal(num(s, "total_bots"), 3);
-    assert_int_equal(num(s, "total_aliases"), 2);
-    assert_int_equal(num(s, "total_skipped_aliases"), 2);
-    assert_int_equal(num(s, "total_conversations"), 4);
-    assert_int_equal(num(s, "total_related_documents"), 2);
-    expect_kinds(get(s, "total_read"), "4 4 4 2");
+    json_object *s = test_json_get(doc, "summary");
+    assert_int_equal(test_json_int(s, "total_users"), 3);
+    assert_int_equal(test_json_int(s, "successful_users"), 2);
+    assert_int_equal(test_json_int(s, "failed_users"), 1);
+    assert_int_equal(test_json_int(s, "total_bots"), 3);
+    assert_int_equal(test_json_int(s, "total_aliases"), 2);
+    assert_int_equal(test_json_int(s, "total_skipped_aliases"), 2);
+    assert_int_equal(test_json_int(s, "total_conversations"), 4);
+    assert_int_equal(test_json_int(s, "total_related_documents"), 2);
+    expect_kinds(test_json_get(s, "total_read"), "4 4 4 2");
     /* Difference (W14): verification expects what was converted, skipped
      * aliases excluded, so it passes; the reference's compares raw counts
      * (4 4 4 2 against 3 2 3 2) and can never pass with a skipped alias. */
-    json_object *v = get(doc, "verification");
-    expect_kinds(get(v, "source"), "3 2 4 2");
-    expect_kinds(get(v, "destination"), "3 2 4 2");
-    assert_true(json_object_get_boolean(get(v, "success")));
+    json_object *v = test_json_get(doc, "verification");
+    expect_kinds(test_json_get(v, "source"), "3 2 4 2");
+    expect_kinds(test_json_get(v, "destination"), "3 2 4 2");
+    assert_true(json_object_get_boolean(test_json_get(v, "success")));
     assert_false(json_object_object_get_ex(v, "error_bots", NULL));
     /* Difference (W5): the aliases left out are listed with their ids. */
-    json_object *ia = get(doc, "inaccessible_aliases");
-    assert_int_equal(num(ia, "count"), 2);
+    json_object *ia = test_json_get(doc, "inaccessible_aliases");
+    assert_int_equal(test_json_int(ia, "count"), 2);
     const char *listed = json_object_to_json_string_ext(ia, JSON_C_TO_STRING_PLAIN);
     assert_non_null(strstr(listed, "\"original_bot_id\":\"01JALICEPRIV000000000000002\""));
     assert_non_null(strstr(listed, "\"original_bot_id\":\"01JDELETED0000000000000009\""));
@@ -307,9 +234,9 @@ static void test_full_run(void **state)
 
     /* A re-run changes nothing, to the byte. */
     buf before = BUF_INIT;
-    dump(f.bots, &before);
+    test_dump_items(dynalite.url, f.bots, NULL, &before);
     assert_int_equal(migrate(&f, extra, &out, &err), 1);
-    dump(f.bots, &got);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_string_equal(buf_str(&before), buf_str(&got));
     buf_free(&before);
     buf_free(&out);
@@ -335,8 +262,8 @@ static void test_verify_only(void **state)
     assert_non_null(strstr(buf_str(&out), "\"success\":true"));
     /* Difference: --verify-only also writes mighost's report (the
      * reference writes none), marked as such. */
-    json_object *vr = read_json(f.report);
-    assert_string_equal(json_object_get_string(get(vr, "mode")), "verify-only");
+    json_object *vr = test_json_read(f.report);
+    assert_string_equal(json_object_get_string(test_json_get(vr, "mode")), "verify-only");
     json_object_put(vr);
     /* Alice's private bot deleted, Bob's bot changed, Bob's skipped alias
      * of the deleted bot present. */
@@ -353,17 +280,17 @@ static void test_verify_only(void **state)
     assert_non_null(strstr(buf_str(&out), "\"error_bots\":\"Source: 3, Destination: 1\""));
     assert_non_null(strstr(buf_str(&out), "\"skipped_aliases_present\":1"));
     assert_non_null(strstr(buf_str(&out), "\"success\":false"));
-    json_object *doc = read_json(f.report);
-    json_object *checks = get(phase(doc, "verify"), "verification.checks");
+    json_object *doc = test_json_read(f.report);
+    json_object *checks = test_json_get(test_json_phase(doc, "verify"), "verification.checks");
     json_object *bots = json_object_array_get_idx(checks, 0);
-    assert_int_equal(num(bots, "missing"), 1);
-    assert_int_equal(num(bots, "different"), 1);
+    assert_int_equal(test_json_int(bots, "missing"), 1);
+    assert_int_equal(test_json_int(bots, "different"), 1);
     /* Per-user counts, for the chosen users only. */
-    json_object *users = get(doc, "verification.per_user");
+    json_object *users = test_json_get(doc, "verification.per_user");
     assert_int_equal(json_object_array_length(users), 3);
     json_object *alice = json_object_array_get_idx(users, 0);
-    assert_string_equal(json_object_get_string(get(alice, "user_id")), "user-alice");
-    expect_kinds(get(alice, "missing"), "1 0 0 0");
+    assert_string_equal(json_object_get_string(test_json_get(alice, "user_id")), "user-alice");
+    expect_kinds(test_json_get(alice, "missing"), "1 0 0 0");
     json_object_put(doc);
     buf_free(&code);
     buf_free(&out);
@@ -382,37 +309,37 @@ static void test_users(void **state)
     const char *alice[] = {"--yes", "--users", "user-alice", NULL};
     int rc = migrate(&f, alice, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc = read_json(f.report);
-    json_object *v = get(doc, "verification");
-    expect_kinds(get(v, "source"), "2 1 2 2");
-    expect_kinds(get(v, "destination"), "2 1 2 2");
-    assert_true(json_object_get_boolean(get(v, "success")));
-    json_object *s = get(doc, "summary");
-    assert_int_equal(num(s, "total_users"), 1);
-    assert_int_equal(num(s, "successful_users"), 1);
-    assert_int_equal(num(s, "failed_users"), 0);
-    assert_int_equal(num(s, "total_bots"), 2);
-    assert_int_equal(num(s, "total_aliases"), 1);
-    assert_int_equal(num(s, "total_skipped_aliases"), 0);
-    assert_int_equal(num(s, "total_conversations"), 2);
-    assert_int_equal(num(s, "total_related_documents"), 2);
+    json_object *doc = test_json_read(f.report);
+    json_object *v = test_json_get(doc, "verification");
+    expect_kinds(test_json_get(v, "source"), "2 1 2 2");
+    expect_kinds(test_json_get(v, "destination"), "2 1 2 2");
+    assert_true(json_object_get_boolean(test_json_get(v, "success")));
+    json_object *s = test_json_get(doc, "summary");
+    assert_int_equal(test_json_int(s, "total_users"), 1);
+    assert_int_equal(test_json_int(s, "successful_users"), 1);
+    assert_int_equal(test_json_int(s, "failed_users"), 0);
+    assert_int_equal(test_json_int(s, "total_bots"), 2);
+    assert_int_equal(test_json_int(s, "total_aliases"), 1);
+    assert_int_equal(test_json_int(s, "total_skipped_aliases"), 0);
+    assert_int_equal(test_json_int(s, "total_conversations"), 2);
+    assert_int_equal(test_json_int(s, "total_related_documents"), 2);
     json_object_put(doc);
     /* No discovery scan, and nothing of the other users read or written. */
     assert_int_equal(requests("Scan", NULL), 0);
     assert_int_equal(requests("Query", "user-bob"), 0);
-    dump(f.bots, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 3);
-    dump(f.conv, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 4);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 3);
+    test_dump_items(dynalite.url, f.conv, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 4);
 
     /* --users U1 U2: every value up to the next option. */
     const char *two[] = {"--users", "user-bob", "user-carol", "--yes", NULL};
     assert_int_equal(migrate(&f, two, &out, &err), 1);
-    doc = read_json(f.report);
-    assert_int_equal(num(get(doc, "summary"), "total_users"), 2);
+    doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_get(doc, "summary"), "total_users"), 2);
     expect_user(doc, "user-bob", "1 1 1 0 2", 1);
     json_object_put(doc);
-    assert_table_is(f.bots, DATA "v3_expected_bots.jsonl");
+    test_expect_items(dynalite.url, f.bots, DATA "v3_expected_bots.jsonl", NULL);
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
@@ -434,10 +361,10 @@ static void test_dry_run(void **state)
     assert_non_null(strstr(buf_str(&err), "user-carol: 1 bots, 0 aliases (0 would be skipped), 1 conversations"));
     assert_non_null(strstr(buf_str(&err), "'LastExecId'"));
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
-    json_object *doc = read_json(f.report);
-    assert_int_equal(num(phase(doc, "migrate"), "would_write"), 11);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "would_write"), 11);
     json_object_put(doc);
-    dump(f.bots, &got);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_string_equal(buf_str(&got), "");
 
     const char *two[] = {"--dry-run", "--users", "user-alice", "user-bob", "--sample", "1", NULL};
@@ -481,15 +408,15 @@ static void test_unprocessed_items(void **state)
     test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     assert_true(test_fakeaws_stat(&fake, "faults.unprocessed") >= 2);
-    json_object *doc = read_json(g.report);
+    json_object *doc = test_json_read(g.report);
     expect_user(doc, "user-alice", "2 1 2 2 0", 1);
-    assert_true(json_object_get_boolean(get(doc, "verification.success")));
+    assert_true(json_object_get_boolean(test_json_get(doc, "verification.success")));
     json_object_put(doc);
     buf got = BUF_INIT;
-    dump(g.bots, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 3);
-    dump(g.conv, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 4);
+    test_dump_items(dynalite.url, g.bots, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 3);
+    test_dump_items(dynalite.url, g.conv, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 4);
     buf_free(&got);
     buf_free(&out);
     buf_free(&err);
@@ -511,14 +438,14 @@ static void test_rejected_writes_are_counted(void **state)
     int rc = migrate(&f, alice, &out, &err);
     test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc = read_json(f.report);
+    json_object *doc = test_json_read(f.report);
     json_object *u = user_stat(doc, "user-alice");
     expect_user(doc, "user-alice", "0 0 0 0 0", 0);
-    expect_kinds(get(u, "failed"), "2 1 2 2");
-    assert_non_null(strstr(json_object_to_json_string_ext(get(u, "reasons"), JSON_C_TO_STRING_PLAIN),
+    expect_kinds(test_json_get(u, "failed"), "2 1 2 2");
+    assert_non_null(strstr(json_object_to_json_string_ext(test_json_get(u, "reasons"), JSON_C_TO_STRING_PLAIN),
                            "InternalFailure"));
-    assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 7);
-    assert_false(json_object_get_boolean(get(doc, "verification.success")));
+    assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "failed.count"), 7);
+    assert_false(json_object_get_boolean(test_json_get(doc, "verification.success")));
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -536,19 +463,19 @@ static void test_keep_inaccessible_aliases(void **state)
     const char *extra[] = {"--yes", "--keep-inaccessible-aliases", "--users", "user-bob", NULL};
     int rc = migrate(&f, extra, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
-    dump(f.bots, &got);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_non_null(strstr(buf_str(&got),
         "\"IsOriginAccessible\":{\"BOOL\":false},\"ItemType\":{\"S\":\"user-bob#ALIAS\"},"
         "\"LastUsedTime\":{\"N\":\"1731500000000\"},\"OriginalBotId\":{\"S\":\"01JALICEPRIV000000000000002\"},"
         "\"OwnerUserId\":{\"S\":\"user-alice\"},\"PK\":{\"S\":\"user-bob\"},\"SK\":{\"S\":\"ALIAS#01JALICEPRIV000000000000002\"}"));
     assert_null(strstr(buf_str(&got), "01JDELETED"));
-    assert_int_equal(count_lines(buf_str(&got)), 3);
-    json_object *doc = read_json(f.report);
+    assert_int_equal(test_count_lines(buf_str(&got)), 3);
+    json_object *doc = test_json_read(f.report);
     expect_user(doc, "user-bob", "1 2 1 0 1", 1);
-    json_object *ia = get(doc, "inaccessible_aliases");
-    assert_int_equal(num(ia, "count"), 2);
+    json_object *ia = test_json_get(doc, "inaccessible_aliases");
+    assert_int_equal(test_json_int(ia, "count"), 2);
     assert_non_null(strstr(json_object_to_json_string_ext(ia, JSON_C_TO_STRING_PLAIN), "\"written\":true"));
-    assert_true(json_object_get_boolean(get(doc, "verification.success")));
+    assert_true(json_object_get_boolean(test_json_get(doc, "verification.success")));
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -567,24 +494,24 @@ static void test_malformed_items_fail_alone(void **state)
     const char *extra[] = {"--yes", "--users", "user-erin", NULL};
     int rc = migrate(&f, extra, &out, &err);
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc = read_json(f.report);
+    json_object *doc = test_json_read(f.report);
     json_object *erin = user_stat(doc, "user-erin");
     expect_user(doc, "user-erin", "1 0 1 0 0", 0);
-    expect_kinds(get(erin, "read"), "2 1 1 0");
-    expect_kinds(get(erin, "failed"), "1 1 0 0");
-    const char *reasons = json_object_to_json_string_ext(get(erin, "reasons"), JSON_C_TO_STRING_PLAIN);
+    expect_kinds(test_json_get(erin, "read"), "2 1 1 0");
+    expect_kinds(test_json_get(erin, "failed"), "1 1 0 0");
+    const char *reasons = json_object_to_json_string_ext(test_json_get(erin, "reasons"), JSON_C_TO_STRING_PLAIN);
     assert_non_null(strstr(reasons, "index key attribute 'SyncStatus' is an empty string"));
     assert_non_null(strstr(reasons, "malformed alias: required attribute 'Title' is missing"));
-    assert_int_equal(num(phase(doc, "migrate"), "failed.count"), 2);
-    json_object *v = get(doc, "verification");
-    assert_false(json_object_get_boolean(get(v, "success")));
-    assert_string_equal(json_object_get_string(get(v, "error_bots")), "Source: 2, Destination: 1");
+    assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "failed.count"), 2);
+    json_object *v = test_json_get(doc, "verification");
+    assert_false(json_object_get_boolean(test_json_get(v, "success")));
+    assert_string_equal(json_object_get_string(test_json_get(v, "error_bots")), "Source: 2, Destination: 1");
     json_object_put(doc);
-    dump(f.bots, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 1);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 1);
     assert_non_null(strstr(buf_str(&got), "BOT#01JALICEPRIV000000000000002"));
-    dump(f.conv, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 1);
+    test_dump_items(dynalite.url, f.conv, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 1);
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
@@ -603,7 +530,7 @@ static void test_owner_lookup_once_per_bot(void **state)
     assert_int_equal(migrate(&f, extra, &out, &err), 1);
     /* Six aliases, four original bots (the reference: six lookups). */
     assert_int_equal(requests("Query", "PublicBotIdIndex"), 4);
-    dump(f.bots, &got);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"OwnerUserId\":{\"S\":\"user-alice\"},\"PK\":{\"S\":\"user-dave\"}"));
     assert_non_null(strstr(buf_str(&got), "\"OwnerUserId\":{\"S\":\"user-bob\"},\"PK\":{\"S\":\"user-dave\"}"));
     buf_free(&out);
@@ -627,36 +554,24 @@ static void test_stack_outputs(void **state)
                           "--dry-run", "--users", "user-alice", "--report", f.report, "--quiet", NULL};
     int rc = test_mighost(fake.url, args, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc = read_json(f.report);
-    assert_string_equal(json_object_get_string(get(doc, "parameters.v2_conversation_table")), f.v2);
-    assert_string_equal(json_object_get_string(get(doc, "parameters.v3_conversation_table")), f.conv);
-    assert_string_equal(json_object_get_string(get(doc, "parameters.v3_bot_table")), f.bots);
-    assert_int_equal(num(phase(doc, "migrate"), "would_write"), 7);
+    json_object *doc = test_json_read(f.report);
+    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v2_conversation_table")), f.v2);
+    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v3_conversation_table")), f.conv);
+    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v3_bot_table")), f.bots);
+    assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "would_write"), 7);
     json_object_put(doc);
     buf_free(&cfg);
     buf_free(&out);
     buf_free(&err);
 }
 
-/* Starts mighost in the background (output to files), fake-AWS env. */
+/* Starts mighost in the background (output to /dev/null), fake-AWS env. */
 static pid_t spawn_migrate(const fixture *f, const char *const *extra)
 {
-    const char *args[40];
-    int n = build_args(f, extra, args);
-    args[n++] = "--endpoint-url";
-    args[n++] = fake.url;
-    args[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        const char *argv[48] = {test_mighost_path()};
-        for (int i = 0; args[i]; i++) argv[i + 1] = args[i];
-        for (const char *const *u = test_aws_env_unset; *u; u++) unsetenv(*u);
-        for (const char *const *e = test_fake_aws_env; *e; e++) putenv((char *)*e);
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    const char *args[ARGS_MAX];
+    build_args(f, extra, args);
+    pid_t pid = test_spawn_mighost(NULL, fake.url, args);
+    assert_true(pid > 0);
     return pid;
 }
 
@@ -692,47 +607,23 @@ static void test_interrupt_and_resume(void **state)
     const char *resume[] = {"--yes", "--user-concurrency", "2", "--resume", NULL};
     int rc = migrate(&f, resume, &out, &err);
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc = read_json(f.report);
-    json_object *s = get(doc, "summary");
-    long resumed = num(s, "resumed_users");
+    json_object *doc = test_json_read(f.report);
+    json_object *s = test_json_get(doc, "summary");
+    long resumed = test_json_int(s, "resumed_users");
     assert_true(resumed >= 1);
-    assert_int_equal(num(s, "total_users"), 43);
-    assert_int_equal(num(s, "total_bots"), 43);
+    assert_int_equal(test_json_int(s, "total_users"), 43);
+    assert_int_equal(test_json_int(s, "total_bots"), 43);
     /* This run's user_stats hold only the users it migrated. */
-    assert_int_equal((long)json_object_array_length(get(doc, "user_stats")),
+    assert_int_equal((long)json_object_array_length(test_json_get(doc, "user_stats")),
                      43 - resumed);
-    assert_true(json_object_get_boolean(get(doc, "verification.success")));
+    assert_true(json_object_get_boolean(test_json_get(doc, "verification.success")));
     json_object_put(doc);
-    dump(f.bots, &got);
-    assert_int_equal(count_lines(buf_str(&got)), 45);
+    test_dump_items(dynalite.url, f.bots, NULL, &got);
+    assert_int_equal(test_count_lines(buf_str(&got)), 45);
     buf_free(&listing);
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
-}
-
-/* Lines of a file, sorted. */
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void sorted_lines(const char *path, buf *out)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(path, &text), 0);
-    char *s = buf_detach(&text);
-    size_t n = 0, cap = 64;
-    char **lines = xmalloc(cap * sizeof *lines);
-    for (char *save = NULL, *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        if (n == cap) lines = xrealloc(lines, (cap *= 2) * sizeof *lines);
-        lines[n++] = l;
-    }
-    qsort(lines, n, sizeof *lines, cmp_str);
-    buf_reset(out);
-    for (size_t i = 0; i < n; i++) buf_printf(out, "%s\n", lines[i]);
-    free(lines);
-    free(s);
 }
 
 /* An offline --source-dir dry-run on export files of the fixture plans the
@@ -744,10 +635,7 @@ static void test_offline_matches_online(void **state)
     make_fixture(&f, "shared");
     buf out = BUF_INIT, err = BUF_INIT, a = BUF_INIT, b = BUF_INIT, dir = BUF_INIT, tj = BUF_INIT;
     buf_printf(&dir, "%s/%s-export", tmp, f.prefix);
-    mkdir(buf_str(&dir), 0700);
-    const char *exp[] = {"run", "tests/integration/offline/export.lua", buf_str(&dir), f.v2, f.conv,
-                         f.bots, NULL};
-    if (test_mighost(dynalite.url, exp, &out, &err) != 0) fail_msg("export: %s", buf_str(&err));
+    test_export_tables(dynalite.url, buf_str(&dir), (const char *const[]){f.v2, f.conv, f.bots, NULL});
     /* The index the owner lookups query is known offline from tables.json. */
     buf_printf(&tj, "{\"%s\": {\"hash\": \"PK\", \"range\": \"SK\", \"indexes\": "
                     "{\"PublicBotIdIndex\": {\"hash\": \"PublicBotId\"}}}}", f.v2);
@@ -762,10 +650,8 @@ static void test_offline_matches_online(void **state)
                              "--v3-conversation-table", f.conv, "--v3-bot-table", f.bots,
                              "--source-dir", buf_str(&dir), "--plan", plan_a, "--report", rep_a,
                              "--quiet", NULL};
-    const char *offline_argv[24] = {test_mighost_path()};
-    for (int i = 0; offline[i]; i++) offline_argv[i + 1] = offline[i];
     const char *no_aws_env[] = {"AWS_EC2_METADATA_DISABLED=true", NULL};
-    int rc = test_run(offline_argv, no_aws_env, test_aws_env_unset, NULL, &out, &err);
+    int rc = test_mighost_env(NULL, no_aws_env, offline, &out, &err);
     if (rc != 1) fail_msg("offline: exit %d: %s", rc, buf_str(&err));
     assert_non_null(strstr(buf_str(&err), "no AWS access"));
     const char *online[] = {"run", MIGRATION, "--v2-conversation-table", f.v2,
@@ -773,20 +659,20 @@ static void test_offline_matches_online(void **state)
                             "--dry-run", "--plan", plan_b, "--report", rep_b, "--quiet", NULL};
     rc = test_mighost(dynalite.url, online, &out, &err);
     if (rc != 1) fail_msg("online: exit %d: %s", rc, buf_str(&err));
-    sorted_lines(plan_a, &a);
-    sorted_lines(plan_b, &b);
-    assert_int_equal(count_lines(buf_str(&a)), 13);
+    test_sorted_lines(plan_a, &a);
+    test_sorted_lines(plan_b, &b);
+    assert_int_equal(test_count_lines(buf_str(&a)), 13);
     assert_non_null(strstr(buf_str(&a), "ALIAS#01JBOBLEGACY00000000000001"));
     assert_string_equal(buf_str(&a), buf_str(&b));
     /* The same report facts: per-user counts and the summary. */
-    json_object *ra = read_json(rep_a), *rb = read_json(rep_b);
-    json_object *sa = get(ra, "summary");
-    json_object *sb = get(rb, "summary");
+    json_object *ra = test_json_read(rep_a), *rb = test_json_read(rep_b);
+    json_object *sa = test_json_get(ra, "summary");
+    json_object *sb = test_json_get(rb, "summary");
     json_object_object_del(sa, "total_duration_seconds");
     json_object_object_del(sb, "total_duration_seconds");
     assert_string_equal(json_object_to_json_string(sa), json_object_to_json_string(sb));
-    assert_int_equal(num(sa, "total_users"), 4);
-    assert_int_equal(num(phase(ra, "migrate"), "would_write"), num(phase(rb, "migrate"), "would_write"));
+    assert_int_equal(test_json_int(sa, "total_users"), 4);
+    assert_int_equal(test_json_int(test_json_phase(ra, "migrate"), "would_write"), test_json_int(test_json_phase(rb, "migrate"), "would_write"));
     json_object_put(ra);
     json_object_put(rb);
     free(tables);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 #define FIXTURES "tests/integration/examples/fixtures.lua"
@@ -46,29 +47,6 @@ static void digest(const char *tables, buf *out)
     buf err = BUF_INIT;
     assert_int_equal(test_mighost(dynalite.url, args, out, &err), 0);
     buf_free(&err);
-}
-
-static json_object *at(json_object *doc, const char *path)
-{
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", path);
-    json_object *cur = doc;
-    for (char *tok = strtok(copy, "."); tok && cur; tok = strtok(NULL, ".")) {
-        if (json_object_is_type(cur, json_type_array)) cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(cur, tok, &cur)) cur = NULL;
-    }
-    if (!cur) fail_msg("no %s in the report", path);
-    return cur;
-}
-
-static json_object *read_report(const char *path)
-{
-    buf text = BUF_INIT;
-    if (test_read_file(path, &text) != 0) fail_msg("cannot read %s", path);
-    json_object *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    if (!doc) fail_msg("%s is not JSON", path);
-    return doc;
 }
 
 /* Runs examples/FILE with params (NULL-terminated) plus mode args through
@@ -128,9 +106,9 @@ static json_object *lifecycle(const char *file, const char *fixture_name, const 
     rc = run_example(file, params, real, &err);
     if (rc != 0) fail_msg("%s exited %d: %s", file, rc, buf_str(&err));
     char *rpath = test_path_join(tmp, "report.json");
-    json_object *rep = read_report(rpath);
-    assert_true(json_object_get_boolean(at(rep, "verification.ok")));
-    assert_string_equal(json_object_get_string(at(rep, "outcome")), "ok");
+    json_object *rep = test_json_read(rpath);
+    assert_true(json_object_get_boolean(test_json_get(rep, "verification.ok")));
+    assert_string_equal(json_object_get_string(test_json_get(rep, "outcome")), "ok");
     fixture("check", fixture_name);
 
     /* Again: nothing changes. */
@@ -141,8 +119,8 @@ static json_object *lifecycle(const char *file, const char *fixture_name, const 
     if (in_place) assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
     digest(tables, &after);
     assert_string_equal(buf_str(&before), buf_str(&after));
-    json_object *again = read_report(rpath);
-    assert_true(json_object_get_boolean(at(again, "verification.ok")));
+    json_object *again = test_json_read(rpath);
+    assert_true(json_object_get_boolean(test_json_get(again, "verification.ok")));
     json_object_put(again);
     free(rpath);
     buf_free(&out);
@@ -152,15 +130,13 @@ static json_object *lifecycle(const char *file, const char *fixture_name, const 
     return rep;
 }
 
-static long num(json_object *rep, const char *path) { return (long)json_object_get_int64(at(rep, path)); }
-
 static void test_rename_attribute(void **state)
 {
     (void)state;
     const char *p[] = {"--table", "ex_ren", NULL};
     json_object *rep = lifecycle("examples/rename-attribute.lua", "rename", "ex_ren", p, 1);
-    assert_int_equal(num(rep, "phases.0.written"), 204);
-    assert_int_equal(num(rep, "phases.0.skipped.by_reason.priority is not a number"), 1);
+    assert_int_equal(test_json_int(rep, "phases.0.written"), 204);
+    assert_int_equal(test_json_int(rep, "phases.0.skipped.by_reason.priority is not a number"), 1);
     json_object_put(rep);
 }
 
@@ -169,9 +145,9 @@ static void test_backfill_index_key(void **state)
     (void)state;
     const char *p[] = {"--table", "ex_bf", "--concurrency", "8", NULL};
     json_object *rep = lifecycle("examples/backfill-index-key.lua", "backfill", "ex_bf", p, 1);
-    assert_int_equal(num(rep, "phases.0.written"), 299);
-    assert_int_equal(num(rep, "phases.0.skipped.by_reason.already set"), 1);
-    assert_int_equal(num(rep, "phases.0.skipped.by_reason.no tenant"), 1);
+    assert_int_equal(test_json_int(rep, "phases.0.written"), 299);
+    assert_int_equal(test_json_int(rep, "phases.0.skipped.by_reason.already set"), 1);
+    assert_int_equal(test_json_int(rep, "phases.0.skipped.by_reason.no tenant"), 1);
     json_object_put(rep);
 }
 
@@ -182,8 +158,8 @@ static void test_split_table(void **state)
                        "ex_customers", NULL};
     json_object *rep = lifecycle("examples/split-table.lua", "split",
                                  "ex_mixed ex_orders ex_customers", p, 0);
-    assert_int_equal(num(rep, "phases.0.written"), 100);
-    assert_int_equal(num(rep, "phases.1.written"), 50);
+    assert_int_equal(test_json_int(rep, "phases.0.written"), 100);
+    assert_int_equal(test_json_int(rep, "phases.1.written"), 50);
     json_object_put(rep);
 }
 
@@ -192,7 +168,7 @@ static void test_filtered_copy(void **state)
     (void)state;
     const char *p[] = {"--source", "ex_fsrc", "--destination", "ex_fdst", NULL};
     json_object *rep = lifecycle("examples/filtered-copy.lua", "filtered", "ex_fsrc ex_fdst", p, 0);
-    assert_int_equal(num(rep, "phases.0.written"), 40);
+    assert_int_equal(test_json_int(rep, "phases.0.written"), 40);
     json_object_put(rep);
 }
 
@@ -201,9 +177,9 @@ static void test_ttl_from_date(void **state)
     (void)state;
     const char *p[] = {"--table", "ex_ttl", "--retention-days", "30", NULL};
     json_object *rep = lifecycle("examples/ttl-from-date.lua", "ttl", "ex_ttl", p, 1);
-    assert_int_equal(num(rep, "phases.0.written"), 104);
-    assert_int_equal(num(rep, "phases.0.skipped.total"), 3);
-    assert_int_equal(num(rep, "phases.0.skipped.by_reason.unparseable createdAt"), 1);
+    assert_int_equal(test_json_int(rep, "phases.0.written"), 104);
+    assert_int_equal(test_json_int(rep, "phases.0.skipped.total"), 3);
+    assert_int_equal(test_json_int(rep, "phases.0.skipped.by_reason.unparseable createdAt"), 1);
     json_object_put(rep);
 }
 
@@ -212,25 +188,20 @@ static void test_delete_matching(void **state)
     (void)state;
     const char *p[] = {"--table", "ex_del", "--before", "2024-01-01", NULL};
     json_object *rep = lifecycle("examples/delete-matching.lua", "delete", "ex_del", p, 1);
-    assert_int_equal(num(rep, "phases.0.deleted"), 50);
+    assert_int_equal(test_json_int(rep, "phases.0.deleted"), 50);
     json_object_put(rep);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (!tmp) return -1;
-    return test_fakeaws_with_dynalite(&fake, &dynalite, NULL);
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
 

@@ -16,31 +16,20 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 static test_server dynalite;
 static char *tmp;
 
-static const char *const online_env[] = {
-    "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret", "AWS_REGION=us-east-1",
-    "AWS_EC2_METADATA_DISABLED=true", NULL};
-
 /* mighost ARGS against dynalite (endpoint != NULL), or with no region, no
  * credentials and no endpoint at all. */
 static int mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
 {
-    const char *argv[48] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 44; args++) argv[n++] = *args;
-    if (endpoint) {
-        argv[n++] = "--endpoint-url";
-        argv[n++] = endpoint;
-    }
-    argv[n] = NULL;
     buf home = BUF_INIT;
     buf_printf(&home, "HOME=%s", tmp);
     const char *offline_env[] = {buf_str(&home), "AWS_EC2_METADATA_DISABLED=true", NULL};
-    int rc = test_run(argv, endpoint ? online_env : offline_env, test_aws_env_unset, NULL, out, err);
+    int rc = test_mighost_env(endpoint, endpoint ? test_fake_aws_env : offline_env, args, out, err);
     buf_free(&home);
     return rc;
 }
@@ -62,39 +51,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static int cmp_lines(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A file's lines, sorted, joined again. */
-static void sorted_lines(const char *path, buf *out)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(path, &text), 0);
-    char *s = buf_detach(&text);
-    size_t n = 0, cap = 16;
-    char **lines = xmalloc(cap * sizeof *lines);
-    for (char *save = NULL, *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        if (n == cap) lines = xrealloc(lines, (cap *= 2) * sizeof *lines);
-        lines[n++] = l;
-    }
-    qsort(lines, n, sizeof *lines, cmp_lines);
-    buf_reset(out);
-    for (size_t i = 0; i < n; i++) buf_printf(out, "%s\n", lines[i]);
-    free(lines);
-    free(s);
-}
-
 /* "name: scanned=N would_write=N ... skipped=N" per phase of a report. */
 static void report_counts(const char *path, buf *out)
 {
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(path, &text), 0);
-    json_object *doc = json_tokener_parse(buf_str(&text)), *phases;
-    buf_free(&text);
-    assert_non_null(doc);
-    assert_true(json_object_object_get_ex(doc, "phases", &phases));
+    json_object *doc = test_json_read(path), *phases = test_json_get(doc, "phases");
     buf_reset(out);
     for (size_t i = 0; i < json_object_array_length(phases); i++) {
         json_object *p = json_object_array_get_idx(phases, i), *x;
@@ -121,11 +81,9 @@ static void test_vams_offline_matches_online(void **state)
     const char *fix[] = {"run", "tests/integration/vams/v25_fixture.lua", "off", NULL};
     if (mighost(dynalite.url, fix, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
     buf_printf(&path, "%s/export", tmp);
-    mkdir(buf_str(&path), 0700);
-    const char *exp[] = {"run", "tests/integration/offline/export.lua", buf_str(&path),
-                         "off-assets", "off-versions-v1", "off-versions-v2", "off-files-v1",
-                         "off-files-v2", "off-metadata", NULL};
-    if (mighost(dynalite.url, exp, &out, &err) != 0) fail_msg("export: %s", buf_str(&err));
+    test_export_tables(dynalite.url, buf_str(&path),
+                       (const char *const[]){"off-assets", "off-versions-v1", "off-versions-v2",
+                                             "off-files-v1", "off-files-v2", "off-metadata", NULL});
     char config[512], plan_a[512], plan_b[512], rep_a[512], rep_b[512];
     snprintf(config, sizeof config, "%s/off.json", tmp);
     snprintf(plan_a, sizeof plan_a, "%s/A.jsonl", tmp);
@@ -152,8 +110,8 @@ static void test_vams_offline_matches_online(void **state)
                             "--quiet", NULL};
     rc = mighost(dynalite.url, online, &out, &err);
     if (rc != 0) fail_msg("online: exit %d: %s", rc, buf_str(&err));
-    sorted_lines(plan_a, &a);
-    sorted_lines(plan_b, &b);
+    test_sorted_lines(plan_a, &a);
+    test_sorted_lines(plan_b, &b);
     assert_true(a.len > 0);
     assert_non_null(strstr(buf_str(&a), "\"op\":\"PutItem\""));
     assert_string_equal(buf_str(&a), buf_str(&b));

@@ -8,8 +8,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <signal.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testassert.h"
 #include "testsupport.h"
-
-extern char **environ;
 
 #define MIGRATION "tests/integration/migrations/sample_copy.lua"
 
@@ -90,36 +87,10 @@ static void count_table(const char *table, const char *stamp, long *stamped, lon
     buf_free(&err);
 }
 
-static json_object *read_json(const char *path)
-{
-    buf text = BUF_INIT;
-    if (test_read_file(path, &text) != 0) fail_msg("cannot read %s", path);
-    json_object *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    if (!doc) fail_msg("%s is not JSON", path);
-    return doc;
-}
-
-/* Integer at a path like "phases.0.scanned". */
-static long json_at(json_object *doc, const char *path)
-{
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", path);
-    json_object *cur = doc;
-    for (char *tok = strtok(copy, "."); tok && cur; tok = strtok(NULL, ".")) {
-        if (json_object_is_type(cur, json_type_array)) cur = json_object_array_get_idx(cur, (size_t)atoi(tok));
-        else if (!json_object_object_get_ex(cur, tok, &cur)) cur = NULL;
-    }
-    if (!cur) fail_msg("no %s in the report", path);
-    return (long)json_object_get_int64(cur);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (test_dynalite_start(&dynalite) != 0) return -1;
-    return test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url, NULL});
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
 }
 
 static int teardown(void **state)
@@ -131,10 +102,7 @@ static int teardown(void **state)
         fprintf(stderr, "/dev/null is no longer a device!\n");
         return -1;
     }
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
 
@@ -177,20 +145,20 @@ static void test_dry_run_then_real_run(void **state)
                               "--dry-run", "--plan", plan, "--report", dry, "--state-dir", tmp, NULL};
     assert_int_equal(test_mighost(fake.url, dry_args, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
-    json_object *d = read_json(dry);
-    assert_int_equal(json_at(d, "phases.0.scanned"), 3000);
-    assert_int_equal(json_at(d, "phases.0.would_write"), 2970);
-    assert_int_equal(json_at(d, "phases.0.skipped.total"), 30);
+    json_object *d = test_json_read(dry);
+    assert_int_equal(test_json_int(d, "phases.0.scanned"), 3000);
+    assert_int_equal(test_json_int(d, "phases.0.would_write"), 2970);
+    assert_int_equal(test_json_int(d, "phases.0.skipped.total"), 30);
 
     const char *real_args[] = {"run", MIGRATION, "--source", "rsrc", "--destination", "rdst",
                                "--yes", "--report", real, "--state-dir", tmp, NULL};
     assert_int_equal(test_mighost(fake.url, real_args, &out, &err), 0);
     assert_true(test_fakeaws_stat(&fake, "writes_forwarded") > 0);
-    json_object *r = read_json(real);
-    assert_int_equal(json_at(r, "phases.0.scanned"), json_at(d, "phases.0.scanned"));
-    assert_int_equal(json_at(r, "phases.0.written"), json_at(d, "phases.0.would_write"));
-    assert_int_equal(json_at(r, "phases.0.skipped.total"), json_at(d, "phases.0.skipped.total"));
-    assert_int_equal(json_at(r, "exit_code"), 0);
+    json_object *r = test_json_read(real);
+    assert_int_equal(test_json_int(r, "phases.0.scanned"), test_json_int(d, "phases.0.scanned"));
+    assert_int_equal(test_json_int(r, "phases.0.written"), test_json_int(d, "phases.0.would_write"));
+    assert_int_equal(test_json_int(r, "phases.0.skipped.total"), test_json_int(d, "phases.0.skipped.total"));
+    assert_int_equal(test_json_int(r, "exit_code"), 0);
     long stamped, all;
     count_table("rdst", "v2", &stamped, &all);
     assert_int_equal(stamped, 2970);
@@ -235,36 +203,6 @@ static void wait_for_state(const char *dir)
     fail_msg("no state file appeared in %s", dir);
 }
 
-static pid_t spawn_with(const char *bin, const char *const *args);
-
-static pid_t spawn_mighost(const char *const *args)
-{
-    return spawn_with(test_mighost_path(), args);
-}
-
-static pid_t spawn_with(const char *bin, const char *const *args)
-{
-    const char *argv[40] = {bin};
-    int n = 1;
-    for (; *args && n < 36; args++) argv[n++] = *args;
-    argv[n] = NULL;
-    /* The environment: ours with the test keys set. */
-    for (const char *const *e = test_fake_aws_env; *e; e++) putenv((char *)*e);
-    for (const char *const *u = test_aws_env_unset; *u; u++)
-        if (strncmp(*u, "AWS_ACCESS", 10) && strncmp(*u, "AWS_SECRET", 10) && strcmp(*u, "AWS_REGION") &&
-            strcmp(*u, "AWS_EC2_METADATA_DISABLED"))
-            unsetenv(*u);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    assert_int_equal(rc, 0);
-    return pid;
-}
-
 /* A 100k-item copy killed with SIGKILL at three random moments and resumed
  * each time ends with exactly the expected destination, and a resumed run
  * does not read again what an earlier run had finished. */
@@ -286,7 +224,8 @@ static void test_kill_and_resume(void **state)
     srand((unsigned)time(NULL));
     int killed = 0;
     for (int round = 0; round < 3; round++) {
-        pid_t pid = spawn_mighost(round == 0 ? first : resume);
+        pid_t pid = test_spawn_mighost(NULL, NULL, round == 0 ? first : resume);
+        assert_true(pid > 0);
         /* 0.3 to 2.3 seconds in: mid-scan, mid-write. */
         struct timespec t = {0, 300000000L + (long)(rand() % 1000) * 2000000L};
         while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
@@ -313,7 +252,7 @@ static void test_kill_and_resume(void **state)
     count_table("kdst", "v2", &stamped, &all);
     assert_int_equal(all, n - n / 100);
     assert_int_equal(stamped, n - n / 100);
-    json_object *r = read_json(report);
+    json_object *r = test_json_read(report);
     /* The copy phase was resumed, not redone from the start (unless every
      * kill came before the first checkpoint, which is rare). */
     json_object *phases, *copy_phase, *scanned_v;
@@ -342,7 +281,8 @@ static void test_interrupt_saves_state(void **state)
     const char *args[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
                           "--state-dir", states, "--endpoint-url", dynalite.url, "--quiet",
                           "--report", "/dev/null", NULL};
-    pid_t pid = spawn_mighost(args);
+    pid_t pid = test_spawn_mighost(NULL, NULL, args);
+    assert_true(pid > 0);
     wait_for_state(states);
     kill(pid, SIGINT);
     int status;
@@ -466,7 +406,7 @@ static void test_stack_fills_parameters(void **state)
     assert_int_equal(test_mighost(cfn.url, args, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:DescribeStacks"), 1);
     assert_int_equal(test_fakeaws_stat(&cfn, "signature_failures"), 0);
-    json_object *r = read_json(report), *p, *v;
+    json_object *r = test_json_read(report), *p, *v;
     assert_true(json_object_object_get_ex(r, "parameters", &p));
     assert_true(json_object_object_get_ex(p, "source", &v));
     assert_string_equal(json_object_get_string(v), "rsrc");
@@ -498,7 +438,8 @@ static void test_second_interrupt_exits_at_once(void **state)
     /* A second Ctrl-C exits at once, skipping every free by design, so
      * under `make valgrind` this one run uses the plain binary. */
     const char *real = getenv("MIGHOST_REAL_BIN");
-    pid_t pid = spawn_with(real ? real : test_mighost_path(), args);
+    pid_t pid = test_spawn_mighost(real, NULL, args);
+    assert_true(pid > 0);
     struct timespec gap = {0, 20000000L};
     wait_for_state(states);
     kill(pid, SIGINT);
@@ -564,7 +505,7 @@ static void test_max_write_rate(void **state)
                           "--state-dir", tmp, "--max-write-rate", "600", "--report", report,
                           "--quiet", NULL};
     assert_int_equal(test_mighost(dynalite.url, args, &out, &err), 0);
-    json_object *r = read_json(report), *phases, *copy_phase, *cc, *w, *dur;
+    json_object *r = test_json_read(report), *phases, *copy_phase, *cc, *w, *dur;
     assert_true(json_object_object_get_ex(r, "phases", &phases));
     copy_phase = json_object_array_get_idx(phases, 0);
     assert_true(json_object_object_get_ex(copy_phase, "consumed_capacity", &cc));

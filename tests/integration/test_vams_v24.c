@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 static test_server dynalite, fake;
@@ -65,36 +65,14 @@ static const char *const fake_env[] = {
     "AWS_REGION=" TEST_REGION, "AWS_EC2_METADATA_DISABLED=true",
     "MIGHOST_FAKE_CLOCK=2025-01-15T12:00:00", "MIGHOST_FAKE_UUID=1", NULL};
 
-static int run_env(const char *endpoint, const char *const *args, buf *out, buf *err)
-{
-    const char *argv[64] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 58; args++) argv[n++] = *args;
-    if (endpoint) {
-        argv[n++] = "--endpoint-url";
-        argv[n++] = endpoint;
-    }
-    argv[n] = NULL;
-    return test_run(argv, fake_env, test_aws_env_unset, NULL, out, err);
-}
-
 /* mighost run vams/v2.3-to-v2.4 --config ... EXTRA... through fakeaws. */
 static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[40] = {"run", "vams/v2.3-to-v2.4", "--config", f->config, "--report", f->report,
-                            "--state-dir", f->state, "--quiet"};
-    int n = 9;
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
-    return run_env(fake.url, args, out, err);
-}
-
-static void dump_with(const char *what, const char *drop, buf *out)
-{
-    buf err = BUF_INIT;
-    const char *args[] = {"run", VAMS "v25_dump.lua", what, drop, NULL};
-    if (test_mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
-    buf_free(&err);
+    const char *base[] = {"run", "vams/v2.3-to-v2.4", "--config", f->config, "--report", f->report,
+                          "--state-dir", f->state, "--quiet", NULL};
+    const char *args[40];
+    assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
+    return test_mighost_env(fake.url, fake_env, args, out, err);
 }
 
 /* A table of the fixture, in canonical form (sorted names, sorted lines). */
@@ -102,80 +80,38 @@ static void dump(const fixture *f, const char *suffix, buf *out)
 {
     buf t = BUF_INIT;
     buf_printf(&t, "%s-%s", f->prefix, suffix);
-    dump_with(buf_str(&t), NULL, out);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, out);
     buf_free(&t);
 }
 
-/* Expected items from a file, less lines containing `drop`. */
-static void expected(const char *file, const char *drop, buf *out)
-{
-    buf at = BUF_INIT;
-    buf_printf(&at, "@" VAMS "%s", file);
-    dump_with(buf_str(&at), drop, out);
-    buf_free(&at);
-}
-
+/* The fixture's table is exactly the items of VAMS/file. */
 static void expect_table(const fixture *f, const char *suffix, const char *file)
 {
-    buf got = BUF_INIT, want = BUF_INIT;
-    dump(f, suffix, &got);
-    expected(file, NULL, &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
-    buf_free(&got);
-    buf_free(&want);
-}
-
-static int count_lines(const buf *b)
-{
-    int n = 0;
-    for (size_t i = 0; i < b->len; i++) n += b->data[i] == '\n';
-    return n;
-}
-
-static json_object *report_phase(const fixture *f, const char *name, json_object **doc)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(f->report, &text), 0);
-    *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    json_object *phases;
-    assert_true(json_object_object_get_ex(*doc, "phases", &phases));
-    for (size_t i = 0; i < json_object_array_length(phases); i++) {
-        json_object *p = json_object_array_get_idx(phases, i), *n;
-        if (json_object_object_get_ex(p, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
-            return p;
-    }
-    fail_msg("no phase %s in the report", name);
-    return NULL;
-}
-
-static long field(json_object *o, const char *a, const char *b)
-{
-    json_object *x;
-    if (!json_object_object_get_ex(o, a, &x)) fail_msg("no %s", a);
-    if (b && !json_object_object_get_ex(x, b, &x)) fail_msg("no %s.%s", a, b);
-    return (long)json_object_get_int64(x);
+    buf t = BUF_INIT, path = BUF_INIT;
+    buf_printf(&t, "%s-%s", f->prefix, suffix);
+    buf_printf(&path, VAMS "%s", file);
+    test_expect_items(dynalite.url, buf_str(&t), buf_str(&path), NULL);
+    buf_free(&t);
+    buf_free(&path);
 }
 
 /* written (or would_write), deleted (or would_delete), failed, skipped. */
 static void expect_counts(const fixture *f, const char *phase, long scanned, long written,
                           long deleted, long failed)
 {
-    json_object *doc, *p = report_phase(f, phase, &doc), *x;
+    json_object *doc, *p = test_json_read_phase(f->report, phase, &doc), *x;
     int dry = json_object_object_get_ex(p, "would_write", &x);
-    assert_int_equal(field(p, "scanned", NULL), scanned);
-    assert_int_equal(field(p, dry ? "would_write" : "written", NULL), written);
-    assert_int_equal(field(p, dry ? "would_delete" : "deleted", NULL), deleted);
-    assert_int_equal(field(p, "failed", "count"), failed);
+    assert_int_equal(test_json_int(p, "scanned"), scanned);
+    assert_int_equal(test_json_int(p, dry ? "would_write" : "written"), written);
+    assert_int_equal(test_json_int(p, dry ? "would_delete" : "deleted"), deleted);
+    assert_int_equal(test_json_int(p, "failed.count"), failed);
     json_object_put(doc);
 }
 
 static int verification_ok(const fixture *f)
 {
-    json_object *doc, *p = report_phase(f, "verify", &doc), *v, *ok;
-    assert_true(json_object_object_get_ex(p, "verification", &v));
-    assert_true(json_object_object_get_ex(v, "ok", &ok));
-    int r = json_object_get_boolean(ok);
+    json_object *doc, *p = test_json_read_phase(f->report, "verify", &doc);
+    int r = json_object_get_boolean(test_json_get(p, "verification.ok"));
     json_object_put(doc);
     return r;
 }
@@ -210,18 +146,13 @@ static void lambda_calls(buf *out)
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (test_dynalite_start(&dynalite) != 0) return -1;
-    return test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url, NULL});
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
 
@@ -293,21 +224,21 @@ static void test_run_b_default(void **state)
     /* Difference: count (N), flag (BOOL) and tags (L) migrate as number,
      * boolean and json items; the other six items are the reference's. */
     dump(&f, "meta-new", &got);
-    assert_int_equal(count_lines(&got), 9);
+    assert_int_equal(test_count_lines(buf_str(&got)), 9);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId:filePath\":{\"S\":\"db-alpha:x1111:/\"},"
         "\"metadataKey\":{\"S\":\"count\"},\"metadataValue\":{\"S\":\"5\"},\"metadataValueType\":{\"S\":\"number\"}"));
     assert_non_null(strstr(buf_str(&got), "\"metadataKey\":{\"S\":\"flag\"},\"metadataValue\":{\"S\":\"true\"},"
         "\"metadataValueType\":{\"S\":\"boolean\"}"));
     assert_non_null(strstr(buf_str(&got), "\"metadataKey\":{\"S\":\"tags\"},\"metadataValue\":{\"S\":\"[\\\"a\\\"]\"},"
         "\"metadataValueType\":{\"S\":\"json\"}"));
-    expected("v24_expected_metadata.jsonl", NULL, &want);
+    test_dump_items(dynalite.url, "@" VAMS "v24_expected_metadata.jsonl", NULL, &want);
     for (char *save = NULL, *l = strtok_r(want.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         assert_non_null(strstr(buf_str(&got), l));
     /* Schemas: db-beta is the reference's; db-alpha differs only in
      * title's sequence (from the N sequenceNumber) and notes' dependsOn (an
      * L of S): the difference. */
     dump(&f, "schema-new", &got);
-    expected("v24_expected_schemas.jsonl", "db-alpha", &want);
+    test_dump_items(dynalite.url, "@" VAMS "v24_expected_schemas.jsonl", "db-alpha", &want);
     assert_non_null(strstr(buf_str(&got), buf_str(&want)));
     assert_non_null(strstr(buf_str(&got),
         "{\\\"metadataFieldKeyName\\\": \\\"notes\\\", \\\"metadataFieldValueType\\\": \\\"multiline_string\\\", "
@@ -412,12 +343,12 @@ static void test_rerun_then_cleanup(void **state)
     expect_counts(&f, "schemas", 9, 0, 6, 0);
     assert_true(verification_ok(&f));
     dump(&f, "auth", &got);
-    assert_int_equal(count_lines(&got), 2);           /* the two non-constraint items */
+    assert_int_equal(test_count_lines(buf_str(&got)), 2);           /* the two non-constraint items */
     assert_non_null(strstr(buf_str(&got), "legacy#c-x"));
     dump(&f, "meta-old", &got);
     assert_string_equal(buf_str(&got), "");
     dump(&f, "schema-old", &got);
-    assert_int_equal(count_lines(&got), 3);
+    assert_int_equal(test_count_lines(buf_str(&got)), 3);
     assert_non_null(strstr(buf_str(&got), "\"legacyList\""));
     assert_non_null(strstr(buf_str(&got), "\"mystery\""));
     assert_non_null(strstr(buf_str(&got), "\"onlyList\""));
@@ -452,7 +383,7 @@ static void test_run_e(void **state)
     /* Difference (W17): 6 field records deleted, legacyList and mystery stay. */
     expect_counts(&f, "schemas", 9, 2, 6, 0);
     dump(&f, "auth", &got);
-    assert_int_equal(count_lines(&got), 2);
+    assert_int_equal(test_count_lines(buf_str(&got)), 2);
     lambda_calls(&calls);
     assert_non_null(strstr(buf_str(&calls),
         "RequestResponse 200 {\"operation\": \"both\", \"dry_run\": false, \"clear_indexes\": true}\n"));
@@ -534,7 +465,7 @@ static void test_reindex_outcomes(void **state)
     assert_int_equal(migrate(&f, slow, &out, &err), 1);
     assert_non_null(strstr(buf_str(&err), "invoked once and may still be running"));
     lambda_calls(&calls);
-    assert_int_equal(count_lines(&calls), 2);   /* the DryRun pre-flight and the one invoke */
+    assert_int_equal(test_count_lines(buf_str(&calls)), 2);   /* the DryRun pre-flight and the one invoke */
     assert_non_null(strstr(buf_str(&calls), "DryRun 204"));
 
     /* Asynchronous: InvocationType Event, 202 is success. */
@@ -587,7 +518,7 @@ static void test_edge_rows(void **state)
     assert_non_null(strstr(buf_str(&got), "constraint#c-big"));
     assert_null(strstr(buf_str(&got), "constraint#c-ok"));
     dump(&f, "meta-old", &got);
-    assert_int_equal(count_lines(&got), 2);
+    assert_int_equal(test_count_lines(buf_str(&got)), 2);
     assert_non_null(strstr(buf_str(&got), "\"bin\""));
     dump(&f, "meta-new", &got);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId:filePath\":{\"S\":\"db-c:x9:\"}"));
@@ -687,29 +618,6 @@ static void test_leading_slash(void **state)
     buf_free(&got);
 }
 
-static int cmp_lines(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void sorted_lines(const char *path, buf *out)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(path, &text), 0);
-    char *s = buf_detach(&text);
-    size_t n = 0, cap = 64;
-    char **lines = malloc(cap * sizeof *lines);
-    for (char *save = NULL, *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        if (n == cap) lines = realloc(lines, (cap *= 2) * sizeof *lines);
-        lines[n++] = l;
-    }
-    qsort(lines, n, sizeof *lines, cmp_lines);
-    buf_reset(out);
-    for (size_t i = 0; i < n; i++) buf_printf(out, "%s\n", lines[i]);
-    free(lines);
-    free(s);
-}
-
 /* An offline --source-dir dry-run on export files of the fixture plans
  * the same writes (and counts) as a dry-run against the server. */
 static void test_offline_matches_online(void **state)
@@ -719,16 +627,15 @@ static void test_offline_matches_online(void **state)
     make_fixture(&f, "edge", NULL);
     buf out = BUF_INIT, err = BUF_INIT, a = BUF_INIT, b = BUF_INIT, dir = BUF_INIT, t[6];
     buf_printf(&dir, "%s/%s-export", tmp, f.prefix);
-    mkdir(buf_str(&dir), 0700);
     static const char *const suffix[] = {"auth", "constraints", "meta-old", "meta-new", "schema-old", "schema-new"};
-    const char *exp[10] = {"run", "tests/integration/offline/export.lua", buf_str(&dir)};
+    const char *names[7];
     for (int i = 0; i < 6; i++) {
         t[i] = (buf)BUF_INIT;
         buf_printf(&t[i], "%s-%s", f.prefix, suffix[i]);
-        exp[3 + i] = buf_str(&t[i]);
+        names[i] = buf_str(&t[i]);
     }
-    exp[9] = NULL;
-    if (test_mighost(dynalite.url, exp, &out, &err) != 0) fail_msg("export: %s", buf_str(&err));
+    names[6] = NULL;
+    test_export_tables(dynalite.url, buf_str(&dir), names);
     /* Secondary indexes are known offline only from tables.json. */
     buf tables = BUF_INIT, path = BUF_INIT;
     buf_printf(&tables, "{\"%s-schema-new\": {\"hash\": \"metadataSchemaId\", \"range\": "
@@ -743,15 +650,15 @@ static void test_offline_matches_online(void **state)
     snprintf(rep_b, sizeof rep_b, "%s/%s-B-report.json", tmp, f.prefix);
     const char *offline[] = {"run", "vams/v2.3-to-v2.4", "--source-dir", buf_str(&dir), "--plan", plan_a,
                              "--report", f.report, "--config", f.config, "--delete-old-data", "--quiet", NULL};
-    int rc = run_env(NULL, offline, &out, &err);
+    int rc = test_mighost_env(NULL, fake_env, offline, &out, &err);
     if (rc != 1) fail_msg("offline: exit %d: %s", rc, buf_str(&err));   /* the two bad constraints */
     assert_non_null(strstr(buf_str(&err), "no AWS access"));
     const char *online[] = {"run", "vams/v2.3-to-v2.4", "--dry-run", "--plan", plan_b, "--report", rep_b,
                             "--config", f.config, "--delete-old-data", "--quiet", NULL};
-    rc = run_env(dynalite.url, online, &out, &err);
+    rc = test_mighost_env(dynalite.url, fake_env, online, &out, &err);
     if (rc != 1) fail_msg("online: exit %d: %s", rc, buf_str(&err));
-    sorted_lines(plan_a, &a);
-    sorted_lines(plan_b, &b);
+    test_sorted_lines(plan_a, &a);
+    test_sorted_lines(plan_b, &b);
     assert_non_null(strstr(buf_str(&a), "\"op\":\"PutItem\""));
     assert_non_null(strstr(buf_str(&a), "\"op\":\"DeleteItem\""));
     assert_non_null(strstr(buf_str(&a), "2025-01-15T12:00:00.0000"));

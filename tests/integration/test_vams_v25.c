@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 static test_server dynalite, fake;
@@ -54,35 +55,11 @@ static void make_fixture(fixture *f, const char *variant)
 /* mighost run vams/v2.4-to-v2.5 --config ... EXTRA... through fakeaws. */
 static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    const char *args[32] = {"run", "vams/v2.4-to-v2.5", "--config", f->config, "--report", f->report,
-                            "--state-dir", f->state, "--quiet"};
-    int n = 9;
-    for (; extra && *extra; extra++) args[n++] = *extra;
-    args[n] = NULL;
+    const char *base[] = {"run", "vams/v2.4-to-v2.5", "--config", f->config, "--report", f->report,
+                          "--state-dir", f->state, "--quiet", NULL};
+    const char *args[32];
+    assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
     return test_mighost(fake.url, args, out, err);
-}
-
-/* A table's items, or a file of expected items less lines containing
- * `drop`, in one canonical form (v25_dump.lua). */
-static void dump_with(const char *what, const char *drop, buf *out)
-{
-    buf err = BUF_INIT;
-    const char *args[] = {"run", "tests/integration/vams/v25_dump.lua", what, drop, NULL};
-    if (test_mighost(dynalite.url, args, out, &err) != 0) fail_msg("dump %s: %s", what, buf_str(&err));
-    buf_free(&err);
-}
-
-static void dump(const char *table, buf *out)
-{
-    dump_with(table, NULL, out);
-}
-
-static void expected(const char *file, const char *drop, buf *out)
-{
-    buf at = BUF_INIT;
-    buf_printf(&at, "@%s", file);
-    dump_with(buf_str(&at), drop, out);
-    buf_free(&at);
 }
 
 static void table_name(buf *b, const fixture *f, const char *t)
@@ -91,58 +68,28 @@ static void table_name(buf *b, const fixture *f, const char *t)
     buf_printf(b, "%s-%s", f->prefix, t);
 }
 
-static json_object *report_phase(const fixture *f, const char *name, json_object **doc)
-{
-    buf text = BUF_INIT;
-    assert_int_equal(test_read_file(f->report, &text), 0);
-    *doc = json_tokener_parse(buf_str(&text));
-    buf_free(&text);
-    json_object *phases;
-    assert_true(json_object_object_get_ex(*doc, "phases", &phases));
-    for (size_t i = 0; i < json_object_array_length(phases); i++) {
-        json_object *p = json_object_array_get_idx(phases, i), *n;
-        if (json_object_object_get_ex(p, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
-            return p;
-    }
-    fail_msg("no phase %s in the report", name);
-    return NULL;
-}
-
-static long field(json_object *o, const char *a, const char *b)
-{
-    json_object *x;
-    if (!json_object_object_get_ex(o, a, &x)) fail_msg("no %s", a);
-    if (b && !json_object_object_get_ex(x, b, &x)) fail_msg("no %s.%s", a, b);
-    return (long)json_object_get_int64(x);
-}
-
 static void expect_counts(const fixture *f, const char *phase, long scanned, long written,
                           long orphaned, long failed, long skipped)
 {
-    json_object *doc, *p = report_phase(f, phase, &doc);
-    assert_int_equal(field(p, "scanned", NULL), scanned);
-    assert_int_equal(field(p, "written", NULL), written);
-    assert_int_equal(field(p, "orphaned", "count"), orphaned);
-    assert_int_equal(field(p, "failed", "count"), failed);
-    assert_int_equal(field(p, "skipped", "total"), skipped);
+    json_object *doc, *p = test_json_read_phase(f->report, phase, &doc);
+    assert_int_equal(test_json_int(p, "scanned"), scanned);
+    assert_int_equal(test_json_int(p, "written"), written);
+    assert_int_equal(test_json_int(p, "orphaned.count"), orphaned);
+    assert_int_equal(test_json_int(p, "failed.count"), failed);
+    assert_int_equal(test_json_int(p, "skipped.total"), skipped);
     json_object_put(doc);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    tmp = test_tempdir();
-    if (test_dynalite_start(&dynalite) != 0) return -1;
-    return test_fakeaws_start(&fake, (const char *const[]){"--upstream", dynalite.url, NULL});
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    test_server_stop(&fake);
-    test_server_stop(&dynalite);
-    test_rmtree(tmp);
-    free(tmp);
+    test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
 
@@ -152,31 +99,25 @@ static void test_full_run(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "");
-    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, want = BUF_INIT, t = BUF_INIT;
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
     const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
     int rc = migrate(&f, extra, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &got);
-    expected("tests/integration/vams/v25_expected_versions.jsonl", "xdup", &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_versions.jsonl", "xdup");
     table_name(&t, &f, "files-v2");
-    dump(buf_str(&t), &got);
-    expected("tests/integration/vams/v25_expected_files.jsonl", "xdup", &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_files.jsonl", "xdup");
     /* F1 orphan absent (by the exact comparison) and reported once per phase. */
     expect_counts(&f, "asset_versions", 7, 5, 1, 0, 1);
     expect_counts(&f, "file_versions", 8, 6, 1, 0, 1);
     expect_counts(&f, "metadata_backfill", 4, 3, 0, 0, 1);
     /* Metadata: the field added where it lacked, nothing else changed. */
     table_name(&t, &f, "metadata");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:xcolon:part\"}"));
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:x3333\"}"));
-    json_object *doc, *p = report_phase(&f, "verify", &doc), *v, *ok;
-    assert_true(json_object_object_get_ex(p, "verification", &v));
-    assert_true(json_object_object_get_ex(v, "ok", &ok));
-    assert_true(json_object_get_boolean(ok));
+    json_object *doc, *p = test_json_read_phase(f.report, "verify", &doc);
+    assert_true(json_object_get_boolean(test_json_get(p, "verification.ok")));
     json_object_put(doc);
     /* The report lists the orphan, the duplicate and the archived asset. */
     buf text = BUF_INIT;
@@ -188,9 +129,9 @@ static void test_full_run(void **state)
     /* §6.3: a re-run changes nothing, to the byte; the backfill skips all 4. */
     buf before = BUF_INIT;
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &before);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &before);
     assert_int_equal(migrate(&f, extra, &out, &err), 0);
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_string_equal(buf_str(&before), buf_str(&got));
     expect_counts(&f, "metadata_backfill", 4, 0, 0, 0, 4);
     buf_free(&before);
@@ -198,7 +139,6 @@ static void test_full_run(void **state)
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
-    buf_free(&want);
     buf_free(&t);
 }
 
@@ -223,11 +163,11 @@ static void test_duplicates_refused_then_all(void **state)
     const char *all[] = {"--yes", "--duplicate-assets", "all", NULL};
     assert_int_equal(migrate(&f, all, &out, &err), 0);
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-alpha:xdup\"}"));
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:xdup\"}"));
     table_name(&t, &f, "files-v2");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"S\":\"db-alpha:xdup:0\""));
     assert_non_null(strstr(buf_str(&got), "\"S\":\"db-beta:xdup:0\""));
     buf_free(&out);
@@ -246,7 +186,7 @@ static void test_archived_strip(void **state)
     const char *extra[] = {"--yes", "--duplicate-assets=skip", "--archived-db-id=strip", NULL};
     assert_int_equal(migrate(&f, extra, &out, &err), 0);
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-alpha:x4444\"}"));
     assert_null(strstr(buf_str(&got), "#deleted"));
     buf_free(&out);
@@ -266,11 +206,11 @@ static void test_dry_run(void **state)
     const char *dry[] = {"--dry-run", "--duplicate-assets=skip", NULL};
     assert_int_equal(migrate(&f, dry, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
-    json_object *doc, *p = report_phase(&f, "asset_versions", &doc);
-    assert_int_equal(field(p, "would_write", NULL), 5);
+    json_object *doc, *p = test_json_read_phase(f.report, "asset_versions", &doc);
+    assert_int_equal(test_json_int(p, "would_write"), 5);
     json_object_put(doc);
-    p = report_phase(&f, "metadata_backfill", &doc);
-    assert_int_equal(field(p, "would_write", NULL), 3);
+    p = test_json_read_phase(f.report, "metadata_backfill", &doc);
+    assert_int_equal(test_json_int(p, "would_write"), 3);
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -288,17 +228,14 @@ static void test_limit(void **state)
     const char *extra[] = {"--yes", "--duplicate-assets=skip", "--limit", "2", NULL};
     int rc = migrate(&f, extra, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
-    json_object *doc, *p = report_phase(&f, "lookup", &doc);
-    assert_int_equal(field(p, "scanned", NULL), 6);
+    json_object *doc, *p = test_json_read_phase(f.report, "lookup", &doc);
+    assert_int_equal(test_json_int(p, "scanned"), 6);
     json_object_put(doc);
-    p = report_phase(&f, "asset_versions", &doc);
-    assert_int_equal(field(p, "scanned", NULL), 2);
+    p = test_json_read_phase(f.report, "asset_versions", &doc);
+    assert_int_equal(test_json_int(p, "scanned"), 2);
     json_object_put(doc);
-    p = report_phase(&f, "verify", &doc);
-    json_object *v, *ok;
-    assert_true(json_object_object_get_ex(p, "verification", &v));
-    assert_true(json_object_object_get_ex(v, "ok", &ok));
-    assert_true(json_object_get_boolean(ok));
+    p = test_json_read_phase(f.report, "verify", &doc);
+    assert_true(json_object_get_boolean(test_json_get(p, "verification.ok")));
     json_object_put(doc);
     buf_free(&out);
     buf_free(&err);
@@ -310,7 +247,7 @@ static void test_clear_v2(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "");
-    buf out = BUF_INIT, err = BUF_INIT, code = BUF_INIT, got = BUF_INIT, t = BUF_INIT, want = BUF_INIT;
+    buf out = BUF_INIT, err = BUF_INIT, code = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
     buf_printf(&code,
         "local ddb = require 'mighost.dynamodb'\n"
         "for i = 1, 2 do\n"
@@ -324,31 +261,28 @@ static void test_clear_v2(void **state)
     /* The dry-run counts what it would delete and deletes nothing. */
     const char *dry[] = {"--dry-run", "--duplicate-assets=skip", "--clear-v2", NULL};
     assert_int_equal(migrate(&f, dry, &out, &err), 0);
-    json_object *d0, *p0 = report_phase(&f, "clear_v2", &d0), *wouldv;
+    json_object *d0, *p0 = test_json_read_phase(f.report, "clear_v2", &d0), *wouldv;
     assert_true(json_object_object_get_ex(p0, "would_delete", &wouldv));
     assert_int_equal(json_object_get_int(wouldv), 4);
     json_object_put(d0);
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "old:1"));
     assert_non_null(strstr(buf_str(&got), "old:2"));
     test_fakeaws_reset(&fake);
     const char *extra[] = {"--yes", "--duplicate-assets=skip", "--clear-v2", NULL};
     assert_int_equal(migrate(&f, extra, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "by_target.DynamoDB_20120810.DeleteItem"), 0);
-    json_object *doc, *p = report_phase(&f, "clear_v2", &doc);
-    assert_int_equal(field(p, "deleted", NULL), 4);
+    json_object *doc, *p = test_json_read_phase(f.report, "clear_v2", &doc);
+    assert_int_equal(test_json_int(p, "deleted"), 4);
     json_object_put(doc);
     table_name(&t, &f, "versions-v2");
-    dump(buf_str(&t), &got);
-    expected("tests/integration/vams/v25_expected_versions.jsonl", "xdup", &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_versions.jsonl", "xdup");
     buf_free(&code);
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
     buf_free(&t);
-    buf_free(&want);
 }
 
 /* §6.7: malformed rows fail alone, are listed, and the exit code is 1. */
@@ -383,7 +317,7 @@ static void test_colon_in_version_id(void **state)
     const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
     assert_int_equal(migrate(&f, extra, &out, &err), 0);
     table_name(&t, &f, "files-v2");
-    dump(buf_str(&t), &got);
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId:assetVersionId\":{\"S\":\"db-alpha:x1111:2:rc\"}"));
     expect_counts(&f, "file_versions", 9, 7, 1, 0, 1);
     buf_free(&out);
@@ -400,7 +334,7 @@ static void test_unprocessed_and_conditional_backfill(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, "");
-    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, want = BUF_INIT, t = BUF_INIT;
+    buf out = BUF_INIT, err = BUF_INIT, got = BUF_INIT, t = BUF_INIT;
     test_fakeaws_reset(&fake);
     assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 1, \"faults\": [\"unprocessed\"], "
                                                 "\"fault_ops\": [\"BatchWriteItem\"]}"), 0);
@@ -410,9 +344,7 @@ static void test_unprocessed_and_conditional_backfill(void **state)
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     assert_true(test_fakeaws_stat(&fake, "faults.unprocessed") >= 2);
     table_name(&t, &f, "files-v2");
-    dump(buf_str(&t), &got);
-    expected("tests/integration/vams/v25_expected_files.jsonl", "xdup", &want);
-    assert_string_equal(buf_str(&got), buf_str(&want));
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_files.jsonl", "xdup");
     expect_counts(&f, "file_versions", 8, 6, 1, 0, 1);
     buf reqs = BUF_INIT;
     test_fakeaws_get(&fake, "/__requests", &reqs);
@@ -421,7 +353,6 @@ static void test_unprocessed_and_conditional_backfill(void **state)
     buf_free(&out);
     buf_free(&err);
     buf_free(&got);
-    buf_free(&want);
     buf_free(&t);
 }
 

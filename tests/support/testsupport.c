@@ -183,6 +183,27 @@ int test_fakeaws_with_dynalite(test_server *fake, test_server *dyn,
     return rc;
 }
 
+int test_group_setup(char **tmp, test_server *dyn, test_server *fake,
+                     const char *const extra_args[])
+{
+    memset(dyn, 0, sizeof *dyn);
+    memset(fake, 0, sizeof *fake);
+    *tmp = test_tempdir();
+    if (!*tmp) return -1;
+    return test_fakeaws_with_dynalite(fake, dyn, extra_args);
+}
+
+void test_group_teardown(char **tmp, test_server *dyn, test_server *fake)
+{
+    test_server_stop(fake);
+    test_server_stop(dyn);
+    if (*tmp) {
+        test_rmtree(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+    }
+}
+
 /* --------------------------------------------------------- child processes */
 
 static int name_matches(const char *entry, const char *name)
@@ -600,15 +621,122 @@ const char *const test_fake_aws_env[] = {
     "AWS_ACCESS_KEY_ID=" TEST_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY=" TEST_SECRET_KEY,
     "AWS_REGION=" TEST_REGION, "AWS_EC2_METADATA_DISABLED=true", NULL};
 
+/* bin (NULL: test_mighost_path()), args, then --endpoint-url endpoint when
+ * endpoint is not NULL; NULL-terminated. Free the array (not the strings). */
+static const char **mighost_argv(const char *bin, const char *endpoint, const char *const *args)
+{
+    size_t n = 0;
+    while (args && args[n]) n++;
+    const char **argv = xcalloc(n + 4, sizeof *argv);
+    size_t k = 0;
+    argv[k++] = bin ? bin : test_mighost_path();
+    for (size_t i = 0; i < n; i++) argv[k++] = args[i];
+    if (endpoint) {
+        argv[k++] = "--endpoint-url";
+        argv[k++] = endpoint;
+    }
+    argv[k] = NULL;
+    return argv;
+}
+
+int test_mighost_env(const char *endpoint, const char *const *env_set, const char *const *args,
+                     buf *out, buf *err)
+{
+    const char **argv = mighost_argv(NULL, endpoint, args);
+    int rc = test_run(argv, env_set, test_aws_env_unset, NULL, out, err);
+    free(argv);
+    return rc;
+}
+
 int test_mighost(const char *endpoint, const char *const *args, buf *out, buf *err)
 {
-    const char *argv[64] = {test_mighost_path()};
-    int n = 1;
-    for (; *args && n < 60; args++) argv[n++] = *args;
-    if (endpoint) {
-        argv[n++] = "--endpoint-url";
-        argv[n++] = endpoint;
+    return test_mighost_env(endpoint, test_fake_aws_env, args, out, err);
+}
+
+_Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args)
+{
+    const char **argv = mighost_argv(bin, endpoint, args);
+    char **env = build_env(test_fake_aws_env, test_aws_env_unset);
+    execvpe(argv[0], (char *const *)argv, env);
+    dprintf(STDERR_FILENO, "test_exec_mighost: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *const *args)
+{
+    const char **argv = mighost_argv(bin, endpoint, args);
+    char **env = build_env(test_fake_aws_env, test_aws_env_unset);
+    /* The child writes errno here if exec fails; a successful exec closes it. */
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        fprintf(stderr, "test_spawn_mighost: pipe: %s\n", strerror(errno));
+        free(argv);
+        free(env);
+        return -1;
     }
-    argv[n] = NULL;
-    return test_run(argv, test_fake_aws_env, test_aws_env_unset, NULL, out, err);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0) _exit(127);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execvpe(argv[0], (char *const *)argv, env);
+        int e = errno;
+        if (write(report[1], &e, sizeof e) < 0) _exit(127);
+        _exit(127);
+    }
+    close(report[1]);
+    int e = 0;
+    ssize_t got = -1;
+    if (pid > 0)
+        while ((got = read(report[0], &e, sizeof e)) < 0 && errno == EINTR) {
+        }
+    close(report[0]);
+    if (pid < 0) {
+        fprintf(stderr, "test_spawn_mighost: fork: %s\n", strerror(errno));
+    } else if (got > 0) {
+        fprintf(stderr, "test_spawn_mighost: cannot run %s: %s\n", argv[0], strerror(e));
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        pid = -1;
+    }
+    free(argv);
+    free(env);
+    return pid;
+}
+
+/* Appends list to args[0..*n), keeping room for the final NULL. */
+static int args_append(const char **args, size_t cap, size_t *n, const char *const *list)
+{
+    for (; list && *list; list++) {
+        if (*n + 1 >= cap) return -1;
+        args[(*n)++] = *list;
+    }
+    return 0;
+}
+
+int test_args_join(const char **args, size_t cap, const char *const *base,
+                   const char *const *extra)
+{
+    if (cap == 0) return -1;
+    size_t n = 0;
+    int fits = args_append(args, cap, &n, base) == 0 && args_append(args, cap, &n, extra) == 0;
+    args[n] = NULL;
+    return fits ? (int)n : -1;
+}
+
+size_t test_count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+int test_cmp_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }

@@ -49,6 +49,15 @@ int test_fakeaws_start(test_server *s, const char *const extra_args[]);
 int test_fakeaws_with_dynalite(test_server *fake, test_server *dyn,
                                const char *const extra_args[]);
 
+/* A cmocka group setup for the tests that need a temporary folder and a
+ * dynalite with fakeaws in front of it: *tmp = test_tempdir(), then
+ * test_fakeaws_with_dynalite(fake, dyn, extra_args). Returns 0, or -1. */
+int test_group_setup(char **tmp, test_server *dyn, test_server *fake,
+                     const char *const extra_args[]);
+
+/* Its teardown: stops fake and dyn, removes the folder and frees *tmp. */
+void test_group_teardown(char **tmp, test_server *dyn, test_server *fake);
+
 typedef struct test_run_options {
     const char *const *env_set;   /* "NAME=value" entries added or overriding; NULL-terminated or NULL */
     const char *const *env_unset; /* names removed from the environment; NULL-terminated or NULL */
@@ -77,6 +86,25 @@ extern const char *const test_fake_aws_env[];
  * AWS settings removed, and --endpoint-url ENDPOINT appended when endpoint
  * is not NULL. Same conventions as test_run. */
 int test_mighost(const char *endpoint, const char *const *args, buf *out, buf *err);
+
+/* The same with env_set in place of test_fake_aws_env (e.g. test_fake_aws_env
+ * plus a fake clock, or no credentials at all for an offline run); the
+ * developer's AWS settings are still removed. */
+int test_mighost_env(const char *endpoint, const char *const *env_set, const char *const *args,
+                     buf *out, buf *err);
+
+/* Starts mighost ARGS... in the background as test_mighost runs it (same
+ * environment, --endpoint-url ENDPOINT appended when endpoint is not NULL),
+ * with stdin, stdout and stderr on /dev/null. bin is the program to run;
+ * NULL = test_mighost_path(). Returns the child's pid (the caller signals
+ * and waitpid()s it), or -1 if it could not be started (exec failures
+ * included; the reason is printed). */
+pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *const *args);
+
+/* For a child the caller forked itself (e.g. with forkpty): replaces the
+ * process with mighost ARGS... run as test_spawn_mighost runs it, leaving
+ * its file descriptors as they are. Never returns (_exit(127) on failure). */
+_Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args);
 
 /* $MIGHOST_BIN, else "build/mighost". */
 const char *test_mighost_path(void);
@@ -136,5 +164,18 @@ int test_read_file(const char *path, buf *out);
 
 /* Heap string "dir/name". */
 char *test_path_join(const char *dir, const char *name);
+
+/* Writes the arguments of base then those of extra (both NULL-terminated;
+ * either may be NULL) into args, which has room for cap entries, and a
+ * NULL after them. Returns how many there are, or -1 when they and the
+ * NULL do not fit (then args holds no more than cap entries). */
+int test_args_join(const char **args, size_t cap, const char *const *base,
+                   const char *const *extra);
+
+/* Number of newline characters in s. */
+size_t test_count_lines(const char *s);
+
+/* qsort comparator for an array of strings (char *), in strcmp order. */
+int test_cmp_strings(const void *a, const void *b);
 
 #endif
