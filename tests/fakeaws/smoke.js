@@ -117,6 +117,14 @@ async function dynamodbChecks () {
   check(r.status === 200, 'CreateTable', r.text)
   check(r.headers['x-amz-crc32'] === String(crc32(r.raw)), 'x-amz-crc32 is the body CRC32')
   check(!!r.headers['x-amzn-requestid'] && !!r.headers.date, 'request id and Date headers')
+  // dynalite turns a table ACTIVE on a timer, even at createTableMs 0: a
+  // write sent at once can find it still CREATING.
+  for (let i = 0; i < 100; i++) {
+    r = await ddb('DescribeTable', { TableName: TABLE })
+    if (r.json && r.json.Table && r.json.Table.TableStatus === 'ACTIVE') break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  check(r.json && r.json.Table && r.json.Table.TableStatus === 'ACTIVE', 'table ACTIVE', r.text)
 
   r = await ddb('PutItem', { TableName: TABLE, Item: { pk: { S: 'a' }, v: { N: '1' } } })
   check(r.status === 200, 'PutItem', r.text)
