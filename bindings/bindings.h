@@ -46,6 +46,11 @@ int sys_exit_code(void);
 
 /* JSON string literal with JSON.stringify's escaping. */
 void json_append_string(buf *b, const char *s, size_t len);
+/* Pushes a json-c value as mighost.json.decode does (objects -> tables,
+ * arrays -> sequences, null -> the shared null). Returns 0, or -1 with a
+ * message pushed when nested over 200 deep. */
+struct json_object;
+int json_push_plain(lua_State *L, struct json_object *v, int depth);
 /* A buf inside a userdata (pushed), freed by the GC even on errors. */
 buf *json_new_bufbox(lua_State *L);
 

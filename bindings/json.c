@@ -28,7 +28,7 @@ static void push_null(lua_State *L)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
 }
 
-static int push_plain(lua_State *L, json_object *v, int depth)
+int json_push_plain(lua_State *L, json_object *v, int depth)
 {
     luaL_checkstack(L, 4, "JSON nested too deeply");
     if (depth > 200) {
@@ -47,7 +47,7 @@ static int push_plain(lua_State *L, json_object *v, int depth)
         size_t n = json_object_array_length(v);
         lua_createtable(L, (int)n, 0);
         for (size_t i = 0; i < n; i++) {
-            if (push_plain(L, json_object_array_get_idx(v, i), depth + 1) != 0) return -1;
+            if (json_push_plain(L, json_object_array_get_idx(v, i), depth + 1) != 0) return -1;
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
@@ -55,7 +55,7 @@ static int push_plain(lua_State *L, json_object *v, int depth)
     case json_type_object: {
         lua_createtable(L, 0, json_object_object_length(v));
         json_object_object_foreach(v, k, child) {
-            if (push_plain(L, child, depth + 1) != 0) return -1;
+            if (json_push_plain(L, child, depth + 1) != 0) return -1;
             lua_setfield(L, -2, k);
         }
         break;
@@ -83,7 +83,7 @@ static json_object *parse_or_error(lua_State *L, int idx)
 static int l_decode(lua_State *L)
 {
     json_object *doc = parse_or_error(L, 1);
-    int rc = push_plain(L, doc, 0);
+    int rc = json_push_plain(L, doc, 0);
     json_object_put(doc);
     if (rc != 0) return lua_error(L);
     return 1;

@@ -27,45 +27,6 @@ static lua_State *S;
  * Unchanged but for lua_checkstack, which it lacked (past ~18 levels it
  * wrote beyond the Lua stack). */
 
-static int ref_push_plain(lua_State *L, json_object *v, int depth)
-{
-    if (depth > 200) {
-        lua_pushliteral(L, "JSON nested too deeply");
-        return -1;
-    }
-    if (!lua_checkstack(L, 4)) {
-        lua_pushliteral(L, "stack");
-        return -1;
-    }
-    switch (json_object_get_type(v)) {
-    case json_type_null: item_push_null(L); break;
-    case json_type_boolean: lua_pushboolean(L, json_object_get_boolean(v)); break;
-    case json_type_int: lua_pushinteger(L, (lua_Integer)json_object_get_int64(v)); break;
-    case json_type_double: lua_pushnumber(L, json_object_get_double(v)); break;
-    case json_type_string:
-        lua_pushlstring(L, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-        break;
-    case json_type_array: {
-        size_t n = json_object_array_length(v);
-        lua_createtable(L, (int)n, 0);
-        for (size_t i = 0; i < n; i++) {
-            if (ref_push_plain(L, json_object_array_get_idx(v, i), depth + 1) != 0) return -1;
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        break;
-    }
-    case json_type_object: {
-        lua_createtable(L, 0, json_object_object_length(v));
-        json_object_object_foreach(v, k, child) {
-            if (ref_push_plain(L, child, depth + 1) != 0) return -1;
-            lua_setfield(L, -2, k);
-        }
-        break;
-    }
-    }
-    return 0;
-}
-
 static int ref_push_items_array(lua_State *L, json_object *arr)
 {
     size_t n = json_object_array_length(arr);
@@ -115,7 +76,7 @@ static int ref_push_ddb(lua_State *L, json_object *v, const char *field, int dep
         }
         return 0;
     }
-    return ref_push_plain(L, v, depth);
+    return json_push_plain(L, v, depth);
 }
 
 static int l_ref_decode_ddb(lua_State *L)

@@ -7,7 +7,8 @@
 --
 -- A phase: {name = "...", copy = {...}} (see runner.copy), or
 -- {name = "...", run = function(ctx) ... end}, or
--- {name = "...", verify = function(ctx) return ok, checks end}.
+-- {name = "...", verify = function(ctx) return ok, checks end} (or just
+-- `return checks`: then ok is every check's ok).
 -- `reads`/`writes` on a phase name the table parameters it touches (for
 -- describe and the confirmation; copy phases declare theirs).
 -- `when = function(params, options)` skips a phase it returns false for;
@@ -289,6 +290,10 @@ local function run_phase(ph, ctx)
   if ph.copy then return copy.run(ph, ctx) end
   if ph.run then return ph.run(ctx) end
   local ok, checks = ph.verify(ctx)
+  if type(ok) == "table" and checks == nil then
+    checks, ok = ok, true
+    for _, c in ipairs(checks) do ok = ok and c.ok ~= false end
+  end
   ctx.verification = {ok = ok and true or false, checks = checks}
   if not ok then ctx.verify_failed = true end
 end
