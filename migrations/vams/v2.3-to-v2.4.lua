@@ -34,19 +34,10 @@ local conv = require "vams._v24_convert"
 
 local SKEY = "databaseId:metadataEntityType"
 local SCHEMA_INDEX = "DatabaseIdMetadataEntityTypeIndex"
-local MAX_LISTED = 100
 local MAX_BATCHES = 8          -- existence-check batches in flight per phase
 local PUT_WORKERS = 8          -- conditional puts in flight per batch
 
 -- Report helpers ---------------------------------------------------------------
-
--- A list note capped at MAX_LISTED entries, with a complete count.
-local function listing(ctx, name, entry)
-  local n = ctx.notes[name]
-  if not n then n = {count = 0, items = json.array()}; ctx.notes[name] = n end
-  n.count = n.count + 1
-  if #n.items < MAX_LISTED then n.items[#n.items + 1] = entry end
-end
 
 local function plain_key(k)
   local out = {}
@@ -63,6 +54,7 @@ local function quiet_ctx(ctx)
   function q.skip() end
   function q.fail() end
   function q.note() end
+  function q.list() end
   function q.interrupted() return ctx:interrupted() end
   function q.miss(_, kind, key)
     q[kind] = q[kind] + 1
@@ -229,7 +221,7 @@ local function process(self, units)
   if o.deleter then
     for _, u in ipairs(units) do
       if u.confirmed then o.deleter:delete(u.source_key)
-      else listing(ctx, "v2.3 records kept (not every derived item confirmed)", plain_key(u.source_key)) end
+      else ctx:list("v2.3 records kept (not every derived item confirmed)", plain_key(u.source_key)) end
     end
   end
 end
@@ -316,12 +308,12 @@ local function constraints(ctx)
     if not items then
       ctx:fail(key, "not migrated: " .. why)
     else
-      if notes.id_from_sk then listing(ctx, "constraintId taken from sk (attribute missing)", plain_key(key)) end
+      if notes.id_from_sk then ctx:list("constraintId taken from sk (attribute missing)", plain_key(key)) end
       if notes.id_mismatch then
-        listing(ctx, "constraintId differs from sk (the attribute is used)", plain_key(key))
+        ctx:list("constraintId differs from sk (the attribute is used)", plain_key(key))
       end
       if notes.empty_object_type then
-        listing(ctx, "objectType empty: left out (an index key cannot be empty)", plain_key(key))
+        ctx:list("objectType empty: left out (an index key cannot be empty)", plain_key(key))
       end
       n_items = n_items + #items
       b:add({source_key = key, items = items, deletable = true})
@@ -358,22 +350,22 @@ local function metadata(ctx)
     else
       local shown = plain_key(key)
       for _, e in ipairs(r.extras) do
-        listing(ctx, "non-string values migrated (the reference drops them)",
+        ctx:list("non-string values migrated (the reference drops them)",
                 {databaseId = shown.databaseId, assetId = shown.assetId, attribute = e.name, type = e.type})
       end
       for _, e in ipairs(r.dropped) do
-        listing(ctx, "non-string values dropped (--reference-conversion)",
+        ctx:list("non-string values dropped (--reference-conversion)",
                 {databaseId = shown.databaseId, assetId = shown.assetId, attribute = e.name, type = e.type})
       end
       local deletable = true
       for _, e in ipairs(r.unmigratable) do
         deletable = false
-        listing(ctx, "values with no v2.4 form (record kept in v2.3)",
+        ctx:list("values with no v2.4 form (record kept in v2.3)",
                 {databaseId = shown.databaseId, assetId = shown.assetId, attribute = e.name, type = e.type})
       end
-      if r.empty_path then listing(ctx, "file records with an empty file path", shown) end
+      if r.empty_path then ctx:list("file records with an empty file path", shown) end
       if #r.items > 500 then
-        listing(ctx, "entities over v2.4's 500 metadata records", {key = r.k3, records = #r.items})
+        ctx:list("entities over v2.4's 500 metadata records", {key = r.k3, records = #r.items})
       end
       empty = empty + r.empty
       n_items = n_items + #r.items
@@ -416,10 +408,10 @@ local function schema_db(ctx, db, recs, deleter)
     end
   end
   for _, e in ipairs(extras) do
-    listing(ctx, "field details (see README)", {databaseId = db, field = e.field, what = e.what})
+    ctx:list("field details (see README)", {databaseId = db, field = e.field, what = e.what})
   end
   if #fields == 0 then
-    listing(ctx, "databases with no migratable field (no schema)", db)
+    ctx:list("databases with no migratable field (no schema)", db)
     return
   end
   local doc = conv.obj()
@@ -444,7 +436,7 @@ local function schema_db(ctx, db, recs, deleter)
   if #existing > 1 then
     local list = {}
     for _, e in ipairs(existing) do list[#list + 1] = conv.s(e.metadataSchemaId) end
-    listing(ctx, "databases with several migratedSchema items (the oldest is used, none deleted)",
+    ctx:list("databases with several migratedSchema items (the oldest is used, none deleted)",
             {databaseId = db, ids = list})
   end
   local have, confirmed = existing[1], nil
@@ -482,7 +474,7 @@ local function schema_db(ctx, db, recs, deleter)
                             condition = "attribute_exists(metadataSchemaId)"}
     if not ok then ctx:fail(schema_key(have), tostring(err)); return end
     ctx.counts.written = ctx.counts.written + 1
-    listing(ctx, "migratedSchema fields rewritten (--overwrite-schemas; id and dateCreated kept)", db)
+    ctx:list("migratedSchema fields rewritten (--overwrite-schemas; id and dateCreated kept)", db)
     confirmed = names
   else
     ctx:skip("a migratedSchema with other fields exists (kept; --overwrite-schemas rewrites its fields)",
@@ -492,7 +484,7 @@ local function schema_db(ctx, db, recs, deleter)
   if deleter then
     for _, m in ipairs(migrated) do
       if confirmed[m.name] then deleter:delete(m.key)
-      else listing(ctx, "v2.3 records kept (not every derived item confirmed)", plain_key(m.key)) end
+      else ctx:list("v2.3 records kept (not every derived item confirmed)", plain_key(m.key)) end
     end
   end
 end

@@ -21,6 +21,7 @@
 -- to stop the run with that exit code.
 
 local ddb = require "mighost.dynamodb"
+local json = require "mighost.json"
 local sys = require "mighost.sys"
 local mh = require "mighost"
 local params = require "mighost.runner.params"
@@ -169,6 +170,15 @@ end
 
 -- Extra facts for the report (duplicates found, ids assigned, ...).
 function Ctx:note(name, value) self.notes[name] = value end
+
+-- A list in the phase's notes, {count = every entry, items = the first
+-- 100}: what a phase did on purpose and the operator should see.
+function Ctx:list(name, entry)
+  local n = self.notes[name]
+  if not n then n = {count = 0, items = json.array()}; self.notes[name] = n end
+  n.count = n.count + 1
+  if #n.items < MAX_LISTED then n.items[#n.items + 1] = entry end
+end
 
 -- A top-level field of the JSON report, for a migration whose reference
 -- wrote a report of its own (see Report:set_field).
