@@ -17,8 +17,8 @@
 -- A migration may define `check(params, options)` (return a message to
 -- refuse the run, exit 2) and `confirm_notes(params, options, store)`
 -- (lines added to the confirmation; the store has the checkpoints of an
--- earlier run, for totals that account for what is done). A phase may raise {exit = N, message = ...}
--- to stop the run with that exit code.
+-- earlier run, for totals that account for what is done). A phase may
+-- raise {exit = N, message = ...} to stop the run with that exit code.
 
 local ddb = require "mighost.dynamodb"
 local json = require "mighost.json"
@@ -353,7 +353,9 @@ function M.run(mig, o)
       return EXIT.USAGE
     end
     for _, p in ipairs(mig.params or {}) do
-      if p.type == "table" and values[p.name] and p.key then source:declare(ddb.table_name(values[p.name]), p.key) end
+      if p.type == "table" and values[p.name] and p.key then
+        source:declare(ddb.table_name(values[p.name]), p.key)
+      end
     end
     ddb.set_offline(source)
     io.stderr:write(("mighost: offline evaluation: reading the tables from %s; no AWS access\n")
