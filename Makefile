@@ -10,12 +10,23 @@
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
+SAN_BUILD ?= build-san
 CC      ?= cc
 PKGS     = lua5.4 libcurl json-c openssl expat zlib
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+DEPS       ?= sh scripts/deps.sh
+
+# The packages' flags are read on first use, not when the Makefile is parsed:
+# on a new machine the packages appear only once `deps` has run, so targets
+# that need deps build in a sub-make started after it (see `test`, `demo`).
+# tests/scripts/setup_order.sh checks that no flag is read before deps.
+pkg_flags = $(or $(shell $(PKG_CONFIG) $(1) $(PKGS) 2>/dev/null),$(error \
+    the development files of some of [$(PKGS)] are missing: run `make deps` \
+    (or `make test` / `make demo`, which run it first)))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_flags,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkg_flags,--libs))$(PKG_LIBS)
 
 # OPT and SAN are what `make check` changes; CFLAGS/LDFLAGS stay the user's.
 OPT     ?= -O2 -g
@@ -90,18 +101,20 @@ FORCE:
 
 tests: $(BUILD)/mighost $(TEST_BIN)
 
+# `+`: deps runs under `make -n` too, so that a dry run shows the build as it
+# would be after set-up (scripts/deps.sh only reports under -n).
 deps:
-	@sh scripts/deps.sh
+	+@$(DEPS) $(if $(findstring n,$(firstword -$(MAKEFLAGS))),--dry-run)
 
 test: deps
 	@$(MAKE) --no-print-directory tests
 	@sh tests/run-tests $(BUILD)
 
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    MIGHOST_TEST_WRITER_ITEMS=20000 MIGHOST_TEST_RESUME_ITEMS=20000 sh tests/run-tests build-san
+	    MIGHOST_TEST_WRITER_ITEMS=20000 MIGHOST_TEST_RESUME_ITEMS=20000 sh tests/run-tests $(SAN_BUILD)
 
 valgrind: deps
 	@$(MAKE) --no-print-directory tests
@@ -109,10 +122,12 @@ valgrind: deps
 	    MIGHOST_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
 	    sh tests/run-tests $(BUILD)
 
-bench: deps $(BUILD)/mighost $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/mighost $(BENCH_BIN)
 	@sh bench/run $(BUILD)
 
-demo: deps $(BUILD)/mighost
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/mighost
 	@sh scripts/demo.sh $(BUILD)
 
 install: $(BUILD)/mighost

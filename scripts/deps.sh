@@ -2,8 +2,11 @@
 # deps.sh - install what mighost needs to build and test, if it is missing.
 # Debian packages via apt-get when run as root (otherwise print the exact
 # command and stop); npm packages for the tests from their lock files.
+# With --dry-run (what `make -n` passes) it only says what it would install.
 set -eu
 cd "$(dirname "$0")/.."
+dry_run=
+[ "${1:-}" = --dry-run ] && dry_run=1
 
 packages="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
 libexpat1-dev zlib1g-dev libcmocka-dev nodejs npm valgrind ca-certificates"
@@ -23,16 +26,18 @@ if command -v dpkg-query >/dev/null 2>&1; then
 fi
 
 if [ -n "$missing" ]; then
-    if [ "$(id -u)" = 0 ]; then
+    if [ -n "$dry_run" ]; then
+        echo "deps: would install Debian packages:$missing"
+    elif [ "$(id -u)" = 0 ]; then
         echo "deps: installing Debian packages:$missing"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         # shellcheck disable=SC2086
         apt-get install -y -qq $missing >/dev/null
     else
-        echo "deps: missing Debian packages:$missing"
-        echo "deps: run this, then try again:"
-        echo "    sudo apt-get install -y$missing"
+        echo "deps: missing Debian packages:$missing" >&2
+        echo "deps: run this (as root, or with sudo), then the same make command again:" >&2
+        echo "    sudo apt-get install -y$missing" >&2
         exit 1
     fi
 fi
@@ -47,6 +52,10 @@ fi
 dir=tests/dynalite
 if [ ! -f "$dir/node_modules/dynalite/package.json" ] ||
    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "deps: installing dynalite from $dir/package-lock.json"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    if [ -n "$dry_run" ]; then
+        echo "deps: would install dynalite from $dir/package-lock.json"
+    else
+        echo "deps: installing dynalite from $dir/package-lock.json"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
 fi
