@@ -13,7 +13,11 @@ BUILD   ?= build
 SAN_BUILD ?= build-san
 CC      ?= cc
 PKGS     = lua5.4 libcurl json-c openssl expat zlib
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The release is VERSION (tagged vX.Y.Z when released); a build from any
+# other commit adds the commit as semver build metadata: 0.3.0+g1a2b3c4.
+RELEASE := $(strip $(file < VERSION))
+GIT_REV := $(shell git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null)
+VERSION := $(RELEASE)$(if $(filter v$(RELEASE),$(GIT_REV)),,$(if $(GIT_REV),+g$(patsubst g%,%,$(lastword $(subst -, ,$(GIT_REV:-dirty=))))$(findstring -dirty,$(GIT_REV))))
 
 PKG_CONFIG ?= pkg-config
 DEPS       ?= sh scripts/deps.sh
@@ -61,10 +65,11 @@ $(BUILD)/mighost: $(BUILD)/host/main.o $(CORE_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c $(wildcard host/*.h bindings/*.h tests/support/*.h)
+# -MMD: each object lists the headers it includes (build/**/*.d, read below).
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -Itests/support -c -o $@ $<
 
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
@@ -82,7 +87,7 @@ $(BUILD)/gen/embedded_lua.o: $(BUILD)/gen/embedded_lua.c bindings/embedded.h
 $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -Itests/support $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 # The benchmarks link testsupport.o alone: the other support files fail
 # tests through cmocka.
@@ -97,6 +102,11 @@ $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 $(BUILD)/host/runtime.o: $(BUILD)/prefix.stamp
+# The same for the version, in the objects that print or send it.
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/host/main.o $(BUILD)/host/aws.o $(BUILD)/host/fetch.o $(BUILD)/bindings/core.o: $(BUILD)/version.stamp
 FORCE:
 
 tests: $(BUILD)/mighost $(TEST_BIN)
@@ -137,3 +147,5 @@ install: $(BUILD)/mighost
 
 clean:
 	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
