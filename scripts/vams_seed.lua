@@ -1,5 +1,5 @@
 -- vams_seed.lua: a realistic, deterministic VAMS v2.4 data set for the
--- v2.4 -> v2.5 demo and benchmark (item shapes as in spec §1).
+-- v2.4 -> v2.5 demo and benchmark (item shapes as VAMS v2.4 writes them).
 --   mighost run --endpoint-url URL scripts/vams_seed.lua [KEY=VALUE ...]
 -- prefix=STR   table name prefix, as for vams_tables.lua (default "")
 -- assets=N     live assets (default 2000), spread over 6 databases

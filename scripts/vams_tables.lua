@@ -1,5 +1,5 @@
 -- vams_tables.lua: the VAMS v2.4/v2.5 tables with their real key schemas and
--- GSIs (spec vams-2.4-to-2.5 §1), for the demo and the benchmark.
+-- GSIs (as the VAMS v2.4 stacks define them), for the demo and the benchmark.
 --   mighost run --endpoint-url URL scripts/vams_tables.lua [PREFIX]
 -- creates PREFIX..<construct id> for each table (waits until ACTIVE) and
 -- prints "config_key table_name" lines. Also a module: require "vams_tables".

@@ -1,5 +1,5 @@
 -- bedrock_v3_seed.lua: a deterministic Bedrock Chat V2 data set for the
--- v2 -> v3 benchmark (item shapes as in the spec, §1.1), and the empty V3
+-- v2 -> v3 benchmark (item shapes as Bedrock Chat v2 writes them), and the empty V3
 -- tables with their real indexes.
 --   mighost run --endpoint-url URL bench/lua/bedrock_v3_seed.lua PREFIX USERS CONVERSATIONS [LARGE]
 -- Tables PREFIX-v2, PREFIX-v3conv, PREFIX-v3bots. Per user 3 bots (every

@@ -2,8 +2,8 @@
 -- every bot's knowledge is embedded again: one Fargate embedding task per
 -- bot, started with ECS RunTask exactly as the reference does. Optionally
 -- grants bot creation (Cognito group CreatingBotAllowed) to existing users.
--- Specification: specs/bedrock-chat-v0-to-v1.md; what mighost keeps and
--- fixes: specs/README.md.
+-- Field by field, and what mighost keeps from and fixes in the original
+-- script: docs/migrations/bedrock-chat-v0-to-v1.md.
 --
 -- Kept from the reference: which items are bots (SK contains "#BOT#"), the
 -- RunTask request field by field, and the container's payload to the byte.
@@ -47,7 +47,7 @@ local function client_token(run_id, bot)
   return sys.sha256(run_id .. "\n" .. bot.pk .. "\n" .. bot.sk)
 end
 
--- The reference's RunTask request (§1.2), member order included, plus the
+-- The reference's RunTask request, member order included, plus the
 -- idempotency token.
 local function run_task_body(p, bot, token)
   return '{"cluster":' .. py_string(p.cluster)

@@ -1,8 +1,8 @@
 -- bedrock-chat/v2-to-v3: Bedrock Chat v3 moves bots and aliases out of the
 -- single V2 conversation table into a bot table (new keys, sharing model)
 -- and copies conversations and related documents, unchanged, into a new
--- conversation table. Specification: specs/bedrock-chat-v2-to-v3.md; what
--- mighost keeps and fixes: specs/README.md.
+-- conversation table. Field by field, and what mighost keeps from and fixes
+-- in the original script: docs/migrations/bedrock-chat-v2-to-v3.md.
 --
 -- Kept from the reference: every destination item, field by field; aliases
 -- whose original bot is private or deleted are not written (listed; the
@@ -132,7 +132,7 @@ local function any_owner(p, bot_id)
   return map[bot_id] or false
 end
 
--- Conversion (§3.3, §3.4) ------------------------------------------------------
+-- Conversion: bots and aliases --------------------------------------------------
 
 -- A V2 bot -> the V3 bot item, or nil and why it cannot be converted.
 local function convert_bot(it)

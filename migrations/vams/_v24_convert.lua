@@ -1,6 +1,7 @@
 -- vams/_v24_convert: the pure conversion rules of vams/v2.3-to-v2.4
--- (specs/vams-2.3-to-2.4.md §2, §4.2, §5.2, §6.3b), byte for byte as the
--- reference writes them. No AWS access here; the migration and the tests
+-- (value extraction, constraints, metadata, schema fields; described in
+-- docs/migrations/vams-v2.3-to-v2.4.md), byte for byte as the reference
+-- writes them. No AWS access here; the migration and the tests
 -- require it as "vams._v24_convert".
 --
 -- JSON values for dumps(): see mighost.pyjson.
@@ -16,7 +17,7 @@ for _, k in ipairs{"null", "list", "obj", "raw", "set", "get", "quote", "float_r
   M[k] = pyjson[k]
 end
 
--- §2.1 S-extract, §2.2 flatten ---------------------------------------------
+-- Value extraction and flattening -------------------------------------------
 
 function M.s(v)
   if type(v) == "table" and type(v.S) == "string" then return v.S end
@@ -41,7 +42,7 @@ function M.flatten(v)
   return out
 end
 
--- §2.6 Python number parsing ------------------------------------------------
+-- Python number parsing ------------------------------------------------------
 
 -- Unicode whitespace as str.strip() sees it.
 local WS = {}
@@ -147,7 +148,7 @@ function M.py_float(s)
   return tonumber(text)        -- a float: the text has a decimal point
 end
 
--- §4.2 constraints ---------------------------------------------------------
+-- Constraints --------------------------------------------------------------
 
 -- Distinct non-empty values of `field` in flattened permissions, in order.
 -- A value that is not a string (a BOOL) is returned as the second result.
@@ -212,7 +213,7 @@ function M.constraint_items(c, clock, notes)
   return out
 end
 
--- §5.2 metadata --------------------------------------------------------------
+-- Metadata --------------------------------------------------------------------
 
 -- assetId value -> asset id, file path.
 function M.split_asset(aid)
@@ -308,7 +309,7 @@ function M.metadata_items(rec, o)
   return res
 end
 
--- §6.3b metadata schema fields ------------------------------------------------
+-- Metadata schema fields ------------------------------------------------------
 
 local TYPES = {string = "string", textarea = "multiline_string", number = "number",
                boolean = "boolean", date = "date", ["inline-controlled-list"] = "inline_controlled_list",

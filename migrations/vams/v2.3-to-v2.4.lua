@@ -2,8 +2,9 @@
 -- table (one item per group and per user), metadata to one item per
 -- attribute, metadata schemas to one record per database, and reindexes
 -- OpenSearch through the reindexer Lambda function.
--- Specification: specs/vams-2.3-to-2.4.md; what mighost keeps and fixes:
--- specs/README.md. The conversion rules are in vams/_v24_convert.lua.
+-- What it does field by field, and what it keeps from and fixes in the
+-- original script: docs/migrations/vams-v2.3-to-v2.4.md. The conversion rules
+-- are in vams/_v24_convert.lua.
 --
 -- Kept from the reference: the destination items byte for byte (JSON text
 -- inside S attributes as Python's json.dumps writes it, timestamps as

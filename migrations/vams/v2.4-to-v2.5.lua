@@ -1,8 +1,8 @@
 -- vams/v2.4-to-v2.5: VAMS v2.5 keys asset versions and file versions by
 -- database as well as asset. Copies the V1 version tables into the V2
 -- tables and backfills `databaseId:assetId` on metadata-version rows.
--- Specification: specs/vams-2.4-to-2.5.md; what mighost keeps and fixes:
--- specs/README.md.
+-- What it does field by field, and what it keeps from and fixes in the
+-- original script: docs/migrations/vams-v2.4-to-v2.5.md.
 --
 -- Kept from the reference: the destination items, field by field; archived
 -- assets keyed under "{db}#deleted"; the config file and flags.

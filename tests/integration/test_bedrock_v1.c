@@ -1,5 +1,5 @@
-/* test_bedrock_v1.c - bedrock-chat/v0-to-v1 on datasets A and B of the
- * spec (§6): ECS and Cognito answered by tests/fakeaws (signatures and
+/* test_bedrock_v1.c - bedrock-chat/v0-to-v1 on the reference datasets A and
+ * B: ECS and Cognito answered by tests/fakeaws (signatures and
  * request shapes checked, bodies recorded), the table in dynalite. The
  * RunTask bodies are compared byte for byte with the reference's; each
  * deliberate difference from the reference has its own assertion. */
@@ -60,7 +60,7 @@ static void make_fixture(fixture *f, const char *variant, const char *count)
 
 #define ARGS_MAX 64  /* room in build_args's args */
 
-/* The migration's argument list with the spec's settings, then extra. */
+/* The migration's argument list with the reference's settings, then extra. */
 static int build_args(const fixture *f, const char *const *extra, const char **args)
 {
     const char *base[] = {"run", "bedrock-chat/v0-to-v1", "--table", f->table, "--cluster", CLUSTER,
@@ -155,7 +155,7 @@ static void expect_run_task_bodies(const char *const *want, size_t n)
     json_object_put(got);
 }
 
-/* The spec's three bodies (§1.2, §6 F3/F4), one per line. */
+/* The reference's three bodies (F3/F4), one per line. */
 static char *spec_bodies[3];
 
 static void load_spec_bodies(void)
@@ -263,7 +263,7 @@ static void test_dry_run(void **state)
     assert_non_null(strstr(e, "bots: 3 found"));
     assert_non_null(strstr(e, "tasks to start: 3"));
     assert_non_null(strstr(e, "user-bob#BOT#01HBOBURL000000000000000001  Bob URL bot"));
-    /* Each shown request is the spec's body with its token. */
+    /* Each shown request is the reference's body with its token. */
     for (int i = 0; i < 3; i++) {
         char want[2048];
         snprintf(want, sizeof want, "RunTask %.*s,\"clientToken\":\"", (int)strlen(spec_bodies[i]) - 1,

@@ -1,5 +1,5 @@
-/* test_bedrock_v3.c - bedrock-chat/v2-to-v3 on the dataset of the spec
- * (§6), destination tables compared item by item with the spec's items;
+/* test_bedrock_v3.c - bedrock-chat/v2-to-v3 on the reference dataset,
+ * destination tables compared item by item with the reference's items;
  * each deliberate difference from the reference has its own assertion;
  * an offline --source-dir dry-run plans what a dry-run against the server
  * plans. */
@@ -153,7 +153,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* §6.2: the spec's five bot-table items exactly; the conversation table
+/* the reference's five bot-table items exactly; the conversation table
  * holds the copied items; the report's user_stats, summary, verification. */
 static void test_full_run(void **state)
 {
@@ -167,7 +167,7 @@ static void test_full_run(void **state)
     /* Difference (W15): a failed item makes the exit status 1 (the
      * reference exits 0 whatever happened). */
     if (rc != 1) fail_msg("exit %d: %s", rc, buf_str(&err));
-    /* F1-F6: the bot table is exactly the spec's five items. */
+    /* F1-F6: the bot table is exactly the reference's five items. */
     test_expect_items(dynalite.url, f.bots, DATA "v3_expected_bots.jsonl", NULL);
     /* F8 with a difference (W6): Carol's malformed bot fails alone, so her
      * conversation is copied too; every copied item is byte-identical. */
@@ -345,7 +345,7 @@ static void test_users(void **state)
     buf_free(&got);
 }
 
-/* §6.3 with the difference (W6): the dry-run previews every user, Carol
+/* with the difference (W6): the dry-run previews every user, Carol
  * included (the reference crashes there), and writes nothing. */
 static void test_dry_run(void **state)
 {
@@ -384,7 +384,7 @@ static void test_dry_run(void **state)
     buf_free(&got);
 }
 
-/* §6.4 with the difference (W8): UnprocessedItems are re-sent with backoff
+/* with the difference (W8): UnprocessedItems are re-sent with backoff
  * until accepted, once or on every request; every item lands, the counts
  * are what was accepted, and verification passes. */
 static void test_unprocessed_items(void **state)
@@ -482,7 +482,7 @@ static void test_keep_inaccessible_aliases(void **state)
     buf_free(&got);
 }
 
-/* Difference (W6, and §1.3's empty index key): malformed items fail alone,
+/* Difference (W6, and the empty index key): malformed items fail alone,
  * each with its reason; the rest of the user is migrated. The bot with an
  * empty SyncStatus is expected and missing, so verification fails too. */
 static void test_malformed_items_fail_alone(void **state)

@@ -1,7 +1,7 @@
-/* test_vams_v24.c - vams/v2.3-to-v2.4 on the dataset of the spec (§12),
+/* test_vams_v24.c - vams/v2.3-to-v2.4 on the reference dataset,
  * destination tables compared item by item with the items the reference
- * produced (tests/integration/vams/v24_expected_*.jsonl, from §12.3), with
- * the spec's clock and id source injected (MIGHOST_FAKE_CLOCK,
+ * produced (tests/integration/vams/v24_expected_*.jsonl), with
+ * the reference's clock and id source injected (MIGHOST_FAKE_CLOCK,
  * MIGHOST_FAKE_UUID). The Lambda reindexer is answered by tests/fakeaws,
  * which checks the signature and records the payload. Each deliberate
  * difference from the reference has its own assertion ("Difference:"). */
@@ -59,7 +59,7 @@ static void make_fixture(fixture *f, const char *variant, const char *extra)
     buf_free(&err);
 }
 
-/* The spec's clock (from 2025-01-15T12:00:00+00:00, 1 µs per read) and ids. */
+/* The reference run's clock (from 2025-01-15T12:00:00+00:00, 1 µs per read) and ids. */
 static const char *const fake_env[] = {
     "AWS_ACCESS_KEY_ID=" TEST_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY=" TEST_SECRET_KEY,
     "AWS_REGION=" TEST_REGION, "AWS_EC2_METADATA_DISABLED=true",
@@ -158,7 +158,7 @@ static int teardown(void **state)
 
 #define REF_PAYLOAD "{\"operation\": \"both\", \"dry_run\": false, \"clear_indexes\": false}"
 
-/* §12.9: the conversion facts (vams/v24_conversion.lua checks each row and
+/* the conversion facts (vams/v24_conversion.lua checks each row and
  * each deliberate difference on its own). */
 static void test_conversion_facts(void **state)
 {
@@ -172,7 +172,7 @@ static void test_conversion_facts(void **state)
     buf_free(&err);
 }
 
-/* §12.3 Run B with --reference-conversion: the three tables are exactly
+/* Run B with --reference-conversion: the three tables are exactly
  * the reference's, to the byte (JSON text, key order, escaping, timestamps
  * from the injected clock, ids); one RequestResponse invoke with the
  * reference's payload. */
@@ -210,7 +210,7 @@ static void test_run_b_reference_conversion(void **state)
 
 /* Run B with the defaults: constraints exactly the reference's; metadata
  * and schemas exactly the reference's except the v2.3 data the reference
- * drops (contract §3). */
+ * drops (see the migration's page in docs/). */
 static void test_run_b_default(void **state)
 {
     (void)state;
@@ -264,7 +264,7 @@ static void test_run_b_default(void **state)
     buf_free(&want);
 }
 
-/* §12.2 Run A: a dry-run changes nothing and invokes nothing; with
+/* Run A: a dry-run changes nothing and invokes nothing; with
  * --delete-old-data it counts what it would delete. Difference: 6 field
  * records, not 8 (controlled-list and unknown types stay in v2.3), and the
  * dry-run reads the v2.4 tables to predict the real run's writes. */
@@ -300,7 +300,7 @@ static void test_run_a_dry_run(void **state)
     buf_free(&calls);
 }
 
-/* §12.4 Run C, then §12.5 Run D. Difference (W1, W2): a re-run writes
+/* Run C, then Run D. Difference (W1, W2): a re-run writes
  * nothing: every item and its dateCreated and every schema id stay. */
 static void test_rerun_then_cleanup(void **state)
 {
@@ -366,7 +366,7 @@ static void test_rerun_then_cleanup(void **state)
     buf_free(&got);
 }
 
-/* §12.6 Run E: fresh data, --delete-old-data, clear_indexes_before_reindex. */
+/* Run E: fresh data, --delete-old-data, clear_indexes_before_reindex. */
 static void test_run_e(void **state)
 {
     (void)state;
@@ -394,7 +394,7 @@ static void test_run_e(void **state)
     buf_free(&got);
 }
 
-/* §12.7 Run F. Difference (W13): --limit 2 on a real run is refused, as it
+/* Run F. Difference (W13): --limit 2 on a real run is refused, as it
  * would write a truncated schema; nothing is written or invoked. A dry-run
  * may use it; --reindex-limit sets the payload's limit on its own. */
 static void test_run_f_limit(void **state)
@@ -488,7 +488,7 @@ static void test_reindex_outcomes(void **state)
     buf_free(&calls);
 }
 
-/* §12.8 edge rows, with --delete-old-data. Differences: a BOOL groupId
+/* edge rows, with --delete-old-data. Differences: a BOOL groupId
  * (W10) and an item over 400 KB fail their constraint alone, the run goes
  * on; a constraint without constraintId takes its id from sk (W11); "/x9"
  * and "/x9/" (one v2.4 key, different values) do not fail a batch (W9):
@@ -558,7 +558,7 @@ static void test_unprocessed_deletes(void **state)
     buf_free(&got);
 }
 
-/* §12.8 configuration rows and operator compatibility. */
+/* configuration rows and operator compatibility. */
 static void test_config(void **state)
 {
     (void)state;

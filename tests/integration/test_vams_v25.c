@@ -1,5 +1,5 @@
-/* test_vams_v25.c - vams/v2.4-to-v2.5 on the dataset of the spec (§6),
- * destination tables compared item by item with the spec's items; each
+/* test_vams_v25.c - vams/v2.4-to-v2.5 on the reference dataset,
+ * destination tables compared item by item with the reference's items; each
  * deliberate difference from the reference has its own assertion. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,7 +93,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* §6.2 with --duplicate-assets=skip: the spec's items exactly, less xdup. */
+/* with --duplicate-assets=skip: the reference's items exactly, less xdup. */
 static void test_full_run(void **state)
 {
     (void)state;
@@ -126,7 +126,7 @@ static void test_full_run(void **state)
     assert_non_null(strstr(buf_str(&text), "\"duplicate_assets\":[{\"assetId\":\"xdup\",\"databases\":[\"db-alpha\",\"db-beta\"]}]"));
     assert_non_null(strstr(buf_str(&text), "\"databaseId\":\"db-alpha#deleted\""));
 
-    /* §6.3: a re-run changes nothing, to the byte; the backfill skips all 4. */
+    /* a re-run changes nothing, to the byte; the backfill skips all 4. */
     buf before = BUF_INIT;
     table_name(&t, &f, "versions-v2");
     test_dump_items(dynalite.url, buf_str(&t), NULL, &before);
@@ -195,7 +195,7 @@ static void test_archived_strip(void **state)
     buf_free(&t);
 }
 
-/* §6.4: the dry-run sends no write and predicts the real run's counts. */
+/* the dry-run sends no write and predicts the real run's counts. */
 static void test_dry_run(void **state)
 {
     (void)state;
@@ -241,7 +241,7 @@ static void test_limit(void **state)
     buf_free(&err);
 }
 
-/* §6.6 with the difference: --clear-v2 deletes in batches. */
+/* with the difference: --clear-v2 deletes in batches. */
 static void test_clear_v2(void **state)
 {
     (void)state;
@@ -285,7 +285,7 @@ static void test_clear_v2(void **state)
     buf_free(&t);
 }
 
-/* §6.7: malformed rows fail alone, are listed, and the exit code is 1. */
+/* malformed rows fail alone, are listed, and the exit code is 1. */
 static void test_malformed_rows(void **state)
 {
     (void)state;
@@ -326,7 +326,7 @@ static void test_colon_in_version_id(void **state)
     buf_free(&t);
 }
 
-/* §6.8 with the difference: persistent UnprocessedItems are retried with
+/* with the difference: persistent UnprocessedItems are retried with
  * backoff until accepted: every item lands, nothing fails. The backfill's
  * updates are conditional, so a deleted row is never recreated. */
 static void test_unprocessed_and_conditional_backfill(void **state)

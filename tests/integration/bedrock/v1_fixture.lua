@@ -1,5 +1,5 @@
--- Datasets A and B of specs/bedrock-chat-v0-to-v1.md §6 on the
--- ConversationTable's real key schema and indexes (§1.1).
+-- Datasets A and B of the reference on the
+-- ConversationTable's real key schema and indexes.
 -- arg: table name, then a variant: "A" (or none), "B" (A + 8 conversations
 -- of ~290 KB for user-alice: the scan spans several 1 MB pages), "many N"
 -- (A + N bots), "unicode" (A + a bot whose key needs JSON escaping).

@@ -1,4 +1,4 @@
--- The dataset of specs/bedrock-chat-v2-to-v3.md §6.1 (v3_source.jsonl) on
+-- The dataset of the reference (v3_source.jsonl) on
 -- the real key schemas and indexes of the V2 table and the two V3 tables.
 -- arg: table-name prefix; variant: "shared" adds user-dave with aliases of
 -- A1 and B1 (owners looked up once per original bot), "edge" adds

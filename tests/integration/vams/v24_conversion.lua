@@ -1,4 +1,4 @@
--- The conversion facts of specs/vams-2.3-to-2.4.md §12.9 (a probe of the
+-- The conversion facts of the reference (a probe of the
 -- reference's pure functions), checked against vams._v24_convert. Rows
 -- where mighost differs on purpose are checked twice: "reference" with
 -- --reference-conversion where that option covers it, and "difference:"

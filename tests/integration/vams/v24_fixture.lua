@@ -1,13 +1,13 @@
--- The dataset of specs/vams-2.3-to-2.4.md §12.1 on the real key schemas
--- and GSIs (§1), for vams/v2.3-to-v2.4.
+-- The dataset of the reference on the real key schemas
+-- and GSIs, for vams/v2.3-to-v2.4.
 --   mighost run v24_fixture.lua PREFIX [VARIANT] [FILE.jsonl TABLE ...]
 -- Tables PREFIX-auth, -constraints, -meta-old, -meta-new, -schema-old,
 -- -schema-new. The source items are loaded from the v24_source_*.jsonl
 -- files as written there (attribute and map order kept: it is the wire
 -- order the conversion rules depend on). VARIANT:
 --   empty   the six tables, no items
---   (none)  the §12.1 dataset
---   edge    the §12.1 dataset and the edge rows of §12.8 and §12.9
+--   (none)  the reference dataset
+--   edge    the reference dataset and the edge rows
 -- Extra FILE TABLE pairs load more items (TABLE is the suffix: auth, ...).
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
@@ -61,14 +61,14 @@ if variant ~= "empty" then
   load(here .. "/v24_source_schema.jsonl", "schema-old")
 end
 if variant == "edge" then
-  -- §12.8 and §12.9 constraints: BOOL groupId, no constraintId, c-ok, c0,
+  -- Edge constraints: BOOL groupId, no constraintId, c-ok, c0,
   -- N groupId, N constraintId; and one whose items would be over 400 KB
   -- (non-ASCII text is six bytes per character in the JSON text).
   load(here .. "/v24_edge_auth.jsonl", "auth")
   assert(ddb.put{table = P .. "-auth", item = {entityType = {S = "constraint"}, sk = {S = "constraint#c-big"},
     constraintId = {S = "c-big"}, objectType = {S = "asset"}, criteriaAnd = {L = {{M = {
       field = {S = "assetName"}, operator = {S = "contains"}, value = {S = ("\u{e9}"):rep(100000)}}}}}}})
-  -- §12.8: 28 assets with one key each, plus "/x9" and "/x9/" with key a
+  -- 28 assets with one key each, plus "/x9" and "/x9/" with key a
   -- (one v2.4 key, different values); a record with a binary value.
   for i = 0, 27 do
     assert(ddb.put{table = P .. "-meta-old", item = {databaseId = {S = "db-c"},

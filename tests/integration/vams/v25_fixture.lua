@@ -1,5 +1,5 @@
--- The dataset of specs/vams-2.4-to-2.5.md §6.1, on the real key schemas.
--- arg: table-name prefix, "edge" to add the §6.7 malformed rows.
+-- The dataset of the reference, on the real key schemas.
+-- arg: table-name prefix, "edge" to add the malformed rows.
 local ddb = require "mighost.dynamodb"
 local P, edge, colonver = arg[1] or "v25", arg[2] == "edge", arg[2] == "colonver"
 
