@@ -194,16 +194,18 @@ static void paced_next(paced *p)
     send_json(p->client, "GetItem", buf_str(&p->body), paced_done, p);
 }
 
-/* A "table" that accepts 200 requests per second, asked for as fast as 32
+/* A "table" that accepts 100 requests per second, asked for as fast as 32
  * in flight can go: the adaptive rate finds the limit, so most requests
- * succeed first time instead of hammering the service with retries. */
+ * succeed first time instead of hammering the service with retries. (100,
+ * not more: a loaded machine's client must still outrun the limit without
+ * the adaptive rate, or there is nothing to compare.) */
 static void test_adaptive_rate_finds_capacity(void **state)
 {
     (void)state;
     test_server capped = {0};
-    const char *args[] = {"--upstream", dynalite.url, "--capacity", "200", NULL};
+    const char *args[] = {"--upstream", dynalite.url, "--capacity", "100", NULL};
     assert_int_equal(test_fakeaws_start(&capped, args), 0);
-    const int total = 800;
+    const int total = 500;
     double shares[2];
     max_backoff = 1.0;  /* keeps the run without the limit short */
     for (int adaptive = 0; adaptive < 2; adaptive++) {
@@ -223,7 +225,9 @@ static void test_adaptive_rate_finds_capacity(void **state)
         buf_free(&p.body);
         aws_client_free(p.client);
     }
-    /* With the limit engaged, far fewer requests are wasted on throttles. */
+    /* Without the adaptive rate the limit was hit; with it engaged, far
+     * fewer requests are wasted on throttles. */
+    assert_true(shares[0] > 0);
     assert_true(shares[1] < shares[0]);
     assert_true(shares[1] < 0.35);
     max_backoff = 20.0;
