@@ -58,6 +58,8 @@ Q :=
 endif
 
 .PHONY: all test check valgrind bench demo install clean deps tests FORCE
+# Keep the objects made on the way (tests/support/*.o): no rebuild next time.
+.SECONDARY:
 
 all: $(BUILD)/mighost
 
