@@ -95,6 +95,7 @@ function handle (ctx, req, res, op, body) {
     const b = backups.get(input.BackupArn)
     if (!b) return err('BackupNotFoundException', `Backup not found: ${input.BackupArn}`)
     b.polls++
+    req.fa.record.backup_status = status(ctx, b)
     const t = b.table
     return replyJson(ctx, req, res, 200, {
       BackupDescription: {

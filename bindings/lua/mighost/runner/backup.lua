@@ -240,7 +240,9 @@ function M.prepare(mig, values, o, info, store)
     lines[#lines + 1] = "  a real run would be refused: " .. msg
   end
 
-  if o.backup and o.dry_run then
+  -- Without a terminal and without --yes the confirmation refuses: no backups for a run that will not go on.
+  local can_confirm = o.yes or sys.isatty(0) or sys.isatty(2)
+  if o.backup and (o.dry_run or not can_confirm) then
     for _, t in ipairs(list) do
       if not t.created then lines[#lines + 1] = ("  --backup would create %s"):format(t.backup_name) end
     end
