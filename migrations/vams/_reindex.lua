@@ -48,14 +48,14 @@ end
 -- it found, written = items reindexed, failed = items it could not
 -- reindex), failures listed with the reindexer's own error texts.
 local function take_results(ctx, fn, results, lambda_dry_run)
-  local lines = {}
+  local lines, would = {}, 0
   for _, part in ipairs{"assets", "files"} do
     local r = results[part]
     if type(r) == "table" then
       local key = {FunctionName = {S = fn}, operation = {S = part}}
       local total, ok, failed = r.total_count or 0, r.success_count or 0, r.failed_count or 0
       ctx.counts.scanned = ctx.counts.scanned + total
-      if lambda_dry_run then ctx:count("would_reindex", ok)
+      if lambda_dry_run then would = would + ok
       else ctx.counts.written = ctx.counts.written + ok end
       local listed = 0
       for _, e in ipairs(type(r.errors) == "table" and r.errors or {}) do
@@ -93,6 +93,7 @@ local function take_results(ctx, fn, results, lambda_dry_run)
       end
     end
   end
+  if lambda_dry_run then ctx:note("would_reindex", would) end
   if #lines > 0 then mh.info(("reindexer %s: %s"):format(fn, table.concat(lines, "; "))) end
 end
 

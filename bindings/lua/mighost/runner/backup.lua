@@ -209,15 +209,14 @@ function M.prepare(mig, values, o, info, store)
     t.earlier = t.created ~= nil
   end
   if #list == 0 then
-    lines[1] = "  this run writes no DynamoDB table: nothing to back up"
+    if o.backup or o.require_backup then lines[1] = "  this run writes no DynamoDB table: nothing to back up" end
+  elseif o.source_dir then
+    lines[1] = "  backups and point-in-time recovery: not checked offline (--source-dir)"
+    for _, t in ipairs(list) do t.pitr = {status = "UNKNOWN", error = "offline"} end
   else
     lines[1] = "  backups of the tables this run writes:"
     for _, t in ipairs(list) do
-      if o.source_dir then
-        t.pitr = {status = "UNKNOWN", error = "offline"}
-      else
-        status(t)
-      end
+      status(t)
       lines[#lines + 1] = describe_line(t)
     end
   end
