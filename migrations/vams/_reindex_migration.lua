@@ -13,6 +13,7 @@
 -- reindexer itself for a dry run, is --reindexer-dry-run (config dry_run).
 
 local reindexer = require "vams._reindex"
+local config = require "vams._config"
 local mh = require "mighost"
 
 local PLACEHOLDER = "YOUR_REINDEXER_LAMBDA_FUNCTION_NAME"   -- the reference config template's value
@@ -60,13 +61,7 @@ local function check(p, o)
   end
   if p.reindex_timeout < 1 then return "--reindex-timeout must be at least 1 second" end
   if p.config_limit and p.config_limit < 0 then return "the config file's limit must be 0 or more" end
-  if p.aws_region and not o.source_dir then
-    local creds = require("mighost.sys").credentials()
-    if creds and creds.region ~= p.aws_region then
-      return ("the config file says \"aws_region\": \"%s\" but the region in use is %s: pass "
-        .. "--region %s"):format(p.aws_region, creds.region, p.aws_region)
-    end
-  end
+  return config.region_mismatch(p, o)
 end
 
 local function confirm_notes(p, o)
@@ -86,7 +81,7 @@ return function(name, description)
   return {
     name = name,
     description = description,
-    params = {
+    params = config.with_params({
       {name = "function_name", type = "string", required = true, config = "function_name",
        stack_output = "ReindexerFunctionNameOutput",
        doc = "the reindexer Lambda function (name or ARN; stack output ReindexerFunctionNameOutput)"},
@@ -103,13 +98,7 @@ return function(name, description)
        doc = "seconds to wait for a synchronous answer (the function's own limit is 15 minutes)"},
       {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
        doc = "the config file's limit: the payload's limit when --limit is not given"},
-      {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
-       doc = "the config file's profile: use --profile"},
-      {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
-       doc = "the config file's region: must match the region in use"},
-      {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
-       doc = "accepted and ignored, as by the reference (use --log-level)"},
-    },
+    }),
     check = check,
     confirm_notes = confirm_notes,
     phases = {

@@ -31,6 +31,7 @@ local ids = require "mighost.ids"
 local mh = require "mighost"
 local conv = require "vams._v24_convert"
 local reindexer = require "vams._reindex"
+local config = require "vams._config"
 
 local SKEY = "databaseId:metadataEntityType"
 local SCHEMA_INDEX = "DatabaseIdMetadataEntityTypeIndex"
@@ -554,7 +555,7 @@ return {
   name = "vams/v2.3-to-v2.4",
   description = "VAMS v2.3 -> v2.4: constraints, metadata and metadata schemas into the v2.4 tables, "
     .. "then the OpenSearch reindex through the reindexer Lambda function.",
-  params = {
+  params = config.with_params({
     {name = "auth_table", type = "table", required = true, access = deleted_with_old_data,
      config = "auth_entities_table_name", stack_output = "AuthEntitiesTable",
      key = {hash = "entityType", range = "sk"}, doc = "v2.3 constraints (AuthEntitiesTable)"},
@@ -603,13 +604,7 @@ return {
      doc = "the config file's dry_run: true requires --dry-run"},
     {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
      doc = "the config file's limit: used as --limit when that is not given (0: none)"},
-    {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
-     doc = "the config file's profile: use --profile"},
-    {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
-     doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
-     doc = "accepted and ignored, as by the reference (use --log-level)"},
-  },
+  }),
 
   check = function(p, o)
     if p.reindexer_function == "" then
@@ -624,13 +619,7 @@ return {
       return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
     end
     if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
-    if p.aws_region and not o.source_dir then
-      local creds = require("mighost.sys").credentials()
-      if creds and creds.region ~= p.aws_region then
-        return ("the config file says \"aws_region\": \"%s\" but the region in use is %s: pass "
-          .. "--region %s"):format(p.aws_region, creds.region, p.aws_region)
-      end
-    end
+    return config.region_mismatch(p, o)
   end,
 
   confirm_notes = function(p, o)

@@ -8,9 +8,8 @@
 // then AVAILABLE. Point-in-time recovery is on for the tables named in
 // `pitr_tables`.
 
-const http = require('http')
 const { ACCOUNT } = require('./creds')
-const { randomHex, replyJson, replyError } = require('./util')
+const { randomHex, replyJson, replyError, upstreamCall } = require('./util')
 const models = require('./models')
 
 const OPS = new Set(['CreateBackup', 'DescribeBackup', 'ListBackups', 'DescribeContinuousBackups'])
@@ -18,35 +17,8 @@ const NS = 'com.amazonaws.dynamodb.v20120810#'
 
 // DescribeTable upstream: resolves to the Table description or null.
 function describeUpstream (ctx, name) {
-  const body = Buffer.from(JSON.stringify({ TableName: name }))
-  const up = ctx.upstream
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
-  return new Promise((resolve) => {
-    const r = http.request({
-      host: up.hostname,
-      port: up.port,
-      method: 'POST',
-      path: '/',
-      agent: ctx.agent,
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': 'DynamoDB_20120810.DescribeTable',
-        'x-amz-date': amzDate,
-        // dynalite wants a signature header, and checks none.
-        authorization: `AWS4-HMAC-SHA256 Credential=AKIDTEST/${amzDate.slice(0, 8)}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
-        'content-length': body.length
-      }
-    }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => {
-        if (res.statusCode !== 200) return resolve(null)
-        try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).Table) } catch (e) { resolve(null) }
-      })
-    })
-    r.on('error', (e) => { ctx.stats.upstream_errors++; ctx.log(`backup describe: ${e.message}`); resolve(null) })
-    r.end(body)
-  })
+  return upstreamCall(ctx, 'DescribeTable', { TableName: name })
+    .then((r) => r.status === 200 && r.body ? r.body.Table : null)
 }
 
 function tableArn (region, name) { return `arn:aws:dynamodb:${region}:${ACCOUNT}:table/${name}` }
