@@ -383,6 +383,70 @@ static void test_backup_timeout(void **state)
     buf_free(&err);
 }
 
+/* A packaged migration: vams/v2.3-to-v2.4 writes its three v2.4 tables,
+ * and with --delete-old-data deletes in its three v2.3 tables too (their
+ * access depends on that option): six backups, then the migration's own
+ * writes and deletes, none refused by the write guard. */
+static void test_packaged_migration_tables(void **state)
+{
+    (void)state;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "bk-v24-%d", ++fixtures);
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *fix[] = {"run", "tests/integration/vams/v24_fixture.lua", prefix, NULL};
+    if (test_mighost(dynalite.url, fix, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
+    static const char *const suffixes[] = {"auth", "constraints", "meta-old", "meta-new", "schema-old",
+                                           "schema-new"};
+    static const char *const flags[] = {"--auth-table", "--constraints-table", "--old-metadata-table",
+                                        "--new-metadata-table", "--old-schema-table", "--new-schema-table"};
+    char names[6][64], report[512], state_dir[512];
+    const char *args[40] = {"run", "vams/v2.3-to-v2.4", "--reindexer-function", "vams-reindexer", "--skip-reindex",
+                            "--yes", "--quiet"};
+    int n = 7;
+    for (int i = 0; i < 6; i++) {
+        snprintf(names[i], sizeof names[i], "%s-%s", prefix, suffixes[i]);
+        args[n++] = flags[i];
+        args[n++] = names[i];
+    }
+    snprintf(report, sizeof report, "%s/%s-report.json", tmp, prefix);
+    snprintf(state_dir, sizeof state_dir, "%s/%s-state", tmp, prefix);
+    args[n++] = "--report";
+    args[n++] = report;
+    args[n++] = "--state-dir";
+    args[n++] = state_dir;
+    args[n++] = "--backup";
+    args[n] = "--delete-old-data";
+    args[n + 1] = NULL;
+
+    assert_int_equal(test_fakeaws_reset(&fake), 0);
+    args[n] = "--dry-run";   /* without --delete-old-data: the three v2.4 tables */
+    int rc = test_mighost(fake.url, args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    for (int i = 0; i < 6; i++) {
+        buf want = BUF_INIT;
+        buf_printf(&want, "--backup would create mighost-vams-v2.3-to-v2.4-%s-", names[i]);
+        assert_int_equal(strstr(buf_str(&err), buf_str(&want)) != NULL, i % 2 == 1);
+        buf_free(&want);
+    }
+
+    args[n] = "--delete-old-data";
+    rc = test_mighost(fake.url, args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_int_equal(count_target("CreateBackup"), 6);
+    json_object *report_doc = test_json_read(report);
+    for (int i = 0; i < 6; i++) {
+        json_object *t = report_table(report_doc, names[i]);
+        assert_string_equal(json_object_get_string(test_json_get(t, "backup.status")), "AVAILABLE");
+    }
+    json_object_put(report_doc);
+    json_object *doc, *p = test_json_read_phase(report, "constraints", &doc);
+    assert_int_equal(test_json_int(p, "written"), 4);
+    assert_int_equal(test_json_int(p, "deleted"), 3);
+    json_object_put(doc);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_resume_backs_up_once),
         cmocka_unit_test(test_undeclared_write_refused),
         cmocka_unit_test(test_backup_timeout),
+        cmocka_unit_test(test_packaged_migration_tables),
     };
     return cmocka_run_group_tests_name("backup", tests, setup, teardown);
 }
