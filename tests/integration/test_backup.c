@@ -172,6 +172,8 @@ static void test_backup_before_first_write(void **state)
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(log, i), *st;
         const char *t = target_of(r);
+        if (strstr(t, "Backup"))   /* signed and checked like every other operation */
+            assert_true(json_object_get_boolean(test_json_get(r, "signature_ok")));
         if (strstr(t, ".CreateBackup")) {
             assert_true(i < first_write);
             created++;
