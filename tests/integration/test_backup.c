@@ -13,7 +13,10 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testassert.h"
 #include "testsupport.h"
@@ -26,6 +29,7 @@ static int fixtures;
 
 typedef struct fixture {
     char prefix[32];
+    char src[64], dst[64], audit[64];
     char report[512];
     char state[512];
 } fixture;
@@ -37,6 +41,9 @@ static void make_fixture(fixture *f)
     snprintf(f->prefix, sizeof f->prefix, "bk-%d", ++fixtures);
     snprintf(f->report, sizeof f->report, "%s/%s-report.json", tmp, f->prefix);
     snprintf(f->state, sizeof f->state, "%s/%s-state", tmp, f->prefix);
+    snprintf(f->src, sizeof f->src, "%s-src", f->prefix);
+    snprintf(f->dst, sizeof f->dst, "%s-dst", f->prefix);
+    snprintf(f->audit, sizeof f->audit, "%s-audit", f->prefix);
     buf out = BUF_INIT, err = BUF_INIT;
     const char *args[] = {"run", DIR "fixture.lua", f->prefix, NULL};
     if (test_mighost(dynalite.url, args, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
@@ -45,17 +52,19 @@ static void make_fixture(fixture *f)
     assert_int_equal(test_fakeaws_reset(&fake), 0);
 }
 
+/* The arguments of mighost run copy.lua on the fixture, plus extra. */
+static void copy_args(const fixture *f, const char *const *extra, const char **args, size_t cap)
+{
+    const char *base[] = {"run", DIR "copy.lua", "--source", f->src, "--destination", f->dst, "--audit",
+                          f->audit, "--report", f->report, "--state-dir", f->state, NULL};
+    assert_true(test_args_join(args, cap, base, extra) >= 0);
+}
+
 /* mighost run copy.lua on the fixture through fakeaws, plus extra. */
 static int run_copy(const fixture *f, const char *const *extra, buf *out, buf *err)
 {
-    char src[64], dst[64], audit[64];
-    snprintf(src, sizeof src, "%s-src", f->prefix);
-    snprintf(dst, sizeof dst, "%s-dst", f->prefix);
-    snprintf(audit, sizeof audit, "%s-audit", f->prefix);
-    const char *base[] = {"run", DIR "copy.lua", "--source", src, "--destination", dst, "--audit", audit,
-                          "--report", f->report, "--state-dir", f->state, NULL};
     const char *args[40];
-    assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
+    copy_args(f, extra, args, sizeof args / sizeof *args);
     return test_mighost(fake.url, args, out, err);
 }
 
@@ -385,6 +394,47 @@ static void test_backup_timeout(void **state)
     buf_free(&err);
 }
 
+/* Backup names keep to DynamoDB's rule ([A-Za-z0-9_.-], 3 to 255
+ * characters) whatever the migration and table names: other characters
+ * become '-', a long table name is cut, the time stays whole. */
+static void test_backup_names(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"eval", "local b = require 'mighost.runner.backup'\n"
+        "local n = b.backup_name('acme/x y', ('t'):rep(300), '20261202T000000Z')\n"
+        "print(#n, n:match('^[%w_.%-]+$') ~= nil, n:sub(1, 20), n:sub(-20))\n"
+        "print(b.backup_name('vams/v2.3-to-v2.4', 'assets', '20261202T000000Z'))", NULL};
+    assert_int_equal(test_mighost(NULL, args, &out, &err), 0);
+    assert_string_equal(buf_str(&out), "255\ttrue\tmighost-acme-x-y-ttt\tttt-20261202T000000Z\n"
+                                       "mighost-vams-v2.3-to-v2.4-assets-20261202T000000Z\n");
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Ctrl-C while waiting for a backup: exit 130, nothing written. */
+static void test_interrupted_wait(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"backup_creating_polls\": 1000}"), 0);
+    const char *extra[] = {"--backup", "--yes", NULL}, *args[40];
+    copy_args(&f, extra, args, sizeof args / sizeof *args);
+    pid_t pid = test_spawn_mighost(NULL, fake.url, args);
+    assert_true(pid > 0);
+    for (int i = 0; i < 200 && count_target("DescribeBackup") < 2; i++) usleep(50 * 1000);
+    assert_true(count_target("DescribeBackup") >= 2);   /* waiting */
+    kill(pid, SIGINT);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    assert_int_equal(count_target("CreateBackup"), 1);
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"backup_creating_polls\": 1}"), 0);
+}
+
 /* A packaged migration: vams/v2.3-to-v2.4 writes its three v2.4 tables,
  * and with --delete-old-data deletes in its three v2.3 tables too (their
  * access depends on that option): six backups, then the migration's own
@@ -459,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_resume_backs_up_once),
         cmocka_unit_test(test_undeclared_write_refused),
         cmocka_unit_test(test_backup_timeout),
+        cmocka_unit_test(test_backup_names),
+        cmocka_unit_test(test_interrupted_wait),
         cmocka_unit_test(test_packaged_migration_tables),
     };
     return cmocka_run_group_tests_name("backup", tests, setup, teardown);

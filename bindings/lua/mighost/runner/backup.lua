@@ -126,13 +126,15 @@ local function describe_line(t)
 end
 
 -- CreateBackup for each table without one; then DescribeBackup until all
--- are AVAILABLE, with a line per round, or the timeout.
+-- are AVAILABLE, with a line per round, or the timeout, or Ctrl-C.
+-- Returns true, or nil, message, exit code.
 local function create_and_wait(list, o)
   for _, t in ipairs(list) do
     if not t.created then
       local r, err = call(t, "CreateBackup", {TableName = t.table, BackupName = t.backup_name})
       if not r then
-        return nil, ("cannot back up table %s (%s): %s; nothing was written"):format(t.table, t.param, tostring(err))
+        return nil, ("cannot back up table %s (%s): %s; nothing was written"):format(t.table, t.param,
+          tostring(err)), 3
       end
       local d = r.BackupDetails or {}
       t.created = {arn = d.BackupArn, name = d.BackupName or t.backup_name, status = d.BackupStatus,
@@ -149,12 +151,12 @@ local function create_and_wait(list, o)
         local r, err = call(t, "DescribeBackup", {BackupArn = t.created.arn})
         if not r then
           return nil, ("cannot follow the backup %s of table %s: %s; nothing was written"):format(
-            t.created.arn, t.table, tostring(err))
+            t.created.arn, t.table, tostring(err)), 3
         end
         t.created.status = ((r.BackupDescription or {}).BackupDetails or {}).BackupStatus
         if t.created.status == "DELETED" then
           return nil, ("the backup %s of table %s was deleted while being made; nothing was written")
-            :format(t.created.arn, t.table)
+            :format(t.created.arn, t.table), 3
         end
         if t.created.status ~= "AVAILABLE" then waiting[#waiting + 1] = t.table end
       end
@@ -167,7 +169,11 @@ local function create_and_wait(list, o)
     if elapsed >= timeout then
       return nil, ("the backups of %s are not AVAILABLE after %d s (--backup-timeout): nothing was "
         .. "written; they go on being made; run again once they are AVAILABLE"):format(
-        table.concat(waiting, ", "), timeout)
+        table.concat(waiting, ", "), timeout), 3
+    end
+    if sys.interrupted() > 0 then
+      return nil, ("interrupted while waiting for the backups of %s: nothing was written; they go on "
+        .. "being made"):format(table.concat(waiting, ", ")), 130
     end
     if not o.quiet then
       io.stderr:write(("mighost: waiting for the backups of %s to be AVAILABLE (%.0f s)\n"):format(
@@ -246,11 +252,11 @@ function M.prepare(mig, values, o, info, store)
       if not t.created then lines[#lines + 1] = ("  --backup would create %s"):format(t.backup_name) end
     end
   elseif o.backup and #list > 0 then
-    local ok, err = create_and_wait(list, o)
+    local ok, err, code = create_and_wait(list, o)
     for _, t in ipairs(list) do
       if t.created then lines[#lines + 1] = ("  backup of %s: %s (%s)"):format(t.table, t.created.arn, t.created.status) end
     end
-    if not ok then return nil, 3, err end
+    if not ok then return nil, code, err end
   end
   for _, t in ipairs(list) do
     if t.earlier then
