@@ -4,7 +4,8 @@ migration's page in docs/migrations/ from `build/mighost describe NAME`.
 Run from the repository root after changing a parameter; the test
 tests/scripts/docs_options.sh fails until the page names every option."""
 import subprocess,re,sys
-for name in ['bedrock-chat/v0-to-v1','bedrock-chat/v2-to-v3','vams/v2.3-to-v2.4','vams/v2.4-to-v2.5']:
+names=[l.split()[0] for l in subprocess.run(['build/mighost','list'],capture_output=True,text=True).stdout.splitlines() if l.strip()]
+for name in names:
     out=subprocess.run(['build/mighost','describe',name],capture_output=True,text=True).stdout
     lines=out.split('\n'); i=lines.index('parameters:')+1
     rows=[]; cur=None

@@ -28,10 +28,11 @@
 
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
-local json = require "mighost.json"
 local ids = require "mighost.ids"
 local mh = require "mighost"
 local conv = require "vams._v24_convert"
+local reindexer = require "vams._reindex"
+local config = require "vams._config"
 
 local SKEY = "databaseId:metadataEntityType"
 local SCHEMA_INDEX = "DatabaseIdMetadataEntityTypeIndex"
@@ -278,13 +279,8 @@ local function setup(ctx)
   end
   if not ctx.dry_run and not o.verify_only and not p.skip_reindex then
     -- The function exists and may be invoked (InvocationType DryRun), before anything is written.
-    local aws = require "mighost.aws"
-    local body, err = aws.invoke(p.reindexer_function, "", {invocation_type = "DryRun"})
-    if not body then
-      error({exit = (err.status == 404 or err.status == 403) and 2 or 3, message =
-        ("the reindexer function %s cannot be invoked (%s): check reindexer_function_name, or pass "
-         .. "--skip-reindex; nothing was written"):format(p.reindexer_function, tostring(err))})
-    end
+    reindexer.check_invocable(p.reindexer_function,
+      "check reindexer_function_name, or pass --skip-reindex; nothing was written")
   end
 end
 
@@ -519,18 +515,12 @@ end
 -- Phase 6: reindex -------------------------------------------------------------------
 
 local function payload_of(p, o)
-  local pl = conv.obj()
-  conv.set(pl, "operation", "both")
-  conv.set(pl, "dry_run", false)
-  conv.set(pl, "clear_indexes", p.clear_indexes_before_reindex)
-  local limit = p.reindex_limit or o.limit
-  if limit then conv.set(pl, "limit", limit) end
-  return conv.dumps(pl)
+  return reindexer.payload{operation = "both", dry_run = false, clear_indexes = p.clear_indexes_before_reindex,
+                           limit = p.reindex_limit or o.limit}
 end
 
 local function reindex(ctx)
   local p = ctx.params
-  local aws = require "mighost.aws"
   local payload = payload_of(p, ctx.options)
   local event = p.reindex_invocation == "event"
   ctx:note("function", p.reindexer_function)
@@ -540,53 +530,7 @@ local function reindex(ctx)
     mh.info(("dry-run: would invoke %s once with %s"):format(p.reindexer_function, payload))
     return
   end
-  local key = {FunctionName = {S = p.reindexer_function}}
-  -- Once: no automatic re-send (max_attempts 1). Only a throttle, which
-  -- means the function did not start, is tried again.
-  local opts = {invocation_type = event and "Event" or "RequestResponse", max_attempts = 1,
-                timeout = event and 60 or p.reindex_timeout}
-  local body, meta
-  for attempt = 1, 6 do
-    body, meta = aws.invoke(p.reindexer_function, payload, opts)
-    if body or not (meta.status == 429 or meta.code == "TooManyRequestsException") then break end
-    mh.sleep(math.min(30, 2 ^ attempt))
-  end
-  if not body then
-    if meta.function_error then
-      ctx:fail(key, ("the function failed (%s): %s"):format(meta.function_error, tostring(meta.body)))
-    elseif meta.retryable then
-      ctx:fail(key, ("%s: the function was invoked once and may still be running; check its logs "
-        .. "(mighost does not invoke it again)"):format(tostring(meta)))
-    else
-      ctx:fail(key, tostring(meta))
-    end
-    return
-  end
-  ctx:note("status", meta.status)
-  if event then
-    mh.info(("reindexer %s accepted the request (HTTP %d): reindexing runs in the background; "
-      .. "its logs show the outcome"):format(p.reindexer_function, meta.status))
-    return
-  end
-  local ok, doc = pcall(json.decode, body)
-  if not ok or type(doc) ~= "table" then
-    ctx:note("response", body)
-    return
-  end
-  local inner = doc.body
-  if type(inner) == "string" then
-    local ok2, d2 = pcall(json.decode, inner)
-    if ok2 then inner = d2 end
-  end
-  local status = doc.statusCode
-  local err = type(inner) == "table" and inner.error or doc.error or doc.errorMessage
-  if (status ~= nil and status ~= 200) or err then
-    ctx:fail(key, ("the reindexer answered %s: %s"):format(tostring(status or "an error"),
-      type(err) == "string" and err or body))
-    return
-  end
-  if type(inner) == "table" and inner.results then ctx:note("results", inner.results) end
-  mh.info(("reindexer %s finished: %s"):format(p.reindexer_function, #body > 300 and body:sub(1, 300) .. "..." or body))
+  reindexer.invoke(ctx, p.reindexer_function, payload, {event = event, timeout = p.reindex_timeout})
 end
 
 -- Verification --------------------------------------------------------------------
@@ -605,25 +549,28 @@ local function verify(ctx)
   return checks
 end
 
+-- The v2.3 tables are written (deleted in) only with --delete-old-data.
+local function deleted_with_old_data(p) return p.delete_old_data and "write" or "read" end
+
 return {
   name = "vams/v2.3-to-v2.4",
   description = "VAMS v2.3 -> v2.4: constraints, metadata and metadata schemas into the v2.4 tables, "
     .. "then the OpenSearch reindex through the reindexer Lambda function.",
-  params = {
-    {name = "auth_table", type = "table", required = true, access = "read",
+  params = config.with_params({
+    {name = "auth_table", type = "table", required = true, access = deleted_with_old_data,
      config = "auth_entities_table_name", stack_output = "AuthEntitiesTable",
      key = {hash = "entityType", range = "sk"}, doc = "v2.3 constraints (AuthEntitiesTable)"},
     {name = "constraints_table", type = "table", required = true, access = "write",
      config = "constraints_table_name", stack_output = "ConstraintsStorageTable",
      key = {hash = "constraintId"}, doc = "v2.4 constraints (ConstraintsStorageTable)"},
-    {name = "old_metadata_table", type = "table", required = true, access = "read",
+    {name = "old_metadata_table", type = "table", required = true, access = deleted_with_old_data,
      config = "old_metadata_table_name", stack_output = "MetadataStorageTable",
      key = {hash = "databaseId", range = "assetId"}, doc = "v2.3 metadata (MetadataStorageTable)"},
     {name = "new_metadata_table", type = "table", required = true, access = "write",
      config = "new_metadata_table_name", stack_output = "AssetFileMetadataStorageTableV2",
      key = {hash = "metadataKey", range = "databaseId:assetId:filePath"},
      doc = "v2.4 metadata (AssetFileMetadataStorageTableV2)"},
-    {name = "old_schema_table", type = "table", required = true, access = "read",
+    {name = "old_schema_table", type = "table", required = true, access = deleted_with_old_data,
      config = "old_metadata_schema_table_name", stack_output = "MetadataSchemaStorageTable",
      key = {hash = "databaseId", range = "field"}, doc = "v2.3 metadata schemas (MetadataSchemaStorageTable)"},
     {name = "new_schema_table", type = "table", required = true, access = "write",
@@ -658,13 +605,7 @@ return {
      doc = "the config file's dry_run: true requires --dry-run"},
     {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
      doc = "the config file's limit: used as --limit when that is not given (0: none)"},
-    {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
-     doc = "the config file's profile: use --profile"},
-    {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
-     doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
-     doc = "accepted and ignored, as by the reference (use --log-level)"},
-  },
+  }),
 
   check = function(p, o)
     if p.reindexer_function == "" then
@@ -679,13 +620,7 @@ return {
       return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
     end
     if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
-    if p.aws_region and not o.source_dir then
-      local creds = require("mighost.sys").credentials()
-      if creds and creds.region ~= p.aws_region then
-        return ("the config file says \"aws_region\": \"%s\" but the region in use is %s: pass "
-          .. "--region %s"):format(p.aws_region, creds.region, p.aws_region)
-      end
-    end
+    return config.region_mismatch(p, o)
   end,
 
   confirm_notes = function(p, o)

@@ -6,6 +6,7 @@
 
 const http = require('http')
 const { send, replyError } = require('./util')
+const backups = require('./backups')
 
 const PREFIX = 'DynamoDB_20120810.'
 const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems'])
@@ -52,6 +53,8 @@ function handle (ctx, req, res, body) {
   if (!ctx.upstream) {
     return replyError(ctx, req, res, 400, 'UnknownOperationException', `Unknown operation ${op} (fakeaws runs without --upstream)`)
   }
+  // The backup control plane is answered here (dynalite has none of it).
+  if (backups.OPS.has(op)) return backups.handle(ctx, req, res, op, body)
   if (overCapacity(ctx)) {
     ctx.stats.faults.capacity = (ctx.stats.faults.capacity || 0) + 1
     const [status, type] = ERRORS.throttle

@@ -9,7 +9,7 @@
 // `ecs_embed_fail` substrings. The writes land before fakeaws answers, so a
 // client that sees the task STOPPED reads the final status.
 
-const http = require('http')
+const { upstreamCall } = require('./util')
 
 function botKey (input) {
   const o = input.overrides && Array.isArray(input.overrides.containerOverrides) &&
@@ -25,42 +25,15 @@ function botKey (input) {
   return null
 }
 
-// UpdateItem upstream (dynalite checks no signature, only that one is there).
+// UpdateItem upstream.
 function setStatus (ctx, key, status, reason, execId) {
-  const body = Buffer.from(JSON.stringify({
+  return upstreamCall(ctx, 'UpdateItem', {
     TableName: ctx.cfg.ecs_embed_table,
     Key: key,
     UpdateExpression: 'SET SyncStatus = :s, SyncStatusReason = :r, LastExecId = :e',
     ConditionExpression: 'attribute_exists(PK)',
     ExpressionAttributeValues: { ':s': { S: status }, ':r': { S: reason }, ':e': { S: execId } }
-  }))
-  const up = ctx.upstream
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
-  return new Promise((resolve) => {
-    const r = http.request({
-      host: up.hostname,
-      port: up.port,
-      method: 'POST',
-      path: '/',
-      agent: ctx.agent,
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': 'DynamoDB_20120810.UpdateItem',
-        'x-amz-date': amzDate,
-        authorization: `AWS4-HMAC-SHA256 Credential=AKIDTEST/${amzDate.slice(0, 8)}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
-        'content-length': body.length
-      }
-    }, (res) => {
-      res.resume()
-      res.on('end', () => {
-        ctx.stats.embed_writes = (ctx.stats.embed_writes || 0) + 1
-        if (res.statusCode !== 200) ctx.stats.upstream_errors++
-        resolve()
-      })
-    })
-    r.on('error', (e) => { ctx.stats.upstream_errors++; ctx.log(`embedding write: ${e.message}`); resolve() })
-    r.end(body)
-  })
+  }).then((r) => { if (r.status) ctx.stats.embed_writes = (ctx.stats.embed_writes || 0) + 1 })
 }
 
 // At RunTask: the task's bot key, or null when it is not an embedding task

@@ -1,5 +1,6 @@
 'use strict'
-// Request shapes of the ECS and Cognito operations fakeaws answers, after
+// Request shapes of the ECS, Cognito and DynamoDB backup operations fakeaws
+// answers, after
 // the services' API models: members and their types, required members,
 // enums, lengths and patterns. check() returns null or [code, message] for
 // the first problem, worded the way the services word it. Unknown members
@@ -89,6 +90,25 @@ const COGNITO = {
     ['UserPoolId', 'GroupName'])
 }
 
+const TABLE = str({ min: 1, max: 1024 })
+const BACKUP_ARN = str({ min: 37, max: 1024 })
+const num = { type: 'number' }
+
+const DYNAMODB = {
+  CreateBackup: struct({ TableName: TABLE, BackupName: str({ min: 3, max: 255, pattern: /^[a-zA-Z0-9_.-]+$/ }) },
+    ['TableName', 'BackupName']),
+  DescribeBackup: struct({ BackupArn: BACKUP_ARN }, ['BackupArn']),
+  ListBackups: struct({
+    TableName: TABLE,
+    Limit: int({ min: 1, max: 100 }),
+    TimeRangeLowerBound: num,
+    TimeRangeUpperBound: num,
+    ExclusiveStartBackupArn: BACKUP_ARN,
+    BackupType: str({ enum: ['USER', 'SYSTEM', 'AWS_BACKUP', 'ALL'] })
+  }),
+  DescribeContinuousBackups: struct({ TableName: TABLE }, ['TableName'])
+}
+
 function kindOf (v) {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'list'
@@ -102,7 +122,7 @@ function walk (shape, v, path, invalid) {
   if (shape.type === 'any') return null
   const kind = kindOf(v)
   if (kind === 'null') return null   // a JSON null is an absent member
-  if (kind !== shape.type) {
+  if (kind !== shape.type && !(shape.type === 'number' && kind === 'integer')) {
     return ['SerializationException', `${path}: expected ${shape.type}, got ${kind}`]
   }
   if (shape.type === 'string') {
@@ -142,9 +162,9 @@ function walk (shape, v, path, invalid) {
 
 // null, or [code, message]; an operation without a model is not checked.
 function check (service, op, input) {
-  const shape = (service === 'ecs' ? ECS : COGNITO)[op]
+  const shape = ({ ecs: ECS, cognito: COGNITO, dynamodb: DYNAMODB }[service] || {})[op]
   if (!shape) return null
-  return walk(shape, input, '', service === 'ecs' ? 'InvalidParameterException' : 'InvalidParameterException')
+  return walk(shape, input, '', service === 'dynamodb' ? 'ValidationException' : 'InvalidParameterException')
 }
 
-module.exports = { check, ECS, COGNITO }
+module.exports = { check, ECS, COGNITO, DYNAMODB }

@@ -49,6 +49,9 @@ function defaultConfig () {
     ecs_embed_table: null,
     ecs_embed_fail: [],
     lambda_slow_ms: 3000,
+    reindexer_failed: 0,
+    pitr_tables: [],
+    backup_creating_polls: 1,
     cognito_users: [],
     cognito_user_count: 0
   }
@@ -105,6 +108,9 @@ const SETTERS = {
   ecs_embed_table: nullableString,
   ecs_embed_fail: (v) => list(v),
   lambda_slow_ms: (v) => integer(v, 0, 'lambda_slow_ms'),
+  reindexer_failed: (v) => integer(v, 0, 'reindexer_failed'),
+  pitr_tables: (v) => list(v),
+  backup_creating_polls: (v) => integer(v, 0, 'backup_creating_polls'),
   cognito_users: (v) => list(v),
   cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
 }
@@ -156,7 +162,9 @@ const OPTIONS = {
   '--ecs-running-polls': 'ecs_running_polls',
   '--ecs-rate': 'ecs_rate',
   '--ecs-burst': 'ecs_burst',
-  '--ecs-embed-table': 'ecs_embed_table'
+  '--ecs-embed-table': 'ecs_embed_table',
+  '--pitr-tables': 'pitr_tables',
+  '--backup-creating-polls': 'backup_creating_polls'
 }
 
 function parseArgs (argv) {

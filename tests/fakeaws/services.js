@@ -327,12 +327,43 @@ function lambda (ctx, req, res, body) {
     const results = { assets: { total: 2, success: 2, failed: 0 }, files: { total: 3, success: 3, failed: 0 } }
     return replyJson(ctx, req, res, 200, { statusCode: 200, body: JSON.stringify({ message: 'Reindexing completed', results }) }, headers)
   }
+  // A handler that answers as the deployed VAMS reindexer does, from the payload.
+  if (shortName.startsWith('vams-reindexer-')) {
+    return replyJson(ctx, req, res, 200, { statusCode: 200, body: JSON.stringify({ message: 'Reindexing completed', results: reindexerResults(ctx, payload || {}) }) }, headers)
+  }
   // A function that runs for ctx.cfg.lambda_slow_ms before answering.
   if (shortName.startsWith('slow-')) {
     return setTimeout(() => replyJson(ctx, req, res, 200, { ok: true, function: name, payload }, headers),
       ctx.cfg.lambda_slow_ms || 3000)
   }
   replyJson(ctx, req, res, 200, { ok: true, function: name, payload }, headers)
+}
+
+// The VAMS reindexer's results for a direct invocation: 5 assets and 7
+// files (`limit` caps each), `reindexer_failed` of each failing, index
+// clearing when asked. A dry run counts without changing anything.
+function reindexerResults (ctx, event) {
+  const now = new Date(ctx.now()).toISOString()
+  const operation = event.operation || 'both'
+  const limit = event.limit || null
+  const part = (n, extra) => {
+    const total = limit ? Math.min(n, limit) : n
+    const failed = event.dry_run ? 0 : Math.min(ctx.cfg.reindexer_failed, total)
+    const errors = []
+    for (let i = 0; i < failed; i++) errors.push({ error: `injected failure ${i + 1}`, type: 'item' })
+    return Object.assign({ success_count: total - failed, failed_count: failed, total_count: total }, extra,
+      { errors, start_time: now, end_time: now })
+  }
+  const results = {}
+  if (event.clear_indexes) {
+    results.clear_indexes = {
+      asset_index: { name: 'vams-assets', deleted_count: 5, success: true },
+      file_index: { name: 'vams-files', deleted_count: 7, success: true }
+    }
+  }
+  if (operation === 'assets' || operation === 'both') results.assets = part(5, {})
+  if (operation === 'files' || operation === 'both') results.files = part(7, { buckets_processed: 1, objects_scanned: 9 })
+  return results
 }
 
 /* --------------------------------------------------------- STS (query) */

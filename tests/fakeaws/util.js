@@ -1,8 +1,10 @@
 'use strict'
 // Small helpers shared by the fake AWS server's modules: CRC32, ids, dates,
-// XML escaping, and the one function that writes every response.
+// XML escaping, the one function that writes every response, and fakeaws's
+// own requests to the upstream dynalite.
 
 const crypto = require('crypto')
+const http = require('http')
 const zlib = require('zlib')
 
 // zlib.crc32 exists from node 20.15 / 22.2; keep a table version for older nodes.
@@ -108,7 +110,43 @@ function replyXml (ctx, req, res, action, inner) {
   send(ctx, req, res, 200, { 'Content-Type': 'text/xml' }, body)
 }
 
+// One DynamoDB request of fakeaws's own to the upstream dynalite (which
+// wants a signature header and checks none). Resolves to {status, body}
+// with body parsed, or {status: 0} on a transport error (counted).
+function upstreamCall (ctx, op, input) {
+  const body = Buffer.from(JSON.stringify(input))
+  const up = ctx.upstream
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return new Promise((resolve) => {
+    const r = http.request({
+      host: up.hostname,
+      port: up.port,
+      method: 'POST',
+      path: '/',
+      agent: ctx.agent,
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.' + op,
+        'x-amz-date': amzDate,
+        authorization: `AWS4-HMAC-SHA256 Credential=AKIDTEST/${amzDate.slice(0, 8)}/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0`,
+        'content-length': body.length
+      }
+    }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => {
+        let parsed = null
+        try { parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch (e) {}
+        if (res.statusCode !== 200) ctx.stats.upstream_errors++
+        resolve({ status: res.statusCode, body: parsed })
+      })
+    })
+    r.on('error', (e) => { ctx.stats.upstream_errors++; ctx.log(`upstream ${op}: ${e.message}`); resolve({ status: 0 }) })
+    r.end(body)
+  })
+}
+
 module.exports = {
   crc32, tableCrc32, randomId, randomHex, randomKeyChars, isoSeconds, xmlEscape,
-  send, replyJson, replyError, replyXml
+  send, replyJson, replyError, replyXml, upstreamCall
 }

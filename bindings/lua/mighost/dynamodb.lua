@@ -174,6 +174,13 @@ local function call(op, tname, body, kind, estimate)
   return resp
 end
 
+-- The runner's write guard (--backup, --require-backup): called with the
+-- table reference before any write is sent or recorded; it raises for a
+-- table the run did not declare.
+local write_guard = nil
+function M.set_write_guard(fn) write_guard = fn end
+local function guard(t) if write_guard then write_guard(t) end end
+
 -- Request building ---------------------------------------------------------
 
 local function need_table(o)
@@ -339,6 +346,7 @@ end
 -- put/update/delete: true[, attributes] | false, err (condition) | nil, err
 local function write_one(op, o, build, validate_what)
   local t = need_table(o)
+  guard(t)
   if op == "PutItem" then
     local size = item.size(o.item)
     if size > M.MAX_ITEM_SIZE then
@@ -398,6 +406,7 @@ function M.transact_write(list)
     local action = ({put = "Put", update = "Update", delete = "Delete", check = "ConditionCheck"})[kind]
     if not action then error(("transact_write: action %d must be put, update, delete or check"):format(i), 2) end
     local t = need_table(o)
+    guard(t)
     tables[#tables + 1] = t
     local parts = {'"TableName":' .. q(wire(t))}
     if kind == "put" then parts[#parts + 1] = '"Item":' .. encoded("item", o.item)
@@ -641,6 +650,7 @@ local reads = {GetItem = true, BatchGetItem = true, Query = true, Scan = true,
 
 function M.request(op, body, tname)
   if type(body) == "table" then body = json.encode(body) end
+  if not reads[op] then guard(tname or "(a request without a table reference)") end
   if dry_run and not reads[op] then
     return nil, aws.error("DryRun", op .. " is not a read: refused in a dry-run", false)
   end
@@ -693,8 +703,11 @@ function M.stats()
   return copy
 end
 
-M.writer = function(o) return require("mighost.dynamodb_writer").new(M, o, {
-  call = call, table_stats = table_stats, must_schema = must_schema, record = record,
-}) end
+M.writer = function(o)
+  if type(o) == "table" and o.table then guard(o.table) end
+  return require("mighost.dynamodb_writer").new(M, o, {
+    call = call, table_stats = table_stats, must_schema = must_schema, record = record,
+  })
+end
 
 return M

@@ -49,6 +49,11 @@ options:
   --max-read-rate N        hold reads to N capacity units per second
   --max-write-rate N       hold writes to N capacity units per second
   --sample N               (dry-run) show N source items and what would be written
+  --backup                 before the first write, an on-demand backup of each table
+                           the run writes, waited for until AVAILABLE
+  --require-backup         refuse a real run unless each table it writes has
+                           point-in-time recovery on or --backup is given
+  --backup-timeout SECONDS how long to wait for the backups (default 1800)
 The migration's own parameters are options too: --NAME VALUE (see describe).
 ]]
 

@@ -28,6 +28,7 @@ local params = require "mighost.runner.params"
 local state = require "mighost.runner.state"
 local copy = require "mighost.runner.copy"
 local report = require "mighost.runner.report"
+local backup = require "mighost.runner.backup"
 
 local M = {}
 local EXIT = {OK = 0, FAILED = 1, USAGE = 2, AWS = 3, SCRIPT = 4, INTERRUPTED = 130}
@@ -257,7 +258,7 @@ local function preflight(mig, values, o)
           show(p.key.hash, p.key.range))
       end
       info.tables[#info.tables + 1] = {param = p.name, name = name, items = s.item_count,
-                                       access = p.access}
+                                       access = backup.access_of(p, values, o)}
     end
   end
   return info
@@ -267,6 +268,7 @@ local function confirm(mig, values, info, o)
   if o.dry_run or o.verify_only or o.yes then
     -- What the prompt would have said about destructive steps is still said.
     for _, note in ipairs(info.notes or {}) do io.stderr:write("mighost: ", note, "\n") end
+    for _, line in ipairs(info.backup_lines or {}) do io.stderr:write(line, "\n") end
     return true
   end
   local lines = {("mighost: about to run %s in %s (credentials from %s, key %s)"):format(
@@ -276,6 +278,7 @@ local function confirm(mig, values, info, o)
       tostring(t.items or "?"), t.param)
   end
   for _, note in ipairs(info.notes or {}) do lines[#lines + 1] = "  " .. note end
+  for _, line in ipairs(info.backup_lines or {}) do lines[#lines + 1] = line end
   io.stderr:write(table.concat(lines, "\n"), "\n")
   if not sys.isatty(0) and not sys.isatty(2) then
     io.stderr:write("mighost: this run writes to the tables above; without a terminal, pass --yes "
@@ -392,10 +395,16 @@ function M.run(mig, o)
     end
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
+  local backed, bcode, bmsg = backup.prepare(mig, values, o, info, store)
+  if not backed then
+    io.stderr:write("mighost: ", bmsg, "\n")
+    return bcode
+  end
   if not confirm(mig, values, info, o) then
     io.stderr:write("mighost: not confirmed; nothing was changed\n")
     return EXIT.USAGE
   end
+  backup.record(store, info)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
   local rep = report.new(mig, values, o, info)

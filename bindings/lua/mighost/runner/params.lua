@@ -6,7 +6,9 @@
 -- A parameter declaration:
 --   {name = "source_table", type = "table", required = true, doc = "...",
 --    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
---    key = {hash = "pk", range = "sk"}, access = "read" | "write",
+--    key = {hash = "pk", range = "sk"}, access = "read" | "write" (or a
+--    function(values, options) returning one: a table written only with
+--    some options; the tables a run writes are what --backup backs up),
 --    default = ..., secret = true (kept out of reports), flag = "--source",
 --    identity = false (not part of the run identity that names the state
 --    file: options that change how a run goes, not what it does)}
@@ -124,6 +126,7 @@ local RUNNER_FLAGS = {
   ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
   ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
   ["--max-write-rate"] = "value", ["--source-dir"] = "value",
+  ["--backup"] = "bool", ["--require-backup"] = "bool", ["--backup-timeout"] = "value",
 }
 
 function M.parse_run_options(mig, argv, cargs)
@@ -195,6 +198,12 @@ function M.parse_run_options(mig, argv, cargs)
       if not o[k] or o[k] <= 0 then
         return nil, ("--%s expects capacity units per second (a positive number)"):format(k:gsub("_", "-"))
       end
+    end
+  end
+  if o.backup_timeout then
+    o.backup_timeout = tonumber(o.backup_timeout)
+    if not o.backup_timeout or o.backup_timeout <= 0 then
+      return nil, "--backup-timeout expects seconds (a positive number)"
     end
   end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end

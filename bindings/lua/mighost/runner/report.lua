@@ -33,7 +33,7 @@ function M.new(mig, values, o, info)
   local r = setmetatable({data = {
     migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
     region = info.region, started = sys.utc(), limit = o.limit, phases = {},
-    tables = info.tables, notes = info.notes}, o = o, started = mh.clock()}, Report)
+    tables = info.tables, notes = info.notes, backups = info.backup}, o = o, started = mh.clock()}, Report)
   local stamp = sys.utc(nil, "%Y%m%dT%H%M%SZ")
   r.path = o.report or ("mighost-report-%s-%s.json"):format(mig.name:gsub("[^%w%-_.]", "_"), stamp)
   return r
@@ -41,7 +41,7 @@ end
 
 -- The runner's own top-level fields; a migration cannot replace them.
 local RESERVED = {migration = true, mighost = true, mode = true, parameters = true, region = true,
-  started = true, limit = true, phases = true, tables = true, notes = true, finished = true,
+  started = true, limit = true, phases = true, tables = true, notes = true, backups = true, finished = true,
   exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
@@ -157,6 +157,9 @@ function Report:summary(path)
         end
       end
     end
+  end
+  for _, t in ipairs(d.backups and d.backups.tables or {}) do
+    if t.backup then lines[#lines + 1] = ("  backup of %s: %s"):format(t.table, t.backup.arn) end
   end
   if path then lines[#lines + 1] = "  report: " .. path end
   io.stderr:write(table.concat(lines, "\n"), "\n")
