@@ -95,6 +95,7 @@ int fetch(const fetch_request *req, fetch_response *resp, buf *err)
 #else
     curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect could leave loopback */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mighost/" MIGHOST_VERSION);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
