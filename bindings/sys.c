@@ -15,7 +15,10 @@
  *   sys.set_exit_code(n)
  *   sys.sha256(text) -> hex
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
- *   sys.credentials() -> {source=, access_key_id=, region=} | nil, message
+ *   sys.credentials() -> {source=, access_key_id=, region=, profile=} | nil, message
+ *   sys.can_create(path, is_dir, what) -> true | nil, message   (host/paths.h)
+ *   sys.endpoints() -> {{service=, url=, custom=, loopback=}...} | nil, message
+ *       where each service's calls go (custom: not the region's public one)
  *   sys.migrations_dir() -> where packaged migrations live
  */
 #include <dirent.h>
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "paths.h"
 #include "runtime.h"
 #include "sigv4.h"
 
@@ -286,6 +290,62 @@ static int l_credentials(lua_State *L)
     lua_setfield(L, -2, "access_key_id");
     lua_pushstring(L, aws_client_region(ctx->aws));
     lua_setfield(L, -2, "region");
+    lua_pushstring(L, aws_client_profile(ctx->aws));
+    lua_setfield(L, -2, "profile");
+    return 1;
+}
+
+static int l_can_create(lua_State *L)
+{
+    buf err = BUF_INIT;
+    if (path_can_create(luaL_checkstring(L, 1), lua_toboolean(L, 2), luaL_optstring(L, 3, "path"),
+                        &err) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, buf_str(&err));
+    buf_free(&err);
+    return 2;
+}
+
+static int l_endpoints(lua_State *L)
+{
+    const bindings_context *ctx = bindings_ctx(L);
+    if (!ctx || !ctx->aws) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "no AWS region configured: pass --region or set AWS_REGION");
+        return 2;
+    }
+    const char *region = aws_client_region(ctx->aws);
+    const char *suffix = endpoint_partition_suffix(region);
+    const aws_service *const *all = aws_service_all();
+    lua_newtable(L);
+    for (int i = 0; all[i]; i++) {
+        buf err = BUF_INIT, standard = BUF_INIT;
+        char *url = aws_client_endpoint(ctx->aws, all[i], &err);
+        if (!url) {
+            lua_pushnil(L);
+            lua_pushstring(L, buf_str(&err));
+            buf_free(&err);
+            return 2;
+        }
+        buf_printf(&standard, "https://%s.%s.%s", all[i]->endpoint_prefix, region,
+                   suffix ? suffix : "");
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, all[i]->id);
+        lua_setfield(L, -2, "service");
+        lua_pushstring(L, url);
+        lua_setfield(L, -2, "url");
+        lua_pushboolean(L, !suffix || strcmp(url, buf_str(&standard)) != 0);
+        lua_setfield(L, -2, "custom");
+        lua_pushboolean(L, endpoint_url_is_loopback(url));
+        lua_setfield(L, -2, "loopback");
+        lua_rawseti(L, -2, i + 1);
+        free(url);
+        buf_free(&standard);
+        buf_free(&err);
+    }
     return 1;
 }
 
@@ -303,7 +363,8 @@ int luaopen_mighost_sys(lua_State *L)
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
-        {"migrations_dir", l_migrations_dir},
+        {"migrations_dir", l_migrations_dir}, {"endpoints", l_endpoints},
+        {"can_create", l_can_create},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -224,11 +224,15 @@ static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *co
     done(&r, ud);
 }
 
+char *aws_client_endpoint(aws_client *c, const aws_service *svc, buf *err)
+{
+    return endpoint_resolve(svc, c->region, service_override(c, svc), c->profile_endpoint, err);
+}
+
 void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
 {
     buf err = BUF_INIT;
-    char *base = endpoint_resolve(req->svc, c->region, service_override(c, req->svc),
-                                  c->profile_endpoint, &err);
+    char *base = aws_client_endpoint(c, req->svc, &err);
     if (!base) {
         fail_early(c, done, ud, "EndpointError", buf_str(&err));
         buf_free(&err);

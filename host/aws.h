@@ -100,6 +100,8 @@ const aws_stats *aws_client_stats(const aws_client *c);
 /* Credentials now, resolving them if needed (pre-flight checks). */
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err);
 const char *aws_client_region(const aws_client *c);
+/* The base URL calls to svc go to (heap), or NULL with a message. */
+char *aws_client_endpoint(aws_client *c, const aws_service *svc, buf *err);
 /* The profile given at creation, or NULL (the default chain). */
 const char *aws_client_profile(const aws_client *c);
 

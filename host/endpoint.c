@@ -85,6 +85,26 @@ int endpoint_is_loopback(const char *host)
     return 0;
 }
 
+int endpoint_url_is_loopback(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    int loop = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        size_t n = strlen(host);
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            loop = endpoint_is_loopback(host + 1);
+        } else {
+            loop = endpoint_is_loopback(host);
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return loop;
+}
+
 /* The URL as libcurl will use it: the same parser decides where the
  * connection goes, so no spelling can pass this check and reach another
  * host. Userinfo is refused outright ("http://127.0.0.1:1@10.0.0.5/"
@@ -133,10 +153,7 @@ int endpoint_check_url(const char *url, buf *err)
     if (strcmp(scheme, "https") == 0) {
         rc = 0;
     } else if (strcmp(scheme, "http") == 0) {
-        size_t n = strlen(host);
-        int loop = n > 2 && host[0] == '[' ? (host[n - 1] = '\0', endpoint_is_loopback(host + 1))
-                                           : endpoint_is_loopback(host);
-        if (loop) rc = 0;
+        if (endpoint_url_is_loopback(url)) rc = 0;
         else
             buf_printf(err, "refusing plain http to '%.200s': http is allowed only for loopback "
                             "endpoints (127.0.0.1, ::1, localhost); use https", host);

@@ -50,7 +50,8 @@ function defaultConfig () {
     ecs_embed_fail: [],
     lambda_slow_ms: 3000,
     cognito_users: [],
-    cognito_user_count: 0
+    cognito_user_count: 0,
+    caller_account: null
   }
 }
 
@@ -78,6 +79,7 @@ const SETTERS = {
   fault_next (v) { return faultList(v, 'fault_next') },
   fault_ops (v) { return v == null ? null : list(v) },
   slow_ms: (v) => integer(v, 0, 'slow_ms'),
+  caller_account: nullableString,
   seed: (v) => integer(v, 0, 'seed'),
   expire_after_ms: (v) => v == null ? null : integer(v, 0, 'expire_after_ms'),
   advertise_expiry_ms: (v) => v == null ? null : integer(v, 0, 'advertise_expiry_ms'),

@@ -1,0 +1,305 @@
+/* test_run_safety.c - a run is tied to the account, region and endpoint
+ * it acts in; the config's aws_profile is used; every output path is
+ * checked before the first write. Against fakeaws (STS GetCallerIdentity)
+ * in front of dynalite, with tests/integration/migrations/safety_copy.lua. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testassert.h"
+#include "testsupport.h"
+
+#define MIGRATION "tests/integration/migrations/safety_copy.lua"
+
+static test_server dynalite, fake;
+static char *tmp;
+
+static int setup(void **state)
+{
+    (void)state;
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_group_teardown(&tmp, &dynalite, &fake);
+    return 0;
+}
+
+static void eval(const char *code, buf *out)
+{
+    buf err = BUF_INIT;
+    const char *args[] = {"eval", code, NULL};
+    int rc = test_mighost(dynalite.url, args, out, &err);
+    if (rc != 0) fail_msg("eval failed (%d): %s", rc, buf_str(&err));
+    buf_free(&err);
+}
+
+/* Creates `name` with n items k1..kn; item `bad` (0: none) is marked bad. */
+static void make_table(const char *name, int n, int bad)
+{
+    buf code = BUF_INIT;
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "assert(ddb.create_table({TableName = '%s', AttributeDefinitions = "
+        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
+        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
+        "local w = ddb.writer{table = '%s'}\n"
+        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
+        " bad = i == %d and {BOOL = true} or nil} end\n"
+        "w:flush()\n", name, name, n, bad);
+    eval(buf_str(&code), NULL);
+    buf_free(&code);
+}
+
+/* Every item of dst is its source item plus version = stamp, and there
+ * are exactly n of them. */
+static void assert_copied(const char *src, const char *dst, int n, const char *stamp)
+{
+    buf code = BUF_INIT, out = BUF_INIT;
+    buf_printf(&code,
+        "local ddb, item = require 'mighost.dynamodb', require 'mighost.item'\n"
+        "local seen, bad = 0, 0\n"
+        "for it in ddb.scan{table = '%s', consistent = true} do\n"
+        "  seen = seen + 1\n"
+        "  local got = ddb.get{table = '%s', key = {pk = it.pk}, consistent = true}\n"
+        "  it.version = {S = '%s'}\n"
+        "  if not got or item.encode(got) ~= item.encode(it) then bad = bad + 1 end\n"
+        "end\n"
+        "local all = 0\n"
+        "for _ in ddb.scan{table = '%s', consistent = true} do all = all + 1 end\n"
+        "print(seen, bad, all)\n", src, dst, stamp, dst);
+    eval(buf_str(&code), &out);
+    int seen, bad, all;
+    assert_int_equal(sscanf(buf_str(&out), "%d %d %d", &seen, &bad, &all), 3);
+    assert_int_equal(seen, n);
+    assert_int_equal(bad, 0);
+    assert_int_equal(all, n);
+    buf_free(&code);
+    buf_free(&out);
+}
+
+static long count_items(const char *table)
+{
+    buf code = BUF_INIT, out = BUF_INIT;
+    buf_printf(&code, "local n = 0 for _ in require('mighost.dynamodb').scan{table = '%s'} do "
+                      "n = n + 1 end print(n)", table);
+    eval(buf_str(&code), &out);
+    long n = atol(buf_str(&out));
+    buf_free(&code);
+    buf_free(&out);
+    return n;
+}
+
+/* mighost run MIGRATION ARGS... against fakeaws, region us-east-1. */
+static int run(const char *const *args, buf *out, buf *err)
+{
+    const char *argv[40] = {"run", MIGRATION};
+    int n = 2;
+    for (const char *const *a = args; *a && n < 38; a++) argv[n++] = *a;
+    argv[n] = NULL;
+    return test_mighost(fake.url, argv, out, err);
+}
+
+static void test_resume_is_tied_to_account_region_endpoint(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    make_table("rsrc", 60, 37);
+    make_table("rdst", 0, 0);
+    char *states = test_path_join(tmp, "rstate");
+    char *report = test_path_join(tmp, "r.json");
+    const char *first[] = {"--source", "rsrc", "--destination", "rdst", "--yes", "--quiet",
+                           "--state-dir", states, "--report", report, "--segments", "1", NULL};
+    assert_int_equal(run(first, &out, &err), 4);
+    assert_non_null(strstr(buf_str(&err), "bad item k37"));
+    json_object *r = test_json_read(report);
+    assert_string_equal(json_object_get_string(test_json_get(r, "account")), "123456789012");
+    assert_string_equal(json_object_get_string(test_json_get(r, "principal")),
+                        "arn:aws:iam::123456789012:user/test");
+    assert_string_equal(json_object_get_string(test_json_get(r, "region")), "us-east-1");
+    assert_string_equal(json_object_get_string(test_json_get(r, "credential_source")),
+                        "environment");
+    assert_non_null(strstr(json_object_get_string(test_json_get(r, "endpoints")), fake.url));
+    json_object_put(r);
+    assert_null(strstr(buf_str(&err), "test-secret"));
+
+    /* Another region: refused by name, nothing written. */
+    long before = count_items("rdst");
+    const char *other_region[] = {"--source", "rsrc", "--destination", "rdst", "--yes", "--quiet",
+                                  "--state-dir", states, "--resume", "--region", "eu-west-1",
+                                  "--report", "/dev/null", NULL};
+    assert_int_equal(run(other_region, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "refusing to resume"));
+    assert_non_null(strstr(buf_str(&err), "region us-east-1 (this run: eu-west-1)"));
+    assert_int_equal(count_items("rdst"), before);
+
+    /* Another account behind the same endpoint: refused by name. */
+    assert_int_equal(test_fakeaws_config(&fake, "{\"caller_account\": \"210987654321\"}"), 0);
+    const char *resume[] = {"--source", "rsrc", "--destination", "rdst", "--yes", "--quiet",
+                            "--state-dir", states, "--resume", "--report", "/dev/null", NULL};
+    assert_int_equal(run(resume, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "account 123456789012 (this run: 210987654321)"));
+    assert_int_equal(test_fakeaws_config(&fake, "{\"caller_account\": null}"), 0);
+    assert_int_equal(count_items("rdst"), before);
+
+    /* Other parameters: nothing matches; the unfinished runs are listed. */
+    const char *other_params[] = {"--source", "rsrc", "--destination", "rdst", "--yes", "--quiet",
+                                  "--state-dir", states, "--resume", "--stamp", "v3",
+                                  "--report", "/dev/null", NULL};
+    assert_int_equal(run(other_params, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "nothing to resume"));
+    assert_non_null(strstr(buf_str(&err), "tests/safety-copy, account 123456789012, "
+                                          "region us-east-1"));
+    assert_int_equal(count_items("rdst"), before);
+
+    /* Options declared identity = false do not change the run: the bad
+     * item fixed, --resume with another log level and batch size ends it. */
+    eval("require('mighost.dynamodb').put{table = 'rsrc', item = {pk = {S = 'k37'}, "
+         "n = {N = '37'}}}", NULL);
+    char *config = test_path_join(tmp, "rconfig.json");
+    assert_int_equal(test_write_file(config, "{\"log_level\": \"DEBUG\", \"batch_size\": 10}"), 0);
+    const char *finish[] = {"--source", "rsrc", "--destination", "rdst", "--yes", "--quiet",
+                            "--state-dir", states, "--resume", "--config", config,
+                            "--report", report, NULL};
+    int rc = run(finish, &out, &err);
+    if (rc != 0) fail_msg("resume failed (%d): %s", rc, buf_str(&err));
+    assert_copied("rsrc", "rdst", 60, "v2");
+    free(config);
+    free(report);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* A config file's "aws_profile" chooses the profile; --profile wins. */
+static void test_config_aws_profile(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    make_table("psrc", 5, 0);
+    make_table("pdst", 0, 0);
+    char *home = test_path_join(tmp, "phome");
+    char *cfg = test_path_join(tmp, "aws-config"), *cred = test_path_join(tmp, "aws-credentials");
+    char *config = test_path_join(tmp, "pconfig.json"), *report = test_path_join(tmp, "p.json");
+    assert_int_equal(test_write_file(cfg, "[profile cfgprof]\nregion = us-east-1\n"), 0);
+    assert_int_equal(test_write_file(cred, "[cfgprof]\naws_access_key_id = AKIDTEST\n"
+                                           "aws_secret_access_key = test-secret\n"
+                                           "[other]\naws_access_key_id = AKIDOTHER\n"
+                                           "aws_secret_access_key = other-secret\n"), 0);
+    assert_int_equal(test_write_file(config, "{\"aws_profile\": \"cfgprof\"}"), 0);
+    buf henv = BUF_INIT, cenv = BUF_INIT, kenv = BUF_INIT;
+    buf_printf(&henv, "HOME=%s", tmp);
+    buf_printf(&cenv, "AWS_CONFIG_FILE=%s", cfg);
+    buf_printf(&kenv, "AWS_SHARED_CREDENTIALS_FILE=%s", cred);
+    const char *env[] = {buf_str(&henv), buf_str(&cenv), buf_str(&kenv),
+                         "AWS_EC2_METADATA_DISABLED=true", NULL};
+    const char *args[] = {"run", MIGRATION, "--source", "psrc", "--destination", "pdst", "--yes",
+                          "--quiet", "--config", config, "--report", report, "--state-dir", home,
+                          NULL};
+    int rc = test_mighost_env(fake.url, env, args, &out, &err);
+    if (rc != 0) fail_msg("run with the config's profile failed (%d): %s", rc, buf_str(&err));
+    json_object *r = test_json_read(report);
+    assert_string_equal(json_object_get_string(test_json_get(r, "profile")), "cfgprof");
+    assert_string_equal(json_object_get_string(test_json_get(r, "credential_source")),
+                        "shared-credentials-file");
+    assert_string_equal(json_object_get_string(test_json_get(r, "account")), "123456789012");
+    json_object_put(r);
+    buf text = BUF_INIT;
+    assert_int_equal(test_read_file(report, &text), 0);
+    assert_null(strstr(buf_str(&text), "test-secret"));
+    assert_non_null(strstr(buf_str(&err), "profile cfgprof"));
+    assert_copied("psrc", "pdst", 5, "v2");
+
+    /* --profile wins, with a warning; its keys are unknown to the endpoint. */
+    const char *cli[] = {"run", MIGRATION, "--source", "psrc", "--destination", "pdst", "--yes",
+                         "--quiet", "--config", config, "--report", "/dev/null", "--profile",
+                         "other", "--state-dir", home, NULL};
+    rc = test_mighost_env(fake.url, env, cli, &out, &err);
+    if (rc != 2) fail_msg("--profile other: %d: %s", rc, buf_str(&err));
+    assert_non_null(strstr(buf_str(&err), "--profile other overrides the config file's "
+                                          "\"aws_profile\": \"cfgprof\""));
+    assert_null(strstr(buf_str(&err), "other-secret"));
+    buf_free(&text);
+    buf_free(&henv);
+    buf_free(&cenv);
+    buf_free(&kenv);
+    free(home);
+    free(cfg);
+    free(cred);
+    free(config);
+    free(report);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_paths_checked_before_writing(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    make_table("wsrc", 20, 0);
+    make_table("wdst", 0, 0);
+    char *states = test_path_join(tmp, "wstate");
+    char *not_dir = test_path_join(tmp, "a-file");
+    assert_int_equal(test_write_file(not_dir, "x"), 0);
+
+    const char *bad_report[] = {"--source", "wsrc", "--destination", "wdst", "--yes", "--quiet",
+                                "--state-dir", states, "--report", "/nonexistent/r.json", NULL};
+    assert_int_equal(run(bad_report, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "--report /nonexistent/r.json"));
+    assert_int_equal(count_items("wdst"), 0);
+
+    const char *bad_state[] = {"--source", "wsrc", "--destination", "wdst", "--yes", "--quiet",
+                               "--state-dir", not_dir, "--report", "/dev/null", NULL};
+    assert_int_equal(run(bad_state, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "--state-dir"));
+    assert_int_equal(count_items("wdst"), 0);
+
+    const char *bad_plan[] = {"--source", "wsrc", "--destination", "wdst", "--dry-run",
+                              "--plan", "/nonexistent/p.jsonl", "--report", "/dev/null", NULL};
+    assert_int_equal(run(bad_plan, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "--plan"));
+
+    /* --plan is a dry-run's; with --yes alone it is refused, not a silent dry-run. */
+    char *plan = test_path_join(tmp, "p.jsonl");
+    const char *plan_yes[] = {"--source", "wsrc", "--destination", "wdst", "--yes", "--plan", plan,
+                              "--report", "/dev/null", NULL};
+    assert_int_equal(run(plan_yes, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "add --dry-run"));
+    assert_int_equal(count_items("wdst"), 0);
+
+    /* The report's folder disappears during the run: the run is not "ok". */
+    char *gone = test_path_join(tmp, "gone");
+    const char *mk[] = {"mkdir", gone, NULL};
+    assert_int_equal(test_run(mk, NULL, NULL, NULL, NULL, NULL), 0);
+    char *report = test_path_join(gone, "r.json");
+    const char *lost[] = {"--source", "wsrc", "--destination", "wdst", "--yes", "--quiet",
+                          "--state-dir", states, "--report", report, "--remove-dir", gone, NULL};
+    assert_int_not_equal(run(lost, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&err), "cannot write the report"));
+    assert_copied("wsrc", "wdst", 20, "v2");
+    free(report);
+    free(gone);
+    free(plan);
+    free(not_dir);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_is_tied_to_account_region_endpoint),
+        cmocka_unit_test(test_config_aws_profile),
+        cmocka_unit_test(test_paths_checked_before_writing),
+    };
+    return cmocka_run_group_tests_name("run_safety", tests, setup, teardown);
+}
