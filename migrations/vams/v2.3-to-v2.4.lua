@@ -653,15 +653,20 @@ return {
     {name = "reindex_limit", type = "integer",
      doc = "the payload's limit (default: --limit, as the reference)"},
     -- The reference config's remaining keys, accepted as they are.
-    {name = "config_dry_run", type = "boolean", identity = false, config = "dry_run", flag = "--config-dry-run",
+    {name = "config_dry_run", type = "boolean", identity = false,
+     config = "dry_run", flag = "--config-dry-run",
      doc = "the config file's dry_run: true requires --dry-run"},
-    {name = "config_limit", type = "integer", identity = false, config = "limit", flag = "--config-limit",
+    {name = "config_limit", type = "integer", identity = false,
+     config = "limit", flag = "--config-limit",
      doc = "the config file's limit: used as --limit when that is not given (0: none)"},
-    {name = "aws_profile", type = "string", identity = false, config = "aws_profile", flag = "--config-aws-profile",
+    {name = "aws_profile", type = "string", identity = false,
+     config = "aws_profile", flag = "--config-aws-profile",
      doc = "the config file's AWS profile, used unless --profile is given"},
-    {name = "aws_region", type = "string", identity = false, config = "aws_region", flag = "--config-aws-region",
+    {name = "aws_region", type = "string", identity = false,
+     config = "aws_region", flag = "--config-aws-region",
      doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", identity = false, config = "log_level", flag = "--config-log-level",
+    {name = "log_level", type = "string", identity = false,
+     config = "log_level", flag = "--config-log-level",
      doc = "accepted and ignored, as by the reference (use --log-level)"},
   },
 
@@ -676,6 +681,9 @@ return {
     if p.reindex_timeout < 1 then return "--reindex-timeout must be at least 1 second" end
     if p.config_dry_run and not o.dry_run then
       return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
+    end
+    if p.config_limit and p.config_limit < 0 then
+      return ("the config file's \"limit\" must be 0 (no limit) or more, not %d"):format(p.config_limit)
     end
     if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
     if p.aws_region and not o.source_dir then
