@@ -235,8 +235,8 @@ local function preflight(mig, values, o)
   end
   info.credentials, info.region = creds, creds.region
   if o.source_dir then
-    info.where = {profile = "(none)", region = creds.region, endpoint = "offline",
-                  endpoints = "none (offline)", credentials = "none (offline)"}
+    info.where = {offline = o.source_dir, profile = "(none)", region = creds.region,
+                  endpoint = "offline", endpoints = "none (offline)", credentials = "none (offline)"}
   else
     local w, wcode, werr = where.get()
     if not w then return nil, wcode, werr end
@@ -247,6 +247,7 @@ local function preflight(mig, values, o)
     if p.type == "table" and name then
       local s, e = ddb.schema(name)
       if not s then
+        if type(e) == "table" and e.exit then return nil, e.exit, e.message end
         if aws_failure(e) and e.code == "ResourceNotFoundException" then
           if o.source_dir then
             return nil, EXIT.USAGE, ("table %s (parameter %s) has no export in %s (%s.jsonl, "

@@ -87,6 +87,7 @@ end
 
 -- One line for the confirmation and the start of a run.
 function M.describe(w)
+  if w.offline then return ("no AWS account (offline: reading %s)"):format(w.offline) end
   return ("account %s (%s), profile %s, region %s, endpoint %s, credentials from %s"):format(
     w.account or "unknown: local STS endpoint", w.principal or "no principal", w.profile, w.region,
     w.endpoints, w.credentials)
