@@ -13,9 +13,11 @@
  *   sys.prompt(question) -> line | nil      from the terminal
  *   sys.interrupted() -> 0, 1 (stop issuing work) ...
  *   sys.set_exit_code(n)
+ *   sys.state_saved()   a run's state file exists (what a second Ctrl-C says)
  *   sys.sha256(text) -> hex
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
  *   sys.credentials() -> {source=, access_key_id=, region=, profile=} | nil, message
+ *   sys.shown(value) -> text   a user's value for a message, capped (buf_put_shown)
  *   sys.can_create(path, is_dir, what) -> true | nil, message   (host/paths.h)
  *   sys.endpoints() -> {{service=, url=, custom=, loopback=}...} | nil, message
  *       where each service's calls go (custom: not the region's public one)
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@
 #include "sigv4.h"
 
 static volatile sig_atomic_t interrupts;
+static volatile sig_atomic_t state_on_disk;   /* sys.state_saved(): a state file exists */
 
 static void on_signal(int sig)
 {
@@ -46,9 +50,14 @@ static void on_signal(int sig)
     interrupts++;
     if (interrupts >= 2) {
         /* The state file is only ever replaced by rename, so it is
-         * consistent whenever we stop. */
-        static const char msg[] = "\nmighost: interrupted again: exiting now; state is saved\n";
-        if (write(2, msg, sizeof msg - 1) < 0) {}
+         * consistent whenever we stop; but say so only if there is one. */
+        static const char saved[] = "\nmighost: interrupted again: exiting now; the state saved "
+                                    "at the last checkpoint is kept (continue with --resume)\n";
+        static const char none[] = "\nmighost: interrupted again: exiting now; no state was "
+                                   "saved: a new run starts from the beginning\n";
+        if (state_on_disk) {
+            if (write(2, saved, sizeof saved - 1) < 0) {}
+        } else if (write(2, none, sizeof none - 1) < 0) {}
         _exit(130);
     }
 }
@@ -203,6 +212,30 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
+/* Waits until fd can be read; 0 if a Ctrl-C came first, whenever it came:
+ * SIGINT is blocked between the check and ppoll, which unblocks it
+ * atomically, so one arriving just before the wait still ends it. */
+static int wait_readable(int fd)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int ready = 0;
+    while (!interrupts) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = ppoll(&p, 1, NULL, &old);
+        if (r > 0) {
+            ready = 1;
+            break;
+        }
+        if (r < 0 && errno != EINTR) break;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return ready;
+}
+
 /* A line from the terminal (not stdin: a piped script must not answer). */
 static int l_prompt(lua_State *L)
 {
@@ -211,6 +244,10 @@ static int l_prompt(lua_State *L)
     if (!tty) return 0;
     fputs(question, tty);
     fflush(tty);
+    if (!wait_readable(fileno(tty))) {
+        fclose(tty);
+        return 0;
+    }
     char line[512];
     char *got = fgets(line, sizeof line, tty);
     fclose(tty);
@@ -224,6 +261,13 @@ static int l_interrupted(lua_State *L)
 {
     lua_pushinteger(L, interrupts);
     return 1;
+}
+
+static int l_state_saved(lua_State *L)
+{
+    (void)L;
+    state_on_disk = 1;
+    return 0;
 }
 
 static int l_set_exit_code(lua_State *L)
@@ -292,6 +336,17 @@ static int l_credentials(lua_State *L)
     lua_setfield(L, -2, "region");
     lua_pushstring(L, aws_client_profile(ctx->aws));
     lua_setfield(L, -2, "profile");
+    return 1;
+}
+
+static int l_shown(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_tolstring(L, 1, &len);
+    buf b = BUF_INIT;
+    buf_put_shown(&b, s, len);
+    lua_pushlstring(L, buf_str(&b), b.len);
+    buf_free(&b);
     return 1;
 }
 
@@ -364,7 +419,7 @@ int luaopen_mighost_sys(lua_State *L)
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
         {"migrations_dir", l_migrations_dir}, {"endpoints", l_endpoints},
-        {"can_create", l_can_create},
+        {"can_create", l_can_create}, {"shown", l_shown}, {"state_saved", l_state_saved},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

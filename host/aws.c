@@ -75,14 +75,18 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     for (const char *const *p = opt->service_endpoints; p && *p; p++, nsvc++) {
         const char *eq = strchr(*p, '=');
         if (!eq) {
-            buf_printf(err, "invalid service endpoint '%s': expected SERVICE=URL", *p);
+            buf sh = BUF_INIT;
+            buf_printf(err, "invalid service endpoint '%s': expected SERVICE=URL", buf_shown(&sh, *p));
+            buf_free(&sh);
             return NULL;
         }
         char *id = xstrndup(*p, (size_t)(eq - *p));
         int known = aws_service_find(id) != NULL;
         free(id);
         if (!known) {
-            buf_printf(err, "unknown service in '%s'", *p);
+            buf sh = BUF_INIT;
+            buf_printf(err, "unknown service in '%s'", buf_shown(&sh, *p));
+            buf_free(&sh);
             return NULL;
         }
         if (endpoint_check_url(eq + 1, err) != 0) return NULL;

@@ -42,7 +42,10 @@ static int positive(const char *name, const char *v, long *out)
     char *end;
     long n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || n <= 0) {
-        fprintf(stderr, "mighost: %s expects a positive whole number, not '%s'\n", name, v);
+        buf sh = BUF_INIT;
+        fprintf(stderr, "mighost: %s expects a positive whole number, not '%s'\n", name,
+                buf_shown(&sh, v));
+        buf_free(&sh);
         return -1;
     }
     *out = n;

@@ -160,8 +160,10 @@ int cmd_lua(int argc, char **argv, const char *cmd)
         if (k < nrest) {
             script = find_script(rest[k]);
             if (!script) {
+                buf sh = BUF_INIT;
                 fprintf(stderr, "mighost: no migration or script named '%s' (see mighost list)\n",
-                        rest[k]);
+                        buf_shown(&sh, rest[k]));
+                buf_free(&sh);
                 free(rest);
                 return EXIT_USAGE;
             }

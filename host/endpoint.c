@@ -111,22 +111,25 @@ int endpoint_url_is_loopback(const char *url)
  * connects to 10.0.0.5), and so is a port curl would not accept. */
 int endpoint_check_url(const char *url, buf *err)
 {
+    buf sh = BUF_INIT;
+    const char *shown = buf_shown(&sh, url);
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     int rc = -1;
     if (!u) {
         buf_puts(err, "out of memory parsing an endpoint URL");
+        buf_free(&sh);
         return -1;
     }
     CURLUcode cc = strstr(url, "://") ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_BAD_SCHEME;
     if (cc == CURLUE_BAD_PORT_NUMBER) {
-        buf_printf(err, "invalid endpoint URL '%.200s': the port must be a number from 1 to 65535",
-                   url);
+        buf_printf(err, "invalid endpoint URL '%s': the port must be a number from 1 to 65535",
+                   shown);
         goto done;
     }
     if (cc != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-        buf_printf(err, "invalid endpoint URL '%.200s': expected https://host[:port]", url);
+        buf_printf(err, "invalid endpoint URL '%s': expected https://host[:port]", shown);
         goto done;
     }
     if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
@@ -139,14 +142,14 @@ int endpoint_check_url(const char *url, buf *err)
     if (curl_url_get(u, CURLUPART_QUERY, &extra, 0) == CURLUE_OK ||
         curl_url_get(u, CURLUPART_FRAGMENT, &extra, 0) == CURLUE_OK) {
         curl_free(extra);
-        buf_printf(err, "invalid endpoint URL '%.200s': no '?' or '#' part is allowed", url);
+        buf_printf(err, "invalid endpoint URL '%s': no '?' or '#' part is allowed", shown);
         goto done;
     }
     char *port = NULL;
     if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0) {
         curl_free(port);
-        buf_printf(err, "invalid endpoint URL '%.200s': the port must be a number from 1 to 65535",
-                   url);
+        buf_printf(err, "invalid endpoint URL '%s': the port must be a number from 1 to 65535",
+                   shown);
         goto done;
     }
     curl_free(port);
@@ -158,8 +161,8 @@ int endpoint_check_url(const char *url, buf *err)
             buf_printf(err, "refusing plain http to '%.200s': http is allowed only for loopback "
                             "endpoints (127.0.0.1, ::1, localhost); use https", host);
     } else {
-        buf_printf(err, "invalid endpoint URL '%.200s': the scheme must be https (or http for "
-                        "loopback)", url);
+        buf_printf(err, "invalid endpoint URL '%s': the scheme must be https (or http for "
+                        "loopback)", shown);
     }
 done:
     curl_free(scheme);
@@ -167,6 +170,7 @@ done:
     curl_free(user);
     curl_free(password);
     curl_url_cleanup(u);
+    buf_free(&sh);
     return rc;
 }
 
@@ -206,7 +210,10 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
     }
     const char *suffix = endpoint_partition_suffix(region);
     if (!suffix) {
-        buf_printf(err, "invalid region '%s' (expected a name like us-east-1)", region);
+        buf sh = BUF_INIT;
+        buf_printf(err, "invalid region '%s' (expected a name like us-east-1)",
+                   buf_shown(&sh, region));
+        buf_free(&sh);
         return NULL;
     }
     buf url = BUF_INIT;

@@ -27,7 +27,7 @@ static char *existing_parent(const char *path)
     }
 }
 
-int path_can_create(const char *path, int is_dir, const char *what, buf *err)
+static int check(const char *path, const char *shown, int is_dir, const char *what, buf *err)
 {
     struct stat st;
     if (!path || !*path) {
@@ -36,15 +36,15 @@ int path_can_create(const char *path, int is_dir, const char *what, buf *err)
     }
     if (stat(path, &st) == 0) {
         if (is_dir && !S_ISDIR(st.st_mode)) {
-            buf_printf(err, "%s %.200s: not a folder", what, path);
+            buf_printf(err, "%s %s: not a folder", what, shown);
             return -1;
         }
         if (!is_dir && S_ISDIR(st.st_mode)) {
-            buf_printf(err, "%s %.200s: is a folder; give a file name", what, path);
+            buf_printf(err, "%s %s: is a folder; give a file name", what, shown);
             return -1;
         }
         if (access(path, is_dir ? W_OK | X_OK : W_OK) != 0) {
-            buf_printf(err, "%s %.200s: cannot write there: %s", what, path, strerror(errno));
+            buf_printf(err, "%s %s: cannot write there: %s", what, shown, strerror(errno));
             return -1;
         }
         return 0;
@@ -58,16 +58,24 @@ int path_can_create(const char *path, int is_dir, const char *what, buf *err)
     else parent = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
     int rc = 0;
     if (stat(parent, &st) != 0) {
-        buf_printf(err, "%s %.200s: the folder %.200s does not exist", what, path, parent);
+        buf_printf(err, "%s %s: the folder %.200s does not exist", what, shown, parent);
         rc = -1;
     } else if (!S_ISDIR(st.st_mode)) {
-        buf_printf(err, "%s %.200s: %.200s is not a folder", what, path, parent);
+        buf_printf(err, "%s %s: %.200s is not a folder", what, shown, parent);
         rc = -1;
     } else if (access(parent, W_OK | X_OK) != 0) {
-        buf_printf(err, "%s %.200s: cannot create it in %.200s: %s", what, path, parent,
+        buf_printf(err, "%s %s: cannot create it in %.200s: %s", what, shown, parent,
                    strerror(errno));
         rc = -1;
     }
     free(parent);
+    return rc;
+}
+
+int path_can_create(const char *path, int is_dir, const char *what, buf *err)
+{
+    buf sh = BUF_INIT;
+    int rc = check(path, buf_shown(&sh, path ? path : ""), is_dir, what, err);
+    buf_free(&sh);
     return rc;
 }

@@ -8,9 +8,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testassert.h"
 #include "testsupport.h"
@@ -294,12 +298,123 @@ static void test_paths_checked_before_writing(void **state)
     buf_free(&err);
 }
 
+/* Ctrl-C at "Proceed?": exit 130 (interrupted), nothing written. */
+static void test_ctrl_c_at_the_prompt(void **state)
+{
+    (void)state;
+    buf term = BUF_INIT;
+    make_table("csrc", 10, 0);
+    make_table("cdst", 0, 0);
+    char *states = test_path_join(tmp, "cstate");
+    const char *args[] = {"run", MIGRATION, "--source", "csrc", "--destination", "cdst",
+                          "--state-dir", states, "--report", "/dev/null", NULL};
+    int rc = test_mighost_in_pty(fake.url, args, "\x03", &term);
+    if (rc != 130) fail_msg("exit %d: [%s]", rc, buf_str(&term) + (term.len > 300 ? term.len - 300 : 0));
+    assert_non_null(strstr(buf_str(&term), "account 123456789012"));
+    assert_non_null(strstr(buf_str(&term), "interrupted; nothing was changed"));
+    assert_int_equal(count_items("cdst"), 0);
+    free(states);
+    buf_free(&term);
+}
+
+/* Runs ARGS, sends SIGINT twice once "holding" is on stderr; returns the
+ * exit status and the whole stderr in err. */
+static int interrupt_twice(const char *const *args, buf *err)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        test_exec_mighost(NULL, fake.url, args);
+    }
+    close(fds[1]);
+    buf_reset(err);
+    int sent = 0;
+    for (;;) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 60000) <= 0) break;
+        char chunk[4096];
+        ssize_t n = read(fds[0], chunk, sizeof chunk);
+        if (n <= 0) break;
+        buf_append(err, chunk, (size_t)n);
+        if (!sent && strstr(buf_str(err), "holding")) {
+            sent = 1;
+            kill(pid, SIGINT);
+            usleep(200000);
+            kill(pid, SIGINT);
+        }
+    }
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A second Ctrl-C says the state is kept only when a state file exists. */
+static void test_second_interrupt_tells_the_truth(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    make_table("isrc", 10, 0);
+    make_table("idst", 0, 0);
+    char *states = test_path_join(tmp, "istate");
+    const char *before[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
+                            "--state-dir", states, "--report", "/dev/null", "--hold", "20", NULL};
+    assert_int_equal(interrupt_twice(before, &err), 130);
+    assert_non_null(strstr(buf_str(&err), "no state was saved"));
+    assert_null(strstr(buf_str(&err), "state is saved"));
+    assert_null(strstr(buf_str(&err), "is kept"));
+    const char *after[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
+                           "--state-dir", states, "--report", "/dev/null", "--hold", "20",
+                           "--hold-after", NULL};
+    assert_int_equal(interrupt_twice(after, &err), 130);
+    assert_non_null(strstr(buf_str(&err), "the state saved at the last checkpoint is kept"));
+    free(states);
+    buf_free(&err);
+}
+
+/* A 5 MB value from a config file is echoed capped, with an ellipsis. */
+static void test_long_values_are_capped(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT;
+    buf_puts(&cfg, "{\"source\": \"");
+    for (int i = 0; i < 5 * 1024 * 1024 / 8; i++) buf_puts(&cfg, "abcdefgh");
+    buf_puts(&cfg, "\", \"destination\": \"x\"}");
+    char *config = test_path_join(tmp, "long.json");
+    assert_int_equal(test_write_file(config, buf_str(&cfg)), 0);
+    const char *args[] = {"--config", config, "--yes", "--report", "/dev/null", NULL};
+    assert_int_equal(run(args, &out, &err), 2);
+    assert_true(err.len < 1000);
+    assert_non_null(strstr(buf_str(&err), "abcdefgh\xe2\x80\xa6"));
+    /* the same for an option on the command line */
+    char *longopt = calloc(1, 100001);
+    memset(longopt, 'o', 100000);
+    memcpy(longopt, "--o", 3);
+    const char *opt[] = {"--source", "a", "--destination", "b", longopt, NULL};
+    assert_int_equal(run(opt, &out, &err), 2);
+    assert_true(err.len < 1000);
+    assert_non_null(strstr(buf_str(&err), "unknown option --ooo"));
+    free(longopt);
+    free(config);
+    buf_free(&cfg);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_tied_to_account_region_endpoint),
         cmocka_unit_test(test_config_aws_profile),
         cmocka_unit_test(test_paths_checked_before_writing),
+        cmocka_unit_test(test_ctrl_c_at_the_prompt),
+        cmocka_unit_test(test_second_interrupt_tells_the_truth),
+        cmocka_unit_test(test_long_values_are_capped),
     };
     return cmocka_run_group_tests_name("run_safety", tests, setup, teardown);
 }

@@ -295,6 +295,7 @@ local function confirm(mig, values, info, o)
     return false
   end
   local answer = sys.prompt("Proceed? [y/N] ")
+  if sys.interrupted() > 0 then return nil, "interrupted" end
   return answer ~= nil and answer:lower():match("^y") ~= nil
 end
 
@@ -340,7 +341,8 @@ function M.run(mig, o)
     end
     local outputs, err = params.stack_outputs(o.stack)
     if not outputs then
-      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(o.stack, tostring(err)))
+      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(sys.shown(o.stack),
+        tostring(err)))
       return aws_failure(err) and err.code == "ValidationError" and EXIT.USAGE or EXIT.AWS
     end
     stack_outputs = outputs
@@ -417,9 +419,10 @@ function M.run(mig, o)
     end
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
-  if not confirm(mig, values, info, o) then
-    io.stderr:write("mighost: not confirmed; nothing was changed\n")
-    return EXIT.USAGE
+  local confirmed, why = confirm(mig, values, info, o)
+  if not confirmed then
+    io.stderr:write(("mighost: %s; nothing was changed\n"):format(why or "not confirmed"))
+    return why and EXIT.INTERRUPTED or EXIT.USAGE
   end
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}

@@ -51,6 +51,7 @@ function M.open(dir, name, values, where)
       error(("the state file %s is damaged; move it away to start over"):format(file), 0)
     end
     s.data, s.existed = data, true
+    sys.state_saved()
   else
     s.data = {version = 2, migration = name, identity = id, params = values,
               params_identity = M.params_identity(name, values),
@@ -174,6 +175,7 @@ function Store:save()
   local ok, err = sys.mkdirs(self.dir)
   if ok then ok, err = sys.write_file(self.path, json.encode(self.data)) end
   if not ok then error("cannot save the checkpoint: " .. tostring(err), 0) end
+  sys.state_saved()
   self.dirty = false
   return true
 end
