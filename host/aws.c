@@ -118,7 +118,7 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     c->loop = c->owns_loop ? http_loop_new(&ho) : opt->loop;
     c->opt.loop = c->loop;
     c->profile_endpoint = creds_profile_value(c->profile, "endpoint_url");
-    creds_options co = {c->profile, c->region};
+    creds_options co = {c->profile, c->region, opt->credential_process_timeout};
     c->creds = creds_chain_new(&co);
     c->keys = sigv4_key_cache_new();
     rate_init(&c->rate);

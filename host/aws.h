@@ -24,6 +24,7 @@ typedef struct aws_client_options {
     http_loop *loop;             /* share this event loop (not owned), or NULL for a new one */
     int max_in_flight;           /* default 64 */
     int adaptive_rate;           /* slow down on throttling; default on */
+    int credential_process_timeout; /* seconds; 0: CREDS_PROCESS_TIMEOUT */
     retry_policy retry;
     http_options http;
 } aws_client_options;

@@ -31,6 +31,7 @@ typedef enum creds_kind {
 struct creds_chain {
     char *cli_profile;   /* --profile, or NULL */
     char *region;        /* for STS; never NULL */
+    int process_timeout; /* seconds, > 0 */
     int have;            /* cur holds credentials */
     creds_kind kind;     /* the provider that produced them */
     aws_creds cur;
@@ -232,7 +233,7 @@ static int resolve(creds_chain *c, time_t now, creds_kind only, creds_kind *kind
     const char *profile = profile_selected(c->cli_profile, &explicit_name);
     profile_store *store = profile_store_load(&msg);
     if (store) {
-        creds_ctx x = {store, profile, c->region, now, &msg};
+        creds_ctx x = {store, profile, c->region, now, &msg, c->process_timeout};
         if (explicit_name && !profile_exists(store, profile)) {
             buf_printf(&msg, "The config profile (%s) could not be found", profile);
         } else {
@@ -271,6 +272,8 @@ creds_chain *creds_chain_new(const creds_options *opt)
     const char *region = opt && opt->region && *opt->region ? opt->region : NULL;
     c->region = region ? xstrdup(region) : creds_resolve_region(NULL, c->cli_profile);
     if (!c->region) c->region = xstrdup("us-east-1");
+    c->process_timeout = opt && opt->process_timeout > 0 ? opt->process_timeout
+                                                         : CREDS_PROCESS_TIMEOUT;
     return c;
 }
 

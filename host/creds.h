@@ -44,7 +44,10 @@ typedef struct creds_options {
     const char *profile;   /* --profile, or NULL to use AWS_PROFILE or "default" */
     const char *region;    /* resolved region, for regional STS endpoints; NULL:
                               resolved here, falling back to us-east-1 */
+    int process_timeout;   /* seconds a credential_process may take; 0: 60 */
 } creds_options;
+
+#define CREDS_PROCESS_TIMEOUT 60
 
 typedef struct creds_chain creds_chain;
 

@@ -23,6 +23,7 @@ typedef struct creds_ctx {
     const char *region;     /* STS region, never NULL */
     time_t now;             /* the caller's clock (session names) */
     buf *err;
+    int process_timeout;    /* seconds, > 0 */
 } creds_ctx;
 
 /* creds.c */

@@ -160,7 +160,7 @@ static void expect_caller(const aws_creds *cr, const char *want_in_arn)
 
 static creds_chain *new_chain(const char *profile)
 {
-    creds_options opt = {profile, "us-east-1"};
+    creds_options opt = {profile, "us-east-1", 0};
     return creds_chain_new(&opt);
 }
 
