@@ -20,6 +20,7 @@ typedef enum creds_kind {
     KIND_ENV,
     KIND_ASSUME_ROLE,
     KIND_WEB_IDENTITY,
+    KIND_SSO,
     KIND_CREDENTIALS_FILE,
     KIND_PROCESS,
     KIND_CONFIG_FILE,
@@ -209,6 +210,7 @@ static int run_kind(creds_kind k, creds_ctx *x, aws_creds *out)
     case KIND_ENV: return creds_from_env(x, out);
     case KIND_ASSUME_ROLE: return creds_from_assume_role(x, x->profile, out);
     case KIND_WEB_IDENTITY: return creds_from_web_identity(x, x->profile, 1, out);
+    case KIND_SSO: return creds_from_sso(x, x->profile, out);
     case KIND_CREDENTIALS_FILE:
         return creds_from_profile_keys(x, PROFILE_CREDENTIALS, x->profile, out);
     case KIND_PROCESS: return creds_from_process(x, x->profile, out);

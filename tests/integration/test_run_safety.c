@@ -406,6 +406,39 @@ static void test_long_values_are_capped(void **state)
     buf_free(&err);
 }
 
+/* An SSO profile without a usable sign-in: one line saying what to run, exit 2. */
+static void test_sso_login_needed(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT, henv = BUF_INIT, cenv = BUF_INIT, portal = BUF_INIT;
+    char *home = test_path_join(tmp, "ssohome"), *cfg = test_path_join(tmp, "sso-config");
+    const char *mk[] = {"mkdir", "-p", home, NULL};
+    assert_int_equal(test_run(mk, NULL, NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(test_write_file(cfg, "[profile dev]\nsso_session = corp\n"
+                                          "sso_account_id = 123456789012\nsso_role_name = Admin\n"
+                                          "region = us-east-1\n[sso-session corp]\n"
+                                          "sso_start_url = https://example.awsapps.com/start\n"
+                                          "sso_region = us-east-1\n"), 0);
+    buf_printf(&henv, "HOME=%s", home);
+    buf_printf(&cenv, "AWS_CONFIG_FILE=%s", cfg);
+    buf_printf(&portal, "AWS_ENDPOINT_URL_SSO=%s", fake.url);
+    const char *env[] = {buf_str(&henv), buf_str(&cenv), buf_str(&portal),
+                         "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_EC2_METADATA_DISABLED=true",
+                         NULL};
+    const char *args[] = {"run", MIGRATION, "--source", "psrc", "--destination", "pdst", "--yes",
+                          "--profile", "dev", "--report", "/dev/null", "--state-dir", home, NULL};
+    assert_int_equal(test_mighost_env(fake.url, env, args, &out, &err), 2);
+    assert_int_equal(test_count_lines(buf_str(&err)), 1);
+    assert_non_null(strstr(buf_str(&err), "run: aws sso login --profile dev"));
+    free(home);
+    free(cfg);
+    buf_free(&henv);
+    buf_free(&cenv);
+    buf_free(&portal);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_ctrl_c_at_the_prompt),
         cmocka_unit_test(test_second_interrupt_tells_the_truth),
         cmocka_unit_test(test_long_values_are_capped),
+        cmocka_unit_test(test_sso_login_needed),
     };
     return cmocka_run_group_tests_name("run_safety", tests, setup, teardown);
 }
