@@ -417,18 +417,26 @@ static void write_sso_cache(const char *name, const char *token, long expires_in
 #define CORP_CACHE "ee0bfd2552fbd840c02cc48b6e823320543c450f"
 #define LEGACY_CACHE "e8be5486177c5b5392bd9aa76563515b29358e6e"
 
+/* Both SSO endpoints on the fake server; profile "dev" signs in through
+ * the session "corp", then `more` (further config text). */
+static void sso_setup(const char *more)
+{
+    setenv("AWS_ENDPOINT_URL_SSO", fake.url, 1);
+    setenv("AWS_ENDPOINT_URL_SSO_OIDC", fake.url, 1);
+    buf cfg = BUF_INIT;
+    buf_printf(&cfg, "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
+                     "sso_role_name = Admin\nregion = us-east-1\n"
+                     "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
+                     "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n%s", more);
+    write_file("config", buf_str(&cfg));
+    buf_free(&cfg);
+}
+
 static void test_sso(void **state)
 {
     (void)state;
-    setenv("AWS_ENDPOINT_URL_SSO", fake.url, 1);
-    setenv("AWS_ENDPOINT_URL_SSO_OIDC", fake.url, 1);
-    write_file("config", "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
-                         "sso_role_name = Admin\nregion = us-east-1\n"
-                         "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
-                         "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"
-                         "[profile old]\nsso_start_url = https://example.awsapps.com/start\n"
-                         "sso_region = us-east-1\nsso_account_id = 123456789012\n"
-                         "sso_role_name = ReadOnly\n");
+    sso_setup("[profile old]\nsso_start_url = https://example.awsapps.com/start\n"
+              "sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = ReadOnly\n");
     control("/__config", "{\"sso_access_tokens\": [\"session-token-1\"], "
                          "\"sso_refresh_token\": null, \"sso_client_id\": \"client-1\", "
                          "\"sso_client_secret\": \"client-secret-1\"}");
@@ -467,12 +475,7 @@ static void test_sso(void **state)
 static void test_sso_token_refresh(void **state)
 {
     (void)state;
-    setenv("AWS_ENDPOINT_URL_SSO", fake.url, 1);
-    setenv("AWS_ENDPOINT_URL_SSO_OIDC", fake.url, 1);
-    write_file("config", "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
-                         "sso_role_name = Admin\n"
-                         "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
-                         "sso_region = us-east-1\n");
+    sso_setup("");
     control("/__config", "{\"sso_access_tokens\": [], \"sso_refresh_token\": \"refresh-1\", "
                          "\"sso_client_id\": \"client-1\", \"sso_client_secret\": \"client-secret-1\"}");
     write_sso_cache(CORP_CACHE, "old-session-token", 300, "refresh-1");
