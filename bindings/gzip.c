@@ -47,8 +47,11 @@ static int next_line(lua_State *L)
         if (!gzgets(r->f, p, CHUNK)) {
             int errnum;
             const char *msg = gzerror(r->f, &errnum);
-            if (errnum != Z_OK && errnum != Z_BUF_ERROR)
-                return luaL_error(L, "gzip read: %s", msg);  /* __gc closes */
+            /* Z_BUF_ERROR: the compressed stream stops early (a cut
+             * copy); its last line would be half a line. */
+            if (errnum == Z_BUF_ERROR)
+                return luaL_error(L, "gzip read: the file ends early (truncated)");
+            if (errnum != Z_OK) return luaL_error(L, "gzip read: %s", msg);  /* __gc closes */
             break;
         }
         size_t n = strlen(p);

@@ -13,15 +13,21 @@
  *   sys.prompt(question) -> line | nil      from the terminal
  *   sys.interrupted() -> 0, 1 (stop issuing work) ...
  *   sys.set_exit_code(n)
+ *   sys.state_saved()   a run's state file exists (what a second Ctrl-C says)
  *   sys.sha256(text) -> hex
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
- *   sys.credentials() -> {source=, access_key_id=, region=} | nil, message
+ *   sys.credentials() -> {source=, access_key_id=, region=, profile=} | nil, message
+ *   sys.shown(value) -> text   a user's value for a message, capped (buf_put_shown)
+ *   sys.can_create(path, is_dir, what) -> true | nil, message   (host/paths.h)
+ *   sys.endpoints() -> {{service=, url=, custom=, loopback=}...} | nil, message
+ *       where each service's calls go (custom: not the region's public one)
  *   sys.migrations_dir() -> where packaged migrations live
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +37,12 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "paths.h"
 #include "runtime.h"
 #include "sigv4.h"
 
 static volatile sig_atomic_t interrupts;
+static volatile sig_atomic_t state_on_disk;   /* sys.state_saved(): a state file exists */
 
 static void on_signal(int sig)
 {
@@ -42,9 +50,14 @@ static void on_signal(int sig)
     interrupts++;
     if (interrupts >= 2) {
         /* The state file is only ever replaced by rename, so it is
-         * consistent whenever we stop. */
-        static const char msg[] = "\nmighost: interrupted again: exiting now; state is saved\n";
-        if (write(2, msg, sizeof msg - 1) < 0) {}
+         * consistent whenever we stop; but say so only if there is one. */
+        static const char saved[] = "\nmighost: interrupted again: exiting now; the state saved "
+                                    "at the last checkpoint is kept (continue with --resume)\n";
+        static const char none[] = "\nmighost: interrupted again: exiting now; no state was "
+                                   "saved: a new run starts from the beginning\n";
+        if (state_on_disk) {
+            if (write(2, saved, sizeof saved - 1) < 0) {}
+        } else if (write(2, none, sizeof none - 1) < 0) {}
         _exit(130);
     }
 }
@@ -199,6 +212,30 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
+/* Waits until fd can be read; 0 if a Ctrl-C came first, whenever it came:
+ * SIGINT is blocked between the check and ppoll, which unblocks it
+ * atomically, so one arriving just before the wait still ends it. */
+static int wait_readable(int fd)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int ready = 0;
+    while (!interrupts) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = ppoll(&p, 1, NULL, &old);
+        if (r > 0) {
+            ready = 1;
+            break;
+        }
+        if (r < 0 && errno != EINTR) break;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return ready;
+}
+
 /* A line from the terminal (not stdin: a piped script must not answer). */
 static int l_prompt(lua_State *L)
 {
@@ -207,6 +244,10 @@ static int l_prompt(lua_State *L)
     if (!tty) return 0;
     fputs(question, tty);
     fflush(tty);
+    if (!wait_readable(fileno(tty))) {
+        fclose(tty);
+        return 0;
+    }
     char line[512];
     char *got = fgets(line, sizeof line, tty);
     fclose(tty);
@@ -220,6 +261,13 @@ static int l_interrupted(lua_State *L)
 {
     lua_pushinteger(L, interrupts);
     return 1;
+}
+
+static int l_state_saved(lua_State *L)
+{
+    (void)L;
+    state_on_disk = 1;
+    return 0;
 }
 
 static int l_set_exit_code(lua_State *L)
@@ -286,6 +334,73 @@ static int l_credentials(lua_State *L)
     lua_setfield(L, -2, "access_key_id");
     lua_pushstring(L, aws_client_region(ctx->aws));
     lua_setfield(L, -2, "region");
+    lua_pushstring(L, aws_client_profile(ctx->aws));
+    lua_setfield(L, -2, "profile");
+    return 1;
+}
+
+static int l_shown(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_tolstring(L, 1, &len);
+    buf b = BUF_INIT;
+    buf_put_shown(&b, s, len);
+    lua_pushlstring(L, buf_str(&b), b.len);
+    buf_free(&b);
+    return 1;
+}
+
+static int l_can_create(lua_State *L)
+{
+    buf err = BUF_INIT;
+    if (path_can_create(luaL_checkstring(L, 1), lua_toboolean(L, 2), luaL_optstring(L, 3, "path"),
+                        &err) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, buf_str(&err));
+    buf_free(&err);
+    return 2;
+}
+
+static int l_endpoints(lua_State *L)
+{
+    const bindings_context *ctx = bindings_ctx(L);
+    if (!ctx || !ctx->aws) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "no AWS region configured: pass --region or set AWS_REGION");
+        return 2;
+    }
+    const char *region = aws_client_region(ctx->aws);
+    const char *suffix = endpoint_partition_suffix(region);
+    const aws_service *const *all = aws_service_all();
+    lua_newtable(L);
+    for (int i = 0; all[i]; i++) {
+        buf err = BUF_INIT, standard = BUF_INIT;
+        char *url = aws_client_endpoint(ctx->aws, all[i], &err);
+        if (!url) {
+            lua_pushnil(L);
+            lua_pushstring(L, buf_str(&err));
+            buf_free(&err);
+            return 2;
+        }
+        buf_printf(&standard, "https://%s.%s.%s", all[i]->endpoint_prefix, region,
+                   suffix ? suffix : "");
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, all[i]->id);
+        lua_setfield(L, -2, "service");
+        lua_pushstring(L, url);
+        lua_setfield(L, -2, "url");
+        lua_pushboolean(L, !suffix || strcmp(url, buf_str(&standard)) != 0);
+        lua_setfield(L, -2, "custom");
+        lua_pushboolean(L, endpoint_url_is_loopback(url));
+        lua_setfield(L, -2, "loopback");
+        lua_rawseti(L, -2, i + 1);
+        free(url);
+        buf_free(&standard);
+        buf_free(&err);
+    }
     return 1;
 }
 
@@ -303,7 +418,8 @@ int luaopen_mighost_sys(lua_State *L)
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
-        {"migrations_dir", l_migrations_dir},
+        {"migrations_dir", l_migrations_dir}, {"endpoints", l_endpoints},
+        {"can_create", l_can_create}, {"shown", l_shown}, {"state_saved", l_state_saved},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -75,14 +75,18 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     for (const char *const *p = opt->service_endpoints; p && *p; p++, nsvc++) {
         const char *eq = strchr(*p, '=');
         if (!eq) {
-            buf_printf(err, "invalid service endpoint '%s': expected SERVICE=URL", *p);
+            buf sh = BUF_INIT;
+            buf_printf(err, "invalid service endpoint '%s': expected SERVICE=URL", buf_shown(&sh, *p));
+            buf_free(&sh);
             return NULL;
         }
         char *id = xstrndup(*p, (size_t)(eq - *p));
         int known = aws_service_find(id) != NULL;
         free(id);
         if (!known) {
-            buf_printf(err, "unknown service in '%s'", *p);
+            buf sh = BUF_INIT;
+            buf_printf(err, "unknown service in '%s'", buf_shown(&sh, *p));
+            buf_free(&sh);
             return NULL;
         }
         if (endpoint_check_url(eq + 1, err) != 0) return NULL;
@@ -114,7 +118,7 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     c->loop = c->owns_loop ? http_loop_new(&ho) : opt->loop;
     c->opt.loop = c->loop;
     c->profile_endpoint = creds_profile_value(c->profile, "endpoint_url");
-    creds_options co = {c->profile, c->region};
+    creds_options co = {c->profile, c->region, opt->credential_process_timeout};
     c->creds = creds_chain_new(&co);
     c->keys = sigv4_key_cache_new();
     rate_init(&c->rate);
@@ -224,11 +228,15 @@ static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *co
     done(&r, ud);
 }
 
+char *aws_client_endpoint(aws_client *c, const aws_service *svc, buf *err)
+{
+    return endpoint_resolve(svc, c->region, service_override(c, svc), c->profile_endpoint, err);
+}
+
 void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
 {
     buf err = BUF_INIT;
-    char *base = endpoint_resolve(req->svc, c->region, service_override(c, req->svc),
-                                  c->profile_endpoint, &err);
+    char *base = aws_client_endpoint(c, req->svc, &err);
     if (!base) {
         fail_early(c, done, ud, "EndpointError", buf_str(&err));
         buf_free(&err);

@@ -24,6 +24,7 @@ typedef struct aws_client_options {
     http_loop *loop;             /* share this event loop (not owned), or NULL for a new one */
     int max_in_flight;           /* default 64 */
     int adaptive_rate;           /* slow down on throttling; default on */
+    int credential_process_timeout; /* seconds; 0: CREDS_PROCESS_TIMEOUT */
     retry_policy retry;
     http_options http;
 } aws_client_options;
@@ -100,6 +101,8 @@ const aws_stats *aws_client_stats(const aws_client *c);
 /* Credentials now, resolving them if needed (pre-flight checks). */
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err);
 const char *aws_client_region(const aws_client *c);
+/* The base URL calls to svc go to (heap), or NULL with a message. */
+char *aws_client_endpoint(aws_client *c, const aws_service *svc, buf *err);
 /* The profile given at creation, or NULL (the default chain). */
 const char *aws_client_profile(const aws_client *c);
 

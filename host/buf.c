@@ -121,3 +121,22 @@ const char *buf_str(const buf *b)
 {
     return b->data ? b->data : "";
 }
+
+void buf_put_shown(buf *b, const char *s, size_t len)
+{
+    if (len <= BUF_SHOWN_MAX) {
+        buf_append(b, s, len);
+        return;
+    }
+    size_t n = BUF_SHOWN_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;   /* not mid-character */
+    buf_append(b, s, n);
+    buf_puts(b, "\xe2\x80\xa6");   /* … */
+}
+
+const char *buf_shown(buf *scratch, const char *s)
+{
+    buf_reset(scratch);
+    buf_put_shown(scratch, s, strlen(s));
+    return buf_str(scratch);
+}

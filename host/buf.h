@@ -28,6 +28,12 @@ void buf_reset(buf *b);             /* empty it, keep the memory */
 char *buf_detach(buf *b);           /* hand the string to the caller ("" if empty) */
 void buf_free(buf *b);
 const char *buf_str(const buf *b);  /* "" when empty, never NULL */
+/* A user's value echoed in a message: at most BUF_SHOWN_MAX bytes (cut at
+ * a UTF-8 character boundary), then "…", so a 5 MB argument stays one line. */
+#define BUF_SHOWN_MAX 200
+void buf_put_shown(buf *b, const char *s, size_t len);
+/* The same into scratch (emptied first); returns its text, for printf. */
+const char *buf_shown(buf *scratch, const char *s);
 
 /* Out-of-memory is fatal everywhere in mighost: a migration that cannot
  * allocate cannot keep its promises, so it stops loudly. */

@@ -25,6 +25,7 @@ typedef struct cli_common {
     int segments;        /* --segments N: for the runner's scans */
     int max_attempts;
     long timeout_ms;
+    int credential_process_timeout;  /* seconds, 0: default */
 } cli_common;
 
 /* If argv[*i] is a common option, consume it (and its value) and return 1;

@@ -201,7 +201,9 @@ int cmd_call(int argc, char **argv)
     }
     call_outcome o = {EXIT_AWS, aws_service_find(pos[0]), pos[1], 0, NULL};
     if (!o.svc) {
-        fprintf(stderr, "mighost: unknown service '%s'; known:", pos[0]);
+        buf sh = BUF_INIT;
+        fprintf(stderr, "mighost: unknown service '%s'; known:", buf_shown(&sh, pos[0]));
+        buf_free(&sh);
         for (const aws_service *const *s = aws_service_all(); *s; s++) fprintf(stderr, " %s", (*s)->id);
         fputc('\n', stderr);
         return EXIT_USAGE;

@@ -16,6 +16,8 @@ const char cli_common_help[] =
     "  --segments N             parallel scan segments for migrations (default 4)\n"
     "  --max-attempts N         attempts per request, retries included (default 10)\n"
     "  --timeout SECONDS        per-request timeout (default 60)\n"
+    "  --credential-process-timeout SECONDS\n"
+    "                           stop a profile's credential_process after this (default 60)\n"
     "  --log-level LEVEL        error, warn, info (default) or debug\n"
     "  --log-format FORMAT      text (default) or json\n";
 
@@ -42,7 +44,10 @@ static int positive(const char *name, const char *v, long *out)
     char *end;
     long n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || n <= 0) {
-        fprintf(stderr, "mighost: %s expects a positive whole number, not '%s'\n", name, v);
+        buf sh = BUF_INIT;
+        fprintf(stderr, "mighost: %s expects a positive whole number, not '%s'\n", name,
+                buf_shown(&sh, v));
+        buf_free(&sh);
         return -1;
     }
     *out = n;
@@ -53,6 +58,7 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i)
 {
     static const char *const names[] = {"--region", "--profile", "--endpoint-url",
                                         "--concurrency", "--segments", "--max-attempts", "--timeout",
+                                        "--credential-process-timeout",
                                         "--log-level", "--log-format", NULL};
     const char *name = NULL;
     for (const char *const *n = names; *n; n++)
@@ -85,6 +91,13 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i)
     } else if (strcmp(name, "--max-attempts") == 0) {
         if (positive(name, v, &num) != 0) return -1;
         o->max_attempts = (int)num;
+    } else if (strcmp(name, "--credential-process-timeout") == 0) {
+        if (positive(name, v, &num) != 0) return -1;
+        if (num > 86400) {
+            fprintf(stderr, "mighost: %s: at most 86400 seconds (a day)\n", name);
+            return -1;
+        }
+        o->credential_process_timeout = (int)num;
     } else if (strcmp(name, "--timeout") == 0) {
         if (positive(name, v, &num) != 0) return -1;
         o->timeout_ms = num * 1000;
@@ -138,6 +151,7 @@ aws_client *cli_make_client(const cli_common *o)
     if (o->max_in_flight) opt.max_in_flight = o->max_in_flight;
     if (o->max_attempts) opt.retry.max_attempts = o->max_attempts;
     if (o->timeout_ms) opt.http.request_timeout_ms = o->timeout_ms;
+    opt.credential_process_timeout = o->credential_process_timeout;
     buf err = BUF_INIT;
     aws_client *c = aws_client_new(&opt, &err);
     if (!c) fprintf(stderr, "mighost: %s\n", buf_str(&err));

@@ -2,6 +2,7 @@
  * script), `eval`, `list`, `describe`, `check`. C handles what the engine
  * needs (AWS options, dry-run, the plan file, signals); the migration
  * runner, in Lua (bindings/lua/mighost/runner.lua), does the rest. */
+#include <json-c/json.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "bindings.h"
 #include "cli.h"
+#include "paths.h"
 #include "runtime.h"
 
 static const char eval_help[] =
@@ -42,6 +44,28 @@ static int wants_help(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
     }
     return 0;
+}
+
+/* The reference configs name the AWS profile in "aws_profile": the
+ * client is made with it unless --profile was given (which wins, with a
+ * warning when they differ). A config that cannot be read is left to the
+ * runner, which says why. Returns a heap string or NULL. */
+static char *config_profile(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0) path = argv[i] + 9;
+    }
+    if (!path) return NULL;
+    json_object *doc = json_object_from_file(path), *v;
+    char *profile = NULL;
+    if (doc && json_object_is_type(doc, json_type_object) &&
+        json_object_object_get_ex(doc, "aws_profile", &v) && json_object_is_type(v, json_type_string) &&
+        json_object_get_string_len(v) > 0)
+        profile = xstrdup(json_object_get_string(v));
+    json_object_put(doc);
+    return profile;
 }
 
 /* cmd is "run", "eval", "list", "describe" or "check". */
@@ -104,7 +128,23 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     if (source_dir && !dry_run && !wants_help(argc, argv))
         fprintf(stderr, "mighost: --source-dir: offline evaluation is a dry-run (--dry-run implied)\n");
     if (source_dir) dry_run = 1;
-    if (plan) dry_run = 1;  /* a plan is only ever written by a dry-run */
+    if (plan && !dry_run && !wants_help(argc, argv)) {
+        /* Silently turning a real run into a dry-run would surprise whoever
+         * added --yes to run it for real. */
+        fprintf(stderr, "mighost: --plan records the writes of a dry-run: add --dry-run (or drop "
+                        "--plan for a real run)\n");
+        free(rest);
+        return EXIT_USAGE;
+    }
+    if (plan) {
+        buf perr = BUF_INIT;
+        if (path_can_create(plan, 0, "--plan", &perr) != 0) {
+            fprintf(stderr, "mighost: %s\n", buf_str(&perr));
+            buf_free(&perr);
+            free(rest);
+            return EXIT_USAGE;
+        }
+    }
 
     char *script = NULL;
     if (eval) {
@@ -120,18 +160,27 @@ int cmd_lua(int argc, char **argv, const char *cmd)
         if (k < nrest) {
             script = find_script(rest[k]);
             if (!script) {
+                buf sh = BUF_INIT;
                 fprintf(stderr, "mighost: no migration or script named '%s' (see mighost list)\n",
-                        rest[k]);
+                        buf_shown(&sh, rest[k]));
+                buf_free(&sh);
                 free(rest);
                 return EXIT_USAGE;
             }
         }
     }
 
+    char *cfg_profile = strcmp(cmd, "run") == 0 ? config_profile(argc, argv) : NULL;
+    if (cfg_profile && common.profile && strcmp(cfg_profile, common.profile) != 0)
+        fprintf(stderr, "mighost: warning: --profile %.200s overrides the config file's "
+                        "\"aws_profile\": \"%.200s\"\n", common.profile, cfg_profile);
+    else if (cfg_profile)
+        common.profile = cfg_profile;
     aws_client *aws = NULL;
     if (cli_has_region(&common)) {
         aws = cli_make_client(&common);
         if (!aws) {
+            free(cfg_profile);
             free(script);
             free(rest);
             return EXIT_USAGE;
@@ -169,6 +218,7 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     runtime_free(rt);
     aws_client_free(aws);
     free(dir);
+    free(cfg_profile);
     free(script);
     free(rest);
     fflush(stdout);

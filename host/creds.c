@@ -20,6 +20,7 @@ typedef enum creds_kind {
     KIND_ENV,
     KIND_ASSUME_ROLE,
     KIND_WEB_IDENTITY,
+    KIND_SSO,
     KIND_CREDENTIALS_FILE,
     KIND_PROCESS,
     KIND_CONFIG_FILE,
@@ -31,6 +32,7 @@ typedef enum creds_kind {
 struct creds_chain {
     char *cli_profile;   /* --profile, or NULL */
     char *region;        /* for STS; never NULL */
+    int process_timeout; /* seconds, > 0 */
     int have;            /* cur holds credentials */
     creds_kind kind;     /* the provider that produced them */
     aws_creds cur;
@@ -208,6 +210,7 @@ static int run_kind(creds_kind k, creds_ctx *x, aws_creds *out)
     case KIND_ENV: return creds_from_env(x, out);
     case KIND_ASSUME_ROLE: return creds_from_assume_role(x, x->profile, out);
     case KIND_WEB_IDENTITY: return creds_from_web_identity(x, x->profile, 1, out);
+    case KIND_SSO: return creds_from_sso(x, x->profile, out);
     case KIND_CREDENTIALS_FILE:
         return creds_from_profile_keys(x, PROFILE_CREDENTIALS, x->profile, out);
     case KIND_PROCESS: return creds_from_process(x, x->profile, out);
@@ -232,7 +235,7 @@ static int resolve(creds_chain *c, time_t now, creds_kind only, creds_kind *kind
     const char *profile = profile_selected(c->cli_profile, &explicit_name);
     profile_store *store = profile_store_load(&msg);
     if (store) {
-        creds_ctx x = {store, profile, c->region, now, &msg};
+        creds_ctx x = {store, profile, c->region, now, &msg, c->process_timeout};
         if (explicit_name && !profile_exists(store, profile)) {
             buf_printf(&msg, "The config profile (%s) could not be found", profile);
         } else {
@@ -271,6 +274,8 @@ creds_chain *creds_chain_new(const creds_options *opt)
     const char *region = opt && opt->region && *opt->region ? opt->region : NULL;
     c->region = region ? xstrdup(region) : creds_resolve_region(NULL, c->cli_profile);
     if (!c->region) c->region = xstrdup("us-east-1");
+    c->process_timeout = opt && opt->process_timeout > 0 ? opt->process_timeout
+                                                         : CREDS_PROCESS_TIMEOUT;
     return c;
 }
 

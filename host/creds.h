@@ -4,7 +4,9 @@
  * explicitly, as the CLI does); the profile's role_arn (+ source_profile or
  * credential_source, STS AssumeRole); web identity (profile's
  * web_identity_token_file or AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN,
- * STS AssumeRoleWithWebIdentity); static keys in the shared credentials
+ * STS AssumeRoleWithWebIdentity); IAM Identity Center (SSO) profiles
+ * (the token `aws sso login` cached, then GetRoleCredentials); static
+ * keys in the shared credentials
  * file; credential_process; static keys in the config file; ECS container
  * credentials; EC2 IMDSv2.
  *
@@ -37,14 +39,17 @@ typedef struct aws_creds {
     time_t expiration;     /* 0 = does not expire */
     const char *source;    /* static string naming the provider, e.g. "environment",
                               "shared-credentials-file", "config-file", "credential-process",
-                              "assume-role", "web-identity", "container", "imds" */
+                              "assume-role", "web-identity", "sso", "container", "imds" */
 } aws_creds;
 
 typedef struct creds_options {
     const char *profile;   /* --profile, or NULL to use AWS_PROFILE or "default" */
     const char *region;    /* resolved region, for regional STS endpoints; NULL:
                               resolved here, falling back to us-east-1 */
+    int process_timeout;   /* seconds a credential_process may take; 0: 60 */
 } creds_options;
+
+#define CREDS_PROCESS_TIMEOUT 60
 
 typedef struct creds_chain creds_chain;
 

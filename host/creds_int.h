@@ -23,6 +23,7 @@ typedef struct creds_ctx {
     const char *region;     /* STS region, never NULL */
     time_t now;             /* the caller's clock (session names) */
     buf *err;
+    int process_timeout;    /* seconds, > 0 */
 } creds_ctx;
 
 /* creds.c */
@@ -51,6 +52,8 @@ int creds_from_assume_role(creds_ctx *x, const char *profile, aws_creds *out);
  * override the profile (off when resolving a source_profile). */
 int creds_from_web_identity(creds_ctx *x, const char *profile, int use_env, aws_creds *out);
 
+/* creds_sso.c: sso_session / sso_start_url profiles */
+int creds_from_sso(creds_ctx *x, const char *profile, aws_creds *out);
 /* creds_http.c */
 int creds_from_container(creds_ctx *x, aws_creds *out);
 int creds_from_imds(creds_ctx *x, aws_creds *out);

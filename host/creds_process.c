@@ -2,8 +2,12 @@
  *
  * The command runs through /bin/sh -c with stdin and the terminal left to
  * it (so it can prompt), stdout captured for the JSON and stderr captured
- * for error messages. stdout holds secrets and never appears in a message.
+ * for error messages. stdout holds secrets and never appears in a message;
+ * of stderr, only the first line is quoted, with anything that looks like
+ * a key or a token masked. A command that takes longer than the timeout
+ * (--credential-process-timeout, default 60 s) is killed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,19 +15,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "creds_int.h"
 
 #define PROCESS_MAX_STDOUT (1024 * 1024)
 #define PROCESS_MAX_STDERR (16 * 1024)
-#define PROCESS_MSG_STDERR 2000   /* stderr quoted in a message, at most */
+#define PROCESS_MSG_STDERR 200    /* stderr quoted in a message, at most */
 
 typedef struct process_output {
     buf out, err;
     int out_overflow;
+    int timed_out;
     int status;          /* from waitpid */
 } process_output;
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Append what fd has to b, up to max bytes (the rest is read and dropped so
  * the child never blocks on a full pipe). Returns 0 at EOF, 1 otherwise. */
@@ -39,7 +52,7 @@ static int drain(int fd, buf *b, size_t max, int *overflow)
     return 1;
 }
 
-static int run_command(const char *cmd, process_output *po, buf *err)
+static int run_command(const char *cmd, int timeout, process_output *po, buf *err)
 {
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0) goto fail;
@@ -48,6 +61,9 @@ static int run_command(const char *cmd, process_output *po, buf *err)
         close(out_pipe[1]);
         goto fail;
     }
+    /* Without a terminal to prompt on, the command gets a process group of
+     * its own, so a timeout stops its children too. */
+    int own_group = !isatty(STDIN_FILENO);
     pid_t pid = fork();
     if (pid < 0) {
         close(out_pipe[0]); close(out_pipe[1]);
@@ -58,15 +74,25 @@ static int run_command(const char *cmd, process_output *po, buf *err)
         dup2(out_pipe[1], STDOUT_FILENO);
         dup2(err_pipe[1], STDERR_FILENO);
         signal(SIGPIPE, SIG_DFL);
+        if (own_group) setpgid(0, 0);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
+    if (own_group) setpgid(pid, pid);
     close(out_pipe[1]);
     close(err_pipe[1]);
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     int open_fds = 2;
+    double deadline = now_mono() + timeout;
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
+        double left = deadline - now_mono();
+        int r = left > 0 ? poll(fds, 2, (int)(left * 1000) + 1) : 0;
+        if (r == 0) {
+            po->timed_out = 1;
+            kill(own_group ? -pid : pid, SIGKILL);
+            break;
+        }
+        if (r < 0) {
             if (errno == EINTR) continue;
             break;
         }
@@ -95,19 +121,64 @@ fail:
     return -1;
 }
 
-/* The command's stderr, trimmed and shortened, for a message. */
+/* 1 if word (len bytes) looks like a key, token or password: long, an
+ * access key id (capitals and digits), or letters mixed with digits the
+ * way generated secrets are. A path ("/usr/bin/x", "~/x") is not one. */
+static int looks_secret(const char *w, size_t len)
+{
+    if (w[0] == '/' || w[0] == '~' || (len > 1 && w[0] == '.' && w[1] == '/')) return 0;
+    int alpha = 0, digit = 0, lower = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (isalpha((unsigned char)w[i])) alpha = 1;
+        if (islower((unsigned char)w[i])) lower = 1;
+        if (isdigit((unsigned char)w[i])) digit = 1;
+    }
+    return len >= 32 || (len >= 16 && !lower) || (len >= 12 && alpha && digit);
+}
+
+/* text (len bytes) with every secret-looking word replaced by "****";
+ * "=" and ":" separate words, so "token=SECRET" keeps its name. */
+static void put_masked(buf *msg, const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && (isalnum((unsigned char)text[j]) || strchr("/+_-.~", text[j]))) j++;
+        if (j > i) {
+            if (looks_secret(text + i, j - i)) buf_puts(msg, "****");
+            else buf_append(msg, text + i, j - i);
+            i = j;
+        } else {
+            buf_putc(msg, isprint((unsigned char)text[i]) ? text[i] : '?');
+            i++;
+        }
+    }
+}
+
+/* The first line of the command's stderr, masked and shortened. */
 static void quote_stderr(buf *msg, const buf *e)
 {
     const char *s = buf_str(e);
-    size_t n = e->len;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) n--;
+    while (*s == '\n' || *s == '\r' || *s == ' ') s++;
+    size_t n = strcspn(s, "\r\n");
+    while (n > 0 && s[n - 1] == ' ') n--;
     if (n == 0) {
         buf_puts(msg, " (nothing on stderr)");
         return;
     }
-    buf_puts(msg, ": ");
-    buf_append(msg, s, n < PROCESS_MSG_STDERR ? n : PROCESS_MSG_STDERR);
-    if (n > PROCESS_MSG_STDERR) buf_puts(msg, "...");
+    buf_puts(msg, "; its stderr begins: ");
+    put_masked(msg, s, n < PROCESS_MSG_STDERR ? n : PROCESS_MSG_STDERR);
+    if (n > PROCESS_MSG_STDERR) buf_puts(msg, "\xe2\x80\xa6");
+}
+
+/* "credential_process for profile "P" (command: CMD)", masked and shortened. */
+static void describe(buf *msg, const char *profile, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    buf_printf(msg, "credential_process for profile \"%s\" (command: ", profile);
+    put_masked(msg, cmd, n < BUF_SHOWN_MAX ? n : BUF_SHOWN_MAX);
+    if (n > BUF_SHOWN_MAX) buf_puts(msg, "\xe2\x80\xa6");
+    buf_putc(msg, ')');
 }
 
 int creds_from_process(creds_ctx *x, const char *profile, aws_creds *out)
@@ -117,16 +188,23 @@ int creds_from_process(creds_ctx *x, const char *profile, aws_creds *out)
     process_output po;
     memset(&po, 0, sizeof po);
     int rc = CREDS_FAIL;
-    if (run_command(cmd, &po, x->err) != 0) goto done;
+    if (run_command(cmd, x->process_timeout, &po, x->err) != 0) goto done;
+    if (po.timed_out) {
+        describe(x->err, profile, cmd);
+        buf_printf(x->err, " did not finish within %d s and was stopped (raise the limit with "
+                           "--credential-process-timeout SECONDS)", x->process_timeout);
+        quote_stderr(x->err, &po.err);
+        goto done;
+    }
     if (WIFSIGNALED(po.status)) {
-        buf_printf(x->err, "credential_process for profile \"%s\" was killed by signal %d",
-                   profile, WTERMSIG(po.status));
+        describe(x->err, profile, cmd);
+        buf_printf(x->err, " was killed by signal %d", WTERMSIG(po.status));
         quote_stderr(x->err, &po.err);
         goto done;
     }
     if (WEXITSTATUS(po.status) != 0) {
-        buf_printf(x->err, "credential_process for profile \"%s\" failed with exit status %d",
-                   profile, WEXITSTATUS(po.status));
+        describe(x->err, profile, cmd);
+        buf_printf(x->err, " failed with exit status %d", WEXITSTATUS(po.status));
         quote_stderr(x->err, &po.err);
         goto done;
     }
@@ -136,7 +214,7 @@ int creds_from_process(creds_ctx *x, const char *profile, aws_creds *out)
         goto done;
     }
     buf what = BUF_INIT;
-    buf_printf(&what, "credential_process for profile \"%s\"", profile);
+    describe(&what, profile, cmd);
     size_t mark = x->err->len;
     rc = CREDS_FAIL;
     long version = -1;

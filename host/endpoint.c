@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,45 +85,93 @@ int endpoint_is_loopback(const char *host)
     return 0;
 }
 
-/* Copies the host of "scheme://host[:port]/..." into out (brackets of an
- * IPv6 literal removed). Returns the scheme length, or -1. */
-static int split_url(const char *url, char *host, size_t hostcap)
+int endpoint_url_is_loopback(const char *url)
 {
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url) return -1;
-    const char *h = sep + 3, *end;
-    if (*h == '[') {
-        h++;
-        end = strchr(h, ']');
-        if (!end) return -1;
-    } else {
-        end = h + strcspn(h, ":/?#");
+    CURLU *u = curl_url();
+    char *host = NULL;
+    int loop = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        size_t n = strlen(host);
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            loop = endpoint_is_loopback(host + 1);
+        } else {
+            loop = endpoint_is_loopback(host);
+        }
     }
-    size_t n = (size_t)(end - h);
-    if (n == 0 || n >= hostcap || memchr(h, '@', n)) return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    return (int)(sep - url);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return loop;
 }
 
+/* The URL as libcurl will use it: the same parser decides where the
+ * connection goes, so no spelling can pass this check and reach another
+ * host. Userinfo is refused outright ("http://127.0.0.1:1@10.0.0.5/"
+ * connects to 10.0.0.5), and so is a port curl would not accept. */
 int endpoint_check_url(const char *url, buf *err)
 {
-    char host[256];
-    int scheme = split_url(url, host, sizeof host);
-    if (scheme < 0) {
-        buf_printf(err, "invalid endpoint URL '%s': expected https://host[:port]", url);
+    buf sh = BUF_INIT;
+    const char *shown = buf_shown(&sh, url);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+    int rc = -1;
+    if (!u) {
+        buf_puts(err, "out of memory parsing an endpoint URL");
+        buf_free(&sh);
         return -1;
     }
-    if (scheme == 5 && strncasecmp(url, "https", 5) == 0) return 0;
-    if (scheme == 4 && strncasecmp(url, "http", 4) == 0) {
-        if (endpoint_is_loopback(host)) return 0;
-        buf_printf(err, "refusing plain http to '%s': http is allowed only for loopback "
-                        "endpoints (127.0.0.1, ::1, localhost); use https", host);
-        return -1;
+    CURLUcode cc = strstr(url, "://") ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_BAD_SCHEME;
+    if (cc == CURLUE_BAD_PORT_NUMBER) {
+        buf_printf(err, "invalid endpoint URL '%s': the port must be a number from 1 to 65535",
+                   shown);
+        goto done;
     }
-    buf_printf(err, "invalid endpoint URL '%s': the scheme must be https (or http for loopback)",
-               url);
-    return -1;
+    if (cc != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+        buf_printf(err, "invalid endpoint URL '%s': expected https://host[:port]", shown);
+        goto done;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
+        buf_puts(err, "invalid endpoint URL: it holds a user name or password before '@'; "
+                      "give only scheme://host[:port]");
+        goto done;
+    }
+    char *extra = NULL;
+    if (curl_url_get(u, CURLUPART_QUERY, &extra, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &extra, 0) == CURLUE_OK) {
+        curl_free(extra);
+        buf_printf(err, "invalid endpoint URL '%s': no '?' or '#' part is allowed", shown);
+        goto done;
+    }
+    char *port = NULL;
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0) {
+        curl_free(port);
+        buf_printf(err, "invalid endpoint URL '%s': the port must be a number from 1 to 65535",
+                   shown);
+        goto done;
+    }
+    curl_free(port);
+    if (strcmp(scheme, "https") == 0) {
+        rc = 0;
+    } else if (strcmp(scheme, "http") == 0) {
+        if (endpoint_url_is_loopback(url)) rc = 0;
+        else
+            buf_printf(err, "refusing plain http to '%.200s': http is allowed only for loopback "
+                            "endpoints (127.0.0.1, ::1, localhost); use https", host);
+    } else {
+        buf_printf(err, "invalid endpoint URL '%s': the scheme must be https (or http for "
+                        "loopback)", shown);
+    }
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(u);
+    buf_free(&sh);
+    return rc;
 }
 
 static char *checked_copy(const char *url, const char *origin, buf *err)
@@ -161,7 +210,10 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
     }
     const char *suffix = endpoint_partition_suffix(region);
     if (!suffix) {
-        buf_printf(err, "invalid region '%s' (expected a name like us-east-1)", region);
+        buf sh = BUF_INIT;
+        buf_printf(err, "invalid region '%s' (expected a name like us-east-1)",
+                   buf_shown(&sh, region));
+        buf_free(&sh);
         return NULL;
     }
     buf url = BUF_INIT;

@@ -48,6 +48,9 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
  * -1 with a message otherwise. */
 int endpoint_check_url(const char *url, buf *err);
 
+/* 1 if the host libcurl would connect to for url is a loopback one. */
+int endpoint_url_is_loopback(const char *url);
+
 /* 1 if host (no brackets, no port) is 127.0.0.0/8, ::1 or localhost. */
 int endpoint_is_loopback(const char *host);
 

@@ -44,28 +44,6 @@ void fetch_describe_url(buf *out, const char *url)
     buf_append(out, auth_end, strcspn(auth_end, "?#"));
 }
 
-/* Loopback endpoints are never reached through a proxy. */
-static int url_is_loopback(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    int loop = 0;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        size_t n = strlen(host);
-        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-            char *bare = xstrndup(host + 1, n - 2);
-            loop = endpoint_is_loopback(bare);
-            free(bare);
-        } else {
-            loop = endpoint_is_loopback(host);
-        }
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return loop;
-}
-
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -95,6 +73,7 @@ int fetch(const fetch_request *req, fetch_response *resp, buf *err)
 #else
     curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect could leave loopback */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mighost/" MIGHOST_VERSION);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
@@ -103,7 +82,8 @@ int fetch(const fetch_request *req, fetch_response *resp, buf *err)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    if (req->direct || url_is_loopback(req->url)) curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    /* Loopback endpoints are never reached through a proxy. */
+    if (req->direct || endpoint_url_is_loopback(req->url)) curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {

@@ -36,6 +36,8 @@ int main(int argc, char **argv)
                                            NULL};
     for (const char *const *c = lua_cmds; *c; c++)
         if (strcmp(cmd, *c) == 0) return cmd_lua(argc - 1, argv + 1, cmd);
-    fprintf(stderr, "mighost: unknown command '%s' (see mighost --help)\n", cmd);
+    buf sh = BUF_INIT;
+    fprintf(stderr, "mighost: unknown command '%s' (see mighost --help)\n", buf_shown(&sh, cmd));
+    buf_free(&sh);
     return EXIT_USAGE;
 }

@@ -22,6 +22,7 @@ typedef struct profile_section {
 struct profile_file {
     profile_section *sec;
     size_t n, cap;
+    struct profile_file *sso_sessions;   /* [sso-session NAME] sections, or NULL */
 };
 
 static profile_section *section_find(const profile_file *f, const char *name)
@@ -143,6 +144,13 @@ profile_file *profile_file_parse(const char *text, size_t len, profile_kind kind
             char *header = trimmed_copy(s + 1, close - 1);
             char *name = kind == PROFILE_CONFIG ? config_profile_name(header) : xstrdup(header);
             cur = name ? section_open(f, name) : NULL;
+            if (!name && kind == PROFILE_CONFIG && strncmp(header, "sso-session", 11) == 0 &&
+                is_blank(header[11])) {
+                const char *sn = header + 11;
+                while (is_blank(*sn)) sn++;
+                if (!f->sso_sessions) f->sso_sessions = xcalloc(1, sizeof *f->sso_sessions);
+                if (*sn) cur = section_open(f->sso_sessions, sn);
+            }
             in_section = 1;
             free(name);
             free(header);
@@ -228,6 +236,7 @@ void profile_file_free(profile_file *f)
         free(s->name);
     }
     free(f->sec);
+    profile_file_free(f->sso_sessions);
     free(f);
 }
 
@@ -307,4 +316,9 @@ const char *profile_selected(const char *cli_profile, int *explicit_name)
     const char *name = cli_profile && *cli_profile ? cli_profile : env_or("AWS_PROFILE", NULL);
     if (explicit_name) *explicit_name = name != NULL;
     return name ? name : "default";
+}
+
+const char *profile_sso_session_get(const profile_store *s, const char *session, const char *key)
+{
+    return s && s->config ? profile_file_get(s->config->sso_sessions, session, key) : NULL;
 }

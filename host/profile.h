@@ -2,8 +2,8 @@
  *
  * Both files are INI. The credentials file names sections after profiles
  * (`[name]`); the config file uses `[profile name]` and `[default]` and
- * holds other kinds of section (`[sso-session x]`, `[services x]`) that
- * are dropped here. As in botocore (Python's configparser): full-line `#`
+ * holds other kinds of section: `[sso-session x]` is kept apart (see
+ * profile_sso_session_get), others such as `[services x]` are dropped. As in botocore (Python's configparser): full-line `#`
  * and `;` comments, `=` or `:` between key and value, keys lowercased,
  * values trimmed, and lines indented under a key are its continuation (the
  * nested `s3 =\n  max_concurrent_requests = 10` form), ignored here.
@@ -56,6 +56,9 @@ const char *profile_get(const profile_store *s, const char *profile, const char 
 /* A key from one file only. */
 const char *profile_get_in(const profile_store *s, profile_kind kind,
                            const char *profile, const char *key);
+
+/* A key of the config file's [sso-session NAME] section, or NULL. */
+const char *profile_sso_session_get(const profile_store *s, const char *session, const char *key);
 
 /* "~" and "~/x" expanded with HOME; other paths copied. Heap string. */
 char *profile_expand_path(const char *path);

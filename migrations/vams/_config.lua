@@ -7,11 +7,17 @@ local M = {}
 -- The three parameter declarations, for a migration's params list.
 function M.params()
   return {
-    {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
-     doc = "the config file's profile: use --profile"},
-    {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
+    -- None of them changes what a run reads or writes: not in the run's
+    -- identity (the profile and region in use are, by their account and
+    -- region).
+    {name = "aws_profile", type = "string", identity = false,
+     config = "aws_profile", flag = "--config-aws-profile",
+     doc = "the config file's AWS profile, used unless --profile is given"},
+    {name = "aws_region", type = "string", identity = false,
+     config = "aws_region", flag = "--config-aws-region",
      doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
+    {name = "log_level", type = "string", identity = false,
+     config = "log_level", flag = "--config-log-level",
      doc = "accepted and ignored, as by the reference (use --log-level)"},
   }
 end

@@ -596,14 +596,16 @@ return {
     {name = "reindex_invocation", type = "string", default = "sync",
      doc = "sync: RequestResponse, one attempt, waits up to --reindex-timeout and checks the answer; "
         .. "event: asynchronous (HTTP 202), the function's logs show the outcome"},
-    {name = "reindex_timeout", type = "integer", default = 900,
+    {name = "reindex_timeout", type = "integer", identity = false, default = 900,
      doc = "seconds to wait for a sync reindex (the deployed function's timeout is 15 minutes)"},
     {name = "reindex_limit", type = "integer",
      doc = "the payload's limit (default: --limit, as the reference)"},
     -- The reference config's remaining keys, accepted as they are.
-    {name = "config_dry_run", type = "boolean", config = "dry_run", flag = "--config-dry-run",
+    {name = "config_dry_run", type = "boolean", identity = false,
+     config = "dry_run", flag = "--config-dry-run",
      doc = "the config file's dry_run: true requires --dry-run"},
-    {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
+    {name = "config_limit", type = "integer", identity = false,
+     config = "limit", flag = "--config-limit",
      doc = "the config file's limit: used as --limit when that is not given (0: none)"},
   }),
 
@@ -618,6 +620,9 @@ return {
     if p.reindex_timeout < 1 then return "--reindex-timeout must be at least 1 second" end
     if p.config_dry_run and not o.dry_run then
       return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
+    end
+    if p.config_limit and p.config_limit < 0 then
+      return ("the config file's \"limit\" must be 0 (no limit) or more, not %d"):format(p.config_limit)
     end
     if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
     return config.region_mismatch(p, o)

@@ -362,18 +362,23 @@ return {
     {name = "archived_db_id", type = "string", default = "keep",
      doc = "archived assets ({db}#deleted): keep that id in V2 keys as the reference does, "
         .. "or strip it to the original database id"},
-    {name = "batch_size", type = "integer", default = 25, config = "batch_size",
+    {name = "batch_size", type = "integer", identity = false, default = 25, config = "batch_size",
      doc = "items per BatchWriteItem (1-25; the writer always uses at most 25)"},
     -- The reference config's remaining keys, accepted as they are.
-    {name = "config_dry_run", type = "boolean", config = "dry_run", flag = "--config-dry-run",
+    {name = "config_dry_run", type = "boolean", identity = false,
+     config = "dry_run", flag = "--config-dry-run",
      doc = "the config file's dry_run: true requires --dry-run"},
-    {name = "config_limit", type = "integer", config = "limit", flag = "--config-limit",
-     doc = "the config file's limit: used as --limit when that is not given"},
-    {name = "aws_profile", type = "string", config = "aws_profile", flag = "--config-aws-profile",
-     doc = "the config file's profile: must match --profile when given"},
-    {name = "aws_region", type = "string", config = "aws_region", flag = "--config-aws-region",
+    {name = "config_limit", type = "integer", identity = false,
+     config = "limit", flag = "--config-limit",
+     doc = "the config file's limit: used as --limit when that is not given (0: none)"},
+    {name = "aws_profile", type = "string", identity = false,
+     config = "aws_profile", flag = "--config-aws-profile",
+     doc = "the config file's AWS profile, used unless --profile is given"},
+    {name = "aws_region", type = "string", identity = false,
+     config = "aws_region", flag = "--config-aws-region",
      doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", config = "log_level", flag = "--config-log-level",
+    {name = "log_level", type = "string", identity = false,
+     config = "log_level", flag = "--config-log-level",
      doc = "accepted and ignored, as by the reference (use --log-level)"},
   },
 
@@ -395,7 +400,11 @@ return {
     if p.config_dry_run and not o.dry_run then
       return "the config file sets \"dry_run\": true: pass --dry-run, or remove the key for a real run"
     end
-    if p.config_limit and not o.limit then o.limit = p.config_limit end
+    -- The reference treats "limit": 0 as no limit; a negative one is a mistake.
+    if p.config_limit and p.config_limit < 0 then
+      return ("the config file's \"limit\" must be 0 (no limit) or more, not %d"):format(p.config_limit)
+    end
+    if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
     if p.aws_region then
       local creds = require("mighost.sys").credentials()
       if creds and creds.region ~= p.aws_region then

@@ -13,6 +13,7 @@ const { verify, credentialScope, splitUrl } = require('./sigv4')
 const { CredentialStore } = require('./creds')
 const dynamodb = require('./dynamodb')
 const services = require('./services')
+const sso = require('./sso')
 const { randomId, isoSeconds, send, replyError } = require('./util')
 
 const MAX_BODY = 32 * 1024 * 1024
@@ -53,7 +54,13 @@ function defaultConfig () {
     pitr_tables: [],
     backup_creating_polls: 1,
     cognito_users: [],
-    cognito_user_count: 0
+    cognito_user_count: 0,
+    caller_account: null,
+    sso_access_tokens: [],
+    sso_refresh_token: null,
+    sso_client_id: null,
+    sso_client_secret: null,
+    sso_expires_in: 28800
   }
 }
 
@@ -81,6 +88,12 @@ const SETTERS = {
   fault_next (v) { return faultList(v, 'fault_next') },
   fault_ops (v) { return v == null ? null : list(v) },
   slow_ms: (v) => integer(v, 0, 'slow_ms'),
+  caller_account: nullableString,
+  sso_access_tokens: (v) => list(v),
+  sso_refresh_token: nullableString,
+  sso_client_id: nullableString,
+  sso_client_secret: nullableString,
+  sso_expires_in: (v) => integer(v, 1, 'sso_expires_in'),
   seed: (v) => integer(v, 0, 'seed'),
   expire_after_ms: (v) => v == null ? null : integer(v, 0, 'expire_after_ms'),
   advertise_expiry_ms: (v) => v == null ? null : integer(v, 0, 'advertise_expiry_ms'),
@@ -290,6 +303,8 @@ function route (ctx, req, res, body) {
   if (path.startsWith('/__')) return control(ctx, req, res, path, body)
   if (path.startsWith('/latest/')) return services.imds(ctx, req, res, path)
   if (ctx.cfg.container_paths.includes(path)) return services.containerCredentials(ctx, req, res)
+  if (req.method === 'GET' && path === '/federation/credentials') return sso.getRoleCredentials(ctx, req, res, query)
+  if (req.method === 'POST' && path === '/token') return sso.createToken(ctx, req, res, body)
 
   const scope = credentialScope(req)
   const c = classify(req, path, body, scope)
@@ -392,6 +407,7 @@ function main () {
     recordNext: 0,
     ecsTasks: new Map(),
     imdsTokens: new Map(),
+    ssoIssued: new Map(),
     cognito: null,
     upstream: args.upstream ? new URL(args.upstream) : null,
     agent: new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' }),

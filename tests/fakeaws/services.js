@@ -388,8 +388,11 @@ function sts (ctx, req, res, params, auth) {
   const action = params.get('Action')
   const err = (status, code, msg) => replyError(ctx, req, res, status, code, msg)
   if (action === 'GetCallerIdentity') {
+    // caller_account: the keys belong to another account (run identity tests).
+    const account = ctx.cfg.caller_account || ACCOUNT
+    const arn = auth.key.arn.replace(`::${ACCOUNT}:`, `::${account}:`)
     return replyXml(ctx, req, res, action,
-      `    <Arn>${xmlEscape(auth.key.arn)}</Arn>\n    <UserId>${xmlEscape(auth.key.userId)}</UserId>\n    <Account>${ACCOUNT}</Account>\n`)
+      `    <Arn>${xmlEscape(arn)}</Arn>\n    <UserId>${xmlEscape(auth.key.userId)}</UserId>\n    <Account>${account}</Account>\n`)
   }
   if (action !== 'AssumeRole' && action !== 'AssumeRoleWithWebIdentity') {
     return err(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') || '2011-06-15'}`)

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -591,31 +589,9 @@ static void test_wait(void **state)
     buf_free(&err);
 }
 
-/* Runs mighost in a pseudo-terminal, answering the first "Proceed?" with
- * answer; returns the exit status, the terminal's text in out. */
 static int run_in_pty(const char *const *args, const char *answer, buf *out)
 {
-    int master;
-    pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    if (pid == 0) test_exec_mighost(NULL, fake.url, args);
-    buf_reset(out);
-    int answered = 0;
-    for (;;) {
-        struct pollfd p = {master, POLLIN, 0};
-        if (poll(&p, 1, 30000) <= 0) break;
-        char chunk[4096];
-        ssize_t n = read(master, chunk, sizeof chunk);
-        if (n <= 0) break;
-        buf_append(out, chunk, (size_t)n);
-        if (!answered && strstr(buf_str(out), "Proceed? [y/N]")) {
-            answered = 1;
-            if (write(master, answer, strlen(answer)) < 0) break;
-        }
-    }
-    close(master);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return test_mighost_in_pty(fake.url, args, answer, out);
 }
 
 static size_t occurrences(const char *s, const char *what)

@@ -1,6 +1,7 @@
 /* test_creds_remote.c - the credential providers that talk HTTP, against
  * the fake AWS server on loopback: IMDSv2, the container endpoint, STS
- * AssumeRole (signed) and AssumeRoleWithWebIdentity, and refresh. Every
+ * AssumeRole (signed) and AssumeRoleWithWebIdentity, SSO profiles (the
+ * portal's GetRoleCredentials, the OIDC CreateToken), and refresh. Every
  * credential obtained is checked by signing GetCallerIdentity with it.
  */
 #include <setjmp.h>
@@ -32,7 +33,8 @@ static const char *const vars[] = {
     "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "HOME", NULL};
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC", "HOME", NULL};
 static char *saved[sizeof vars / sizeof *vars];
 
 static void write_file(const char *name, const char *text)
@@ -160,7 +162,7 @@ static void expect_caller(const aws_creds *cr, const char *want_in_arn)
 
 static creds_chain *new_chain(const char *profile)
 {
-    creds_options opt = {profile, "us-east-1"};
+    creds_options opt = {profile, "us-east-1", 0};
     return creds_chain_new(&opt);
 }
 
@@ -381,6 +383,124 @@ static void test_refresh_expiring(void **state)
     creds_chain_free(c);
 }
 
+/* The SSO token cache of `aws sso login`: HOME/.aws/sso/cache/NAME.json. */
+static void write_sso_cache(const char *name, const char *token, long expires_in,
+                            const char *refresh)
+{
+    char stamp[32], path[512], json[1024];
+    time_t t = time(NULL) + expires_in;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(path, sizeof path, "%s/.aws", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/.aws/sso", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/.aws/sso/cache", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, ".aws/sso/cache/%s.json", name);
+    if (refresh)
+        snprintf(json, sizeof json, "{\"startUrl\": \"https://example.awsapps.com/start\", "
+                 "\"region\": \"us-east-1\", \"accessToken\": \"%s\", \"expiresAt\": \"%s\", "
+                 "\"clientId\": \"client-1\", \"clientSecret\": \"client-secret-1\", "
+                 "\"registrationExpiresAt\": \"2099-01-01T00:00:00Z\", \"refreshToken\": \"%s\"}",
+                 token, stamp, refresh);
+    else
+        snprintf(json, sizeof json, "{\"startUrl\": \"https://example.awsapps.com/start\", "
+                 "\"region\": \"us-east-1\", \"accessToken\": \"%s\", \"expiresAt\": \"%s\"}",
+                 token, stamp);
+    write_file(path, json);
+}
+
+/* SHA-1 of the session name "corp" and of the legacy start URL: the
+ * cache file names the AWS CLI uses. */
+#define CORP_CACHE "ee0bfd2552fbd840c02cc48b6e823320543c450f"
+#define LEGACY_CACHE "e8be5486177c5b5392bd9aa76563515b29358e6e"
+
+/* Both SSO endpoints on the fake server; profile "dev" signs in through
+ * the session "corp", then `more` (further config text). */
+static void sso_setup(const char *more)
+{
+    setenv("AWS_ENDPOINT_URL_SSO", fake.url, 1);
+    setenv("AWS_ENDPOINT_URL_SSO_OIDC", fake.url, 1);
+    buf cfg = BUF_INIT;
+    buf_printf(&cfg, "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
+                     "sso_role_name = Admin\nregion = us-east-1\n"
+                     "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\n"
+                     "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n%s", more);
+    write_file("config", buf_str(&cfg));
+    buf_free(&cfg);
+}
+
+static void test_sso(void **state)
+{
+    (void)state;
+    sso_setup("[profile old]\nsso_start_url = https://example.awsapps.com/start\n"
+              "sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = ReadOnly\n");
+    control("/__config", "{\"sso_access_tokens\": [\"session-token-1\"], "
+                         "\"sso_refresh_token\": null, \"sso_client_id\": \"client-1\", "
+                         "\"sso_client_secret\": \"client-secret-1\"}");
+    /* No cached token: one line saying how to sign in. */
+    expect_fail("dev", "run: aws sso login --profile dev", NULL);
+    /* A valid cached token: role credentials from the portal. */
+    write_sso_cache(CORP_CACHE, "session-token-1", 3600, NULL);
+    creds_chain *c = new_chain("dev");
+    time_t now = time(NULL);
+    const aws_creds *cr = get_ok(c, now);
+    assert_string_equal(cr->source, "sso");
+    assert_true(cr->expiration > now + 3000 && cr->expiration <= now + 3601);
+    expect_caller(cr, "assumed-role/Admin/");
+    /* Refreshed before they expire: a new GetRoleCredentials. */
+    char *first = strdup(cr->access_key_id);
+    long calls = test_fakeaws_stat(&fake, "by_target.sso:GetRoleCredentials");
+    cr = get_ok(c, cr->expiration - 60);
+    assert_string_not_equal(cr->access_key_id, first);
+    assert_int_equal(test_fakeaws_stat(&fake, "by_target.sso:GetRoleCredentials"), calls + 1);
+    free(first);
+    creds_chain_free(c);
+    /* The legacy form: the cache is named after the start URL. */
+    write_sso_cache(LEGACY_CACHE, "session-token-1", 3600, NULL);
+    c = new_chain("old");
+    expect_caller(get_ok(c, time(NULL)), "assumed-role/ReadOnly/");
+    creds_chain_free(c);
+    /* A token the portal no longer accepts, and an expired one. */
+    write_sso_cache(CORP_CACHE, "revoked-token", 3600, NULL);
+    expect_fail("dev", "run: aws sso login --profile dev", "revoked-token");
+    write_sso_cache(CORP_CACHE, "session-token-1", -60, NULL);
+    expect_fail("dev", "has expired: run: aws sso login --profile dev", "session-token-1");
+}
+
+/* A session token about to expire is renewed with CreateToken and the
+ * cache rewritten; a refresh token the server refuses means signing in. */
+static void test_sso_token_refresh(void **state)
+{
+    (void)state;
+    sso_setup("");
+    control("/__config", "{\"sso_access_tokens\": [], \"sso_refresh_token\": \"refresh-1\", "
+                         "\"sso_client_id\": \"client-1\", \"sso_client_secret\": \"client-secret-1\"}");
+    write_sso_cache(CORP_CACHE, "old-session-token", 300, "refresh-1");
+    long before = test_fakeaws_stat(&fake, "by_target.sso-oidc:CreateToken");
+    creds_chain *c = new_chain("dev");
+    expect_caller(get_ok(c, time(NULL)), "assumed-role/Admin/");
+    creds_chain_free(c);
+    assert_int_equal(test_fakeaws_stat(&fake, "by_target.sso-oidc:CreateToken"), before + 1);
+    /* The cache holds the new token and the rotated refresh token. */
+    buf text = BUF_INIT;
+    char path[512];
+    snprintf(path, sizeof path, "%s/.aws/sso/cache/" CORP_CACHE ".json", dir);
+    assert_int_equal(test_read_file(path, &text), 0);
+    assert_null(strstr(buf_str(&text), "old-session-token"));
+    assert_null(strstr(buf_str(&text), "\"refresh-1\""));
+    assert_non_null(strstr(buf_str(&text), "\"clientSecret\":\"client-secret-1\""));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* An expired token whose refresh token is refused: sign in again. */
+    write_sso_cache(CORP_CACHE, "old-session-token", -10, "refresh-unknown");
+    expect_fail("dev", "has expired: run: aws sso login --profile dev", "refresh-unknown");
+    buf_free(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +510,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assume_role_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_expiring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sso, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sso_token_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -222,11 +222,69 @@ static void test_operations(void **state)
     buf_free(&err);
 }
 
+/* A gzip file of n items, damaged: "method" (the header names an unknown
+ * compression method: the first read fails), "crc" (the trailer's check
+ * is wrong: the last read fails) or "truncated" (cut at 70%). */
+static void write_damaged_gz(const char *path, int n, const char *how)
+{
+    buf text = BUF_INIT, bytes = BUF_INIT;
+    for (int i = 0; i < n; i++)
+        buf_printf(&text, "{\"Item\":{\"pk\":{\"S\":\"k%d\"},\"r\":{\"S\":\"%08x\"}}}\n", i,
+                   (unsigned)(i * 2654435761u));
+    write_gz(path, buf_str(&text));
+    assert_int_equal(test_read_file(path, &bytes), 0);
+    size_t len = bytes.len;
+    if (strcmp(how, "method") == 0) bytes.data[2] = 9;
+    else if (strcmp(how, "crc") == 0) bytes.data[len - 8] ^= 0x55;
+    else len = len * 7 / 10;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes.data, 1, len, f), len);
+    fclose(f);
+    buf_free(&text);
+    buf_free(&bytes);
+}
+
+/* A damaged export file: one clear line naming it, exit 2, whether zlib
+ * fails at the first read (pre-flight) or deep inside the scan. */
+static void test_damaged_gzip(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT, dir = BUF_INIT, src = BUF_INIT, dst = BUF_INIT;
+    buf_printf(&dir, "%s/damaged", tmp);
+    buf_printf(&src, "%s/src", buf_str(&dir));
+    buf_printf(&dst, "%s/dst", buf_str(&dir));
+    assert_int_equal(mkdir(buf_str(&dir), 0700), 0);
+    assert_int_equal(mkdir(buf_str(&src), 0700), 0);
+    assert_int_equal(mkdir(buf_str(&dst), 0700), 0);
+    buf_puts(&dst, "/part.json.gz");
+    write_gz(buf_str(&dst), "{\"Item\":{\"pk\":{\"S\":\"z\"}}}\n");
+    buf_puts(&src, "/part.json.gz");
+    static const char *const hows[] = {"method", "crc", "truncated"};
+    for (size_t i = 0; i < 3; i++) {
+        write_damaged_gz(buf_str(&src), 30000, hows[i]);
+        const char *args[] = {"run", "tests/integration/migrations/sample_copy.lua", "--source", "src",
+                              "--destination", "dst", "--source-dir", buf_str(&dir), "--report",
+                              "/dev/null", "--quiet", NULL};
+        int rc = mighost(NULL, args, &out, &err);
+        if (rc != 2) fail_msg("damaged (%s): exit %d: %s", hows[i], rc, buf_str(&err));
+        assert_non_null(strstr(buf_str(&err), "part.json.gz cannot be read"));
+        assert_null(strstr(buf_str(&err), "traceback"));
+        assert_null(strstr(buf_str(&err), "script error"));
+    }
+    buf_free(&out);
+    buf_free(&err);
+    buf_free(&dir);
+    buf_free(&src);
+    buf_free(&dst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vams_offline_matches_online),
         cmocka_unit_test(test_operations),
+        cmocka_unit_test(test_damaged_gzip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

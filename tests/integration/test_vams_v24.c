@@ -595,6 +595,13 @@ static void test_config(void **state)
     const char *real[] = {"--yes", NULL};
     assert_int_equal(migrate(&f, real, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "\"dry_run\": true"));
+    /* "limit": 0 is no limit (the reference's meaning); a negative one is refused. */
+    memcpy(s, "\"dry_run\": false", 16);
+    s = strstr(text.data, "\"limit\": null");
+    memcpy(s, "\"limit\": -1  ", 13);
+    test_write_file(f.config, buf_str(&text));
+    assert_int_equal(migrate(&f, dry, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "\"limit\" must be 0 (no limit) or more, not -1"));
     buf_free(&text);
     buf_free(&out);
     buf_free(&err);

@@ -376,6 +376,35 @@ static void test_config_dry_run_key(void **state)
     buf_free(&err);
 }
 
+/* The reference's "limit": 0 means no limit; a negative limit is refused. */
+static void test_config_limit_zero(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf text = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    test_read_file(f.config, &text);
+    char *s = strstr(text.data, "\"limit\": null");
+    memcpy(s, "\"limit\": -1  ", 13);
+    test_write_file(f.config, buf_str(&text));
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    assert_int_equal(migrate(&f, extra, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "\"limit\" must be 0 (no limit) or more, not -1"));
+    memcpy(s, "\"limit\": 0   ", 13);
+    test_write_file(f.config, buf_str(&text));
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    expect_counts(&f, "asset_versions", 7, 5, 1, 0, 1);
+    expect_counts(&f, "file_versions", 8, 6, 1, 0, 1);
+    buf t = BUF_INIT;
+    table_name(&t, &f, "versions-v2");
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_versions.jsonl", "xdup");
+    buf_free(&t);
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_colon_in_version_id),
         cmocka_unit_test(test_unprocessed_and_conditional_backfill),
         cmocka_unit_test(test_config_dry_run_key),
+        cmocka_unit_test(test_config_limit_zero),
     };
     return cmocka_run_group_tests_name("vams-v2.4-to-v2.5", tests, setup, teardown);
 }

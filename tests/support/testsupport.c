@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +661,33 @@ _Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const ch
     execvpe(argv[0], (char *const *)argv, env);
     dprintf(STDERR_FILENO, "test_exec_mighost: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
+}
+
+int test_mighost_in_pty(const char *endpoint, const char *const *args, const char *answer,
+                        buf *out)
+{
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    if (pid < 0) return -1;
+    if (pid == 0) test_exec_mighost(NULL, endpoint, args);
+    buf_reset(out);
+    int answered = 0;
+    for (;;) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 30000) <= 0) break;
+        char chunk[4096];
+        ssize_t n = read(master, chunk, sizeof chunk);
+        if (n <= 0) break;
+        buf_append(out, chunk, (size_t)n);
+        if (!answered && strstr(buf_str(out), "Proceed? [y/N]")) {
+            answered = 1;
+            if (write(master, answer, strlen(answer)) < 0) break;
+        }
+    }
+    close(master);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *const *args)

@@ -106,6 +106,12 @@ pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *cons
  * its file descriptors as they are. Never returns (_exit(127) on failure). */
 _Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const char *const *args);
 
+/* Runs mighost ARGS... as test_mighost does, in a pseudo-terminal, typing
+ * answer at the first "Proceed? [y/N]" ("\x03" is Ctrl-C). Returns the
+ * exit status; out gets the terminal's text. */
+int test_mighost_in_pty(const char *endpoint, const char *const *args, const char *answer,
+                        buf *out);
+
 /* $MIGHOST_BIN, else "build/mighost". */
 const char *test_mighost_path(void);
 

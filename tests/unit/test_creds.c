@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "creds.h"
@@ -93,9 +94,11 @@ typedef struct got {
 } got;
 
 /* Resolve once with a fresh chain. Returns 0 or -1 (message in err). */
+static int process_timeout;   /* 0: the default */
+
 static int resolve(const char *profile, got *g, buf *err)
 {
-    creds_options opt = {profile, "us-east-1"};
+    creds_options opt = {profile, "us-east-1", process_timeout};
     creds_chain *c = creds_chain_new(&opt);
     const aws_creds *cr;
     int rc = creds_chain_get(c, 1700000000, &cr, err);
@@ -278,7 +281,7 @@ static void test_credential_process_failures(void **state)
                      "[profile missing]\ncredential_process = %s/no-such-command\n",
                dir, dir, dir, dir);
     write_config(buf_str(&cfg));
-    expect_error("fail", "exit status 3: token expired, run sso login", secrets);
+    expect_error("fail", "exit status 3; its stderr begins: token expired, run sso login", secrets);
     expect_error("badjson", "half-written output", secrets);
     expect_error("badjson", "did not return a JSON object", secrets);
     expect_error("v2", "unsupported Version", secrets);
@@ -290,6 +293,30 @@ static void test_credential_process_failures(void **state)
                      "aws_access_key_id = AKIDCONFIG\naws_secret_access_key = c\n", dir);
     write_config(buf_str(&cfg));
     expect_error("fail", "exit status 3", secrets);
+    buf_free(&cfg);
+}
+
+/* A command that hangs is stopped after the timeout; the message names
+ * the profile and the command, quotes only the first line of stderr, and
+ * masks what looks like a secret in both. */
+static void test_credential_process_timeout(void **state)
+{
+    (void)state;
+    static const char *const secrets[] = {"AKIAABCDEFGHIJKLMNOP", "Sup3rS3cretPassw0rd",
+                                          "abcd1234efgh5678ijkl", "SECONDLINE", NULL};
+    buf cfg = BUF_INIT;
+    write_file("hang.sh", "#!/bin/sh\necho 'waiting for AKIAABCDEFGHIJKLMNOP token=abcd1234efgh5678ijkl' >&2\n"
+                          "echo 'SECONDLINE' >&2\nsleep 30\n", 0755);
+    buf_printf(&cfg, "[profile hang]\ncredential_process = %s/hang.sh --password Sup3rS3cretPassw0rd\n",
+               dir);
+    write_config(buf_str(&cfg));
+    process_timeout = 1;
+    time_t start = time(NULL);
+    expect_error("hang", "credential_process for profile \"hang\" (command: ", secrets);
+    assert_true(time(NULL) - start < 10);
+    expect_error("hang", "hang.sh --password ****) did not finish within 1 s", secrets);
+    expect_error("hang", "its stderr begins: waiting for **** token=****", secrets);
+    process_timeout = 0;
     buf_free(&cfg);
 }
 
@@ -326,7 +353,7 @@ static void test_refresh_with_injected_clock(void **state)
     (void)state;
     const time_t exp = 1893456000;   /* 2030-01-01T00:00:00Z */
     write_counting_process("2030-01-01T00:00:00+00:00");
-    creds_options opt = {NULL, "us-east-1"};
+    creds_options opt = {NULL, "us-east-1", 0};
     creds_chain *c = creds_chain_new(&opt);
 
     assert_string_equal(get_at(c, exp - 3600)->access_key_id, "AKID1");
@@ -374,7 +401,7 @@ static void test_static_never_refreshes(void **state)
 {
     (void)state;
     write_credentials("[default]\naws_access_key_id = AKIDSTATIC\naws_secret_access_key = s\n");
-    creds_options opt = {NULL, NULL};
+    creds_options opt = {NULL, NULL, 0};
     creds_chain *c = creds_chain_new(&opt);
     const aws_creds *a = get_at(c, 1000);
     assert_int_equal(a->expiration, 0);
@@ -577,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial_file_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_file_no_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_process_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credential_process_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_with_injected_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_never_refreshes, setup, teardown),

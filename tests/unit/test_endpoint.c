@@ -126,6 +126,50 @@ static void test_http_only_loopback(void **state)
     buf_free(&err);
 }
 
+/* The host checked is the one libcurl connects to: userinfo that makes a
+ * loopback name appear first is refused, whatever the scheme. */
+static void test_userinfo_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "http://127.0.0.1:1@10.11.12.13:8000", "http://localhost:x@192.0.2.7/",
+        "http://127.0.0.1@10.0.0.1", "https://user:pw@dynamodb.example.com",
+        "http://[::1]:1@10.0.0.1:80", "HTTP://127.0.0.1:1@10.0.0.1", NULL};
+    buf err = BUF_INIT;
+    for (const char *const *u = bad; *u; u++) {
+        buf_reset(&err);
+        if (endpoint_check_url(*u, &err) != -1) fail_msg("accepted %s", *u);
+        assert_non_null(strstr(buf_str(&err), "user name or password"));
+        /* the password part is never echoed */
+        assert_null(strstr(buf_str(&err), "pw@"));
+    }
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1@10.11.12.13:8000", 1);
+    buf_reset(&err);
+    assert_null(endpoint_resolve(aws_service_find("dynamodb"), "us-east-1", NULL, NULL, &err));
+    assert_non_null(strstr(buf_str(&err), "AWS_ENDPOINT_URL"));
+    clear_env(NULL);
+    buf_free(&err);
+}
+
+static void test_bad_ports_and_parts(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"http://127.0.0.1:99999", "http://127.0.0.1:-1",
+                                      "http://127.0.0.1:0", "https://example.com:65536/",
+                                      "http://127.0.0.1:80x", NULL};
+    buf err = BUF_INIT;
+    for (const char *const *u = bad; *u; u++) {
+        buf_reset(&err);
+        if (endpoint_check_url(*u, &err) != -1) fail_msg("accepted %s", *u);
+        assert_non_null(strstr(buf_str(&err), "invalid endpoint URL"));
+    }
+    assert_int_equal(endpoint_check_url("http://127.0.0.1:65535", &err), 0);
+    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000?@10.0.0.1", &err), -1);
+    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000#@10.0.0.1", &err), -1);
+    assert_int_equal(endpoint_check_url("http://", &err), -1);
+    buf_free(&err);
+}
+
 static void test_service_table(void **state)
 {
     (void)state;
@@ -147,6 +191,8 @@ int main(void)
         cmocka_unit_test_setup(test_override_order, clear_env),
         cmocka_unit_test_setup(test_http_only_loopback, clear_env),
         cmocka_unit_test_setup(test_profile_endpoint, clear_env),
+        cmocka_unit_test_setup(test_userinfo_refused, clear_env),
+        cmocka_unit_test_setup(test_bad_ports_and_parts, clear_env),
         cmocka_unit_test_setup(test_service_table, clear_env),
     };
     return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);

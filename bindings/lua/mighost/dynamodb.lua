@@ -44,13 +44,13 @@ local function parse_ref(t)
       local k, v = part:match("^%s*(%a+)%s*=%s*(.-)%s*$")
       if (k ~= "profile" and k ~= "region") or v == "" or r.route[k] then
         error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
-              :format(t), 0)
+              :format(require("mighost.sys").shown(t)), 0)
       end
       r.route[k] = v
     end
     if name == "" or not next(r.route) then
       error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
-            :format(t), 0)
+            :format(require("mighost.sys").shown(t)), 0)
     end
   end
   refs[t] = r

@@ -157,7 +157,16 @@ local function records(files)
         if not r then refuse("offline: " .. tostring(err)) end
         reader, lineno = r, 0
       end
-      local line = reader()
+      local ok, line = pcall(reader)
+      if not ok then
+        -- A damaged export is the operator's to fix, not a script error.
+        local e = aws.error("OfflineUnreadable", ("offline: %s cannot be read (%s): replace the "
+          .. "file with a good copy of the export"):format(files[fi],
+          tostring(line):gsub("^.-gzip read: ", ""):gsub("^" .. files[fi]:gsub("%p", "%%%0") .. ": ", "")),
+          false)
+        e.exit = 2
+        error({offline = e}, 0)
+      end
       if not line then
         reader = nil
       else

@@ -111,7 +111,14 @@ function M.run(phase, ctx)
   ctx.source_schema = ddb.schema(src)
   local tasks = {}
   for seg = 0, total - 1 do tasks[#tasks + 1] = mh.spawn(segment, seg) end
-  for _, t in ipairs(tasks) do t:wait() end
+  -- Every segment is waited for, so one failing does not leave the others'
+  -- errors unreported; the first one stops the phase.
+  local first_err
+  for _, t in ipairs(tasks) do
+    local ok, e = pcall(t.wait, t)
+    if not ok and first_err == nil then first_err = e end
+  end
+  if first_err ~= nil then error(first_err, 0) end
   local c = writer:flush()
   counts.written = counts.written + c.put
   counts.deleted = counts.deleted + c.deleted

@@ -29,6 +29,7 @@ local state = require "mighost.runner.state"
 local copy = require "mighost.runner.copy"
 local report = require "mighost.runner.report"
 local backup = require "mighost.runner.backup"
+local where = require "mighost.runner.where"
 
 local M = {}
 local EXIT = {OK = 0, FAILED = 1, USAGE = 2, AWS = 3, SCRIPT = 4, INTERRUPTED = 130}
@@ -234,11 +235,20 @@ local function preflight(mig, values, o)
     if not creds then return nil, EXIT.USAGE, tostring(err) end
   end
   info.credentials, info.region = creds, creds.region
+  if o.source_dir then
+    info.where = {offline = o.source_dir, profile = "(none)", region = creds.region,
+                  endpoint = "offline", endpoints = "none (offline)", credentials = "none (offline)"}
+  else
+    local w, wcode, werr = where.get()
+    if not w then return nil, wcode, werr end
+    info.where = w
+  end
   for _, p in ipairs(mig.params or {}) do
     local name = values[p.name]
     if p.type == "table" and name then
       local s, e = ddb.schema(name)
       if not s then
+        if type(e) == "table" and e.exit then return nil, e.exit, e.message end
         if aws_failure(e) and e.code == "ResourceNotFoundException" then
           if o.source_dir then
             return nil, EXIT.USAGE, ("table %s (parameter %s) has no export in %s (%s.jsonl, "
@@ -266,13 +276,15 @@ end
 
 local function confirm(mig, values, info, o)
   if o.dry_run or o.verify_only or o.yes then
-    -- What the prompt would have said about destructive steps is still said.
+    -- What the prompt would have said is still said: where, and the
+    -- destructive steps.
+    io.stderr:write(("mighost: %s %s in %s\n"):format(o.dry_run and "dry-run of" or "running",
+      mig.name, where.describe(info.where)))
     for _, note in ipairs(info.notes or {}) do io.stderr:write("mighost: ", note, "\n") end
     for _, line in ipairs(info.backup_lines or {}) do io.stderr:write(line, "\n") end
     return true
   end
-  local lines = {("mighost: about to run %s in %s (credentials from %s, key %s)"):format(
-    mig.name, info.region, info.credentials.source, info.credentials.access_key_id)}
+  local lines = {("mighost: about to run %s in %s"):format(mig.name, where.describe(info.where))}
   for _, t in ipairs(info.tables) do
     lines[#lines + 1] = ("  %-6s %-40s ~%s items (%s)"):format(t.access or "", t.name,
       tostring(t.items or "?"), t.param)
@@ -286,6 +298,7 @@ local function confirm(mig, values, info, o)
     return false
   end
   local answer = sys.prompt("Proceed? [y/N] ")
+  if sys.interrupted() > 0 then return nil, "interrupted" end
   return answer ~= nil and answer:lower():match("^y") ~= nil
 end
 
@@ -331,7 +344,8 @@ function M.run(mig, o)
     end
     local outputs, err = params.stack_outputs(o.stack)
     if not outputs then
-      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(o.stack, tostring(err)))
+      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(sys.shown(o.stack),
+        tostring(err)))
       return aws_failure(err) and err.code == "ValidationError" and EXIT.USAGE or EXIT.AWS
     end
     stack_outputs = outputs
@@ -346,6 +360,18 @@ function M.run(mig, o)
     local problem = mig.check(values, o)
     if problem then
       io.stderr:write("mighost: ", problem, "\n")
+      return EXIT.USAGE
+    end
+  end
+  -- Every path the run will write, checked before it does anything.
+  local outputs = {{o.report or "mighost-report.json", false, "--report"}}
+  if not (o.dry_run or o.limit or o.verify_only) then
+    outputs[#outputs + 1] = {o.state_dir or state.default_dir(), true, "--state-dir"}
+  end
+  for _, out in ipairs(outputs) do
+    local ok, perr = sys.can_create(out[1], out[2], out[3])
+    if not ok then
+      io.stderr:write("mighost: ", perr, "\n")
       return EXIT.USAGE
     end
   end
@@ -380,7 +406,7 @@ function M.run(mig, o)
     store = state.null(mig.name, values)
   else
     local ok, s = pcall(state.open, o.state_dir or state.default_dir(), mig.name,
-                        identity_values(mig, values))
+                        identity_values(mig, values), info.where)
     if not ok then io.stderr:write("mighost: ", tostring(s), "\n"); return EXIT.USAGE end
     store = s
     if store:unfinished() and not o.resume and not o.fresh then
@@ -391,7 +417,8 @@ function M.run(mig, o)
     end
     if o.fresh or (store:finished() and not o.resume) then store:reset() end
     if o.resume and not store.existed then
-      mh.warn("nothing to resume for these parameters: starting from the beginning")
+      io.stderr:write("mighost: ", state.no_match_message(store), "\n")
+      return EXIT.USAGE
     end
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
@@ -400,9 +427,10 @@ function M.run(mig, o)
     io.stderr:write("mighost: ", bmsg, "\n")
     return bcode
   end
-  if not confirm(mig, values, info, o) then
-    io.stderr:write("mighost: not confirmed; nothing was changed\n")
-    return EXIT.USAGE
+  local confirmed, why = confirm(mig, values, info, o)
+  if not confirmed then
+    io.stderr:write(("mighost: %s; nothing was changed\n"):format(why or "not confirmed"))
+    return why and EXIT.INTERRUPTED or EXIT.USAGE
   end
   backup.record(store, info)
 
@@ -466,7 +494,7 @@ function M.run(mig, o)
   -- Finished (even with failed items, which the report lists): a later
   -- run starts afresh and retries everything, changing nothing that is done.
   if exit == EXIT.OK or exit == EXIT.FAILED then store:finish() end
-  rep:finish(exit, store)
+  if not rep:finish(exit, store) and exit == EXIT.OK then exit = EXIT.USAGE end
   return exit
 end
 

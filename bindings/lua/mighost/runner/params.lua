@@ -41,16 +41,16 @@ local function from_text(p, text)
   local t = p.type or "string"
   if t == "integer" then
     local n = math.tointeger(tonumber(text))
-    if not n then return nil, ("%s must be a whole number, not '%s'"):format(M.flag_of(p), text) end
+    if not n then return nil, ("%s must be a whole number, not '%s'"):format(M.flag_of(p), sys.shown(text)) end
     return n
   elseif t == "number" then
     local n = tonumber(text)
-    if not n then return nil, ("%s must be a number, not '%s'"):format(M.flag_of(p), text) end
+    if not n then return nil, ("%s must be a number, not '%s'"):format(M.flag_of(p), sys.shown(text)) end
     return n
   elseif t == "boolean" then
     if text == "true" or text == "yes" or text == "1" then return true end
     if text == "false" or text == "no" or text == "0" then return false end
-    return nil, ("%s must be true or false, not '%s'"):format(M.flag_of(p), text)
+    return nil, ("%s must be true or false, not '%s'"):format(M.flag_of(p), sys.shown(text))
   elseif t == "list" then
     local out = {}
     for v in text:gmatch("[^,]+") do out[#out + 1] = v:match("^%s*(.-)%s*$") end
@@ -155,7 +155,7 @@ function M.parse_run_options(mig, argv, cargs)
       local v = value()
       if name == "--set" then
         local k, val = v:match("^([^=]+)=(.*)$")
-        if not k then return nil, "--set expects KEY=VALUE, not '" .. v .. "'" end
+        if not k then return nil, "--set expects KEY=VALUE, not '" .. sys.shown(v) .. "'" end
         o.sets[#o.sets + 1] = {k, val}
       else
         o[name:sub(3):gsub("%-", "_")] = v
@@ -178,9 +178,9 @@ function M.parse_run_options(mig, argv, cargs)
         o.flags[p.name] = value()
       end
     elseif a:sub(1, 2) == "--" then
-      return nil, ("unknown option %s (see mighost describe %s)"):format(name, mig.name or "")
+      return nil, ("unknown option %s (see mighost describe %s)"):format(sys.shown(name), mig.name or "")
     else
-      return nil, ("unexpected argument '%s'"):format(a)
+      return nil, ("unexpected argument '%s'"):format(sys.shown(a))
     end
     i = i + 1
   end
@@ -237,7 +237,7 @@ function M.resolve(mig, o, stack_outputs)
         for _, k in ipairs(config_keys(q)) do if k == kv[1] then p = q end end
       end
     end
-    if not p then return nil, ("--set %s: no such parameter (see mighost describe)"):format(kv[1]) end
+    if not p then return nil, ("--set %s: no such parameter (see mighost describe)"):format(sys.shown(kv[1])) end
     sets[p.name] = kv[2]
   end
   for _, p in ipairs(decls) do
@@ -253,7 +253,12 @@ function M.resolve(mig, o, stack_outputs)
     end
     if not err and p.type == "table" and type(v) == "string" then
       local ok, why = pcall(require("mighost.dynamodb").table_name, v)
-      if not ok then err = ("%s: %s"):format(M.flag_of(p), why) end
+      if not ok then err = ("%s: %s"):format(M.flag_of(p), why)
+      elseif not (why:match("^arn:") and #why <= 1024) and
+             not (why:match("^[%w_.%-]+$") and #why >= 3 and #why <= 255) then
+        err = ("%s: '%s' is not a DynamoDB table name (3 to 255 letters, digits, '_', '-' and "
+          .. "'.', or a table ARN)"):format(M.flag_of(p), sys.shown(why))
+      end
     end
     if err then return nil, err end
     if v == nil and p.default ~= nil then v, source = p.default, "default" end

@@ -34,6 +34,9 @@ function M.new(mig, values, o, info)
     migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
     region = info.region, started = sys.utc(), limit = o.limit, phases = {},
     tables = info.tables, notes = info.notes, backups = info.backup}, o = o, started = mh.clock()}, Report)
+  local w = info.where or {}
+  r.data.account, r.data.principal, r.data.profile = w.account, w.principal, w.profile
+  r.data.endpoints, r.data.credential_source = w.endpoints, w.credentials
   local stamp = sys.utc(nil, "%Y%m%dT%H%M%SZ")
   r.path = o.report or ("mighost-report-%s-%s.json"):format(mig.name:gsub("[^%w%-_.]", "_"), stamp)
   return r
@@ -41,8 +44,10 @@ end
 
 -- The runner's own top-level fields; a migration cannot replace them.
 local RESERVED = {migration = true, mighost = true, mode = true, parameters = true, region = true,
-  started = true, limit = true, phases = true, tables = true, notes = true, backups = true, finished = true,
-  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true}
+  started = true, limit = true, phases = true, tables = true, notes = true, backups = true,
+  finished = true, exit_code = true, outcome = true, duration_seconds = true, state_file = true,
+  aws = true, account = true, principal = true, profile = true, endpoints = true,
+  credential_source = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
 -- keep the shape of the reference script's own report. "verification" is
@@ -116,6 +121,7 @@ function Report:finish(exit, store)
   local ok, err = sys.write_file(self.path, json.encode(d) .. "\n")
   if not ok then io.stderr:write("mighost: cannot write the report: ", tostring(err), "\n") end
   self:summary(ok and self.path or nil)
+  return ok
 end
 
 function Report:summary(path)

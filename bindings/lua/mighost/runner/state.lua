@@ -3,8 +3,11 @@
 -- way to a lease table in DynamoDB shared by several workers; scan segments
 -- are the unit of work and of checkpointing.
 --
--- A state file per run identity (migration + parameters):
---   {version, migration, identity, params, started, updated, finished,
+-- A state file per run identity: the migration, the parameters that change
+-- what is read or written (all but those declared identity = false), and
+-- where the run acts: account, region and endpoints (runner.where).
+--   {version, migration, identity, params_identity, where = {account,
+--    region, endpoint}, params, started, updated, finished,
 --    phases = {NAME = {done, segments = {["0"] = {done, key = "<item JSON>"}},
 --                      data = {...}, counts = {...}}}}
 -- It is replaced atomically (sys.write_file), so it is consistent whenever
@@ -28,12 +31,17 @@ function M.default_dir()
 end
 
 -- A stable text for the parameter values: sorted keys.
-function M.identity(name, values)
+function M.params_identity(name, values)
   return sys.sha256(name .. "\n" .. json.encode(values))
 end
 
-function M.open(dir, name, values)
-  local id = M.identity(name, values)
+function M.identity(name, values, where)
+  return sys.sha256(table.concat({M.params_identity(name, values), where.account or "",
+    where.region or "", where.endpoint or ""}, "\n"))
+end
+
+function M.open(dir, name, values, where)
+  local id = M.identity(name, values, where)
   local file = ("%s/%s-%s.json"):format(dir, name:gsub("[^%w%-_.]", "_"), id:sub(1, 16))
   local s = setmetatable({path = file, dir = dir, dirty = false}, Store)
   local text = sys.read_file(file)
@@ -43,11 +51,72 @@ function M.open(dir, name, values)
       error(("the state file %s is damaged; move it away to start over"):format(file), 0)
     end
     s.data, s.existed = data, true
+    sys.state_saved()
   else
-    s.data = {version = 1, migration = name, identity = id, params = values,
+    s.data = {version = 2, migration = name, identity = id, params = values,
+              params_identity = M.params_identity(name, values),
+              where = {account = where.account, region = where.region, endpoint = where.endpoint},
               started = sys.utc(), phases = {}, finished = false}
   end
   return s
+end
+
+-- The unfinished runs whose state files are in dir (damaged files left
+-- out), oldest first: {path, migration, params_identity, where, started}.
+function M.unfinished_runs(dir)
+  local runs = {}
+  for _, f in ipairs(sys.list_dir(dir) or {}) do
+    if f:match("%.json$") then
+      local path = dir .. "/" .. f
+      local ok, data = pcall(json.decode, sys.read_file(path) or "")
+      if ok and type(data) == "table" and data.migration and not data.finished then
+        runs[#runs + 1] = {path = path, migration = data.migration, started = data.started,
+          params_identity = data.params_identity, where = data.where or {}}
+      end
+    end
+  end
+  table.sort(runs, function(a, b) return tostring(a.started) < tostring(b.started) end)
+  return runs
+end
+
+local function where_text(w)
+  return ("account %s, region %s, endpoint %s"):format(w.account or "?", w.region or "?",
+    w.endpoint or "?")
+end
+
+-- Why --resume found nothing for this store (which did not exist): a run
+-- with the same parameters elsewhere is refused by name, else the
+-- unfinished runs in the folder are listed.
+function M.no_match_message(store)
+  local d, dir = store.data, store.dir
+  local runs = M.unfinished_runs(dir)
+  for _, r in ipairs(runs) do
+    if r.migration == d.migration and r.params_identity == d.params_identity then
+      local diff = {}
+      for _, k in ipairs{"account", "region", "endpoint"} do
+        if r.where[k] ~= d.where[k] then
+          diff[#diff + 1] = ("%s %s (this run: %s)"):format(k, tostring(r.where[k] or "?"),
+            tostring(d.where[k] or "?"))
+        end
+      end
+      return ("refusing to resume: the unfinished run of %s with these parameters (started %s, "
+        .. "state %s) ran elsewhere: %s. Resume it with the same account, region and endpoint, "
+        .. "or pass --fresh to start a separate run here"):format(d.migration, tostring(r.started),
+        r.path, table.concat(diff, "; "))
+    end
+  end
+  local lines = {("nothing to resume: no unfinished run of %s in %s matches these parameters and "
+    .. "%s"):format(d.migration, dir, where_text(d.where))}
+  if #runs == 0 then
+    lines[#lines + 1] = "  (no unfinished runs there; run without --resume to start)"
+  else
+    lines[#lines + 1] = "  unfinished runs there:"
+    for _, r in ipairs(runs) do
+      lines[#lines + 1] = ("    %s, %s, started %s (%s)"):format(r.migration, where_text(r.where),
+        tostring(r.started), r.path)
+    end
+  end
+  return table.concat(lines, "\n")
 end
 
 function Store:unfinished() return self.existed and not self.data.finished end
@@ -106,6 +175,7 @@ function Store:save()
   local ok, err = sys.mkdirs(self.dir)
   if ok then ok, err = sys.write_file(self.path, json.encode(self.data)) end
   if not ok then error("cannot save the checkpoint: " .. tostring(err), 0) end
+  sys.state_saved()
   self.dirty = false
   return true
 end
