@@ -14,6 +14,7 @@
  *
  * aws.waiting() -> {endpoint, since (epoch seconds), next_try (seconds),
  * last_error} while a client waits out an outage, else nil.
+ * aws.gave_up() -> the message of a client that gave up waiting, else nil.
  *
  * opts.profile / opts.region send a call with another profile's
  * credentials or to another region: one client per (profile, region),
@@ -312,11 +313,34 @@ static int l_waiting(lua_State *L)
     return 0;
 }
 
+static int l_gave_up(lua_State *L)
+{
+    const bindings_context *ctx = bindings_ctx(L);
+    if (!ctx || !ctx->aws) return 0;
+    const char *why = aws_client_gave_up(ctx->aws);
+    if (why) {
+        lua_pushstring(L, why);
+        return 1;
+    }
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const client_box *b = lua_touserdata(L, -1);
+        if (b && b->c && (why = aws_client_gave_up(b->c))) {
+            lua_pushstring(L, why);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 int luaopen_mighost_aws(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"call", l_call},   {"invoke", l_invoke},
                                      {"error", l_error}, {"stats", l_stats},
-                                     {"waiting", l_waiting}, {NULL, NULL}};
+                                     {"waiting", l_waiting}, {"gave_up", l_gave_up},
+                                     {NULL, NULL}};
     if (luaL_newmetatable(L, CLIENT_MT)) {
         lua_pushcfunction(L, client_gc);
         lua_setfield(L, -2, "__gc");

@@ -29,7 +29,7 @@ struct aws_client {
     struct call *held_head, *held_tail;   /* calls waiting for the outage to end */
     struct call *probe;           /* the held call on the wire as the probe */
     int ticking;                  /* the outage timer is set */
-    char gave_up[700];            /* the message every call fails with after giving up */
+    char gave_up[1024];           /* the message every call fails with after giving up */
     long skew;                    /* server time - local time, seconds */
     int in_flight;                /* calls holding a window slot */
     struct call *queue_head, *queue_tail;
@@ -423,9 +423,10 @@ static void give_up(aws_client *c, const char *why)
 {
     c->out.waiting = 0;
     c->out.gave_up = 1;
-    snprintf(c->gave_up, sizeof c->gave_up, "%s did not answer for %.0f s%s; last error: %s",
-             c->out.endpoint, clock_mono() - c->out.since, why, c->out.last_error);
-    log_error("giving up on %s: %s", c->out.endpoint, c->gave_up);
+    snprintf(c->gave_up, sizeof c->gave_up,
+             "%s did not answer for %.0f s (--max-outage %.0f)%s; last error: %s",
+             c->out.endpoint, clock_mono() - c->out.since, c->out.max_seconds, why,
+             c->out.last_error);
     while (c->held_head) {
         call *k = c->held_head;
         c->held_head = k->next;
@@ -537,6 +538,11 @@ static void outage_over(aws_client *c)
         c->held_head = c->held_tail = NULL;
     }
     c->probe = NULL;
+}
+
+const char *aws_client_gave_up(const aws_client *c)
+{
+    return c->out.gave_up ? c->gave_up : NULL;
 }
 
 int aws_client_waiting(const aws_client *c, aws_wait_info *out)

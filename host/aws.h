@@ -111,6 +111,9 @@ typedef struct aws_wait_info {
     const char *last_error;
 } aws_wait_info;
 int aws_client_waiting(const aws_client *c, aws_wait_info *out);
+/* After the client gave up waiting (every call now fails): why, naming the
+ * endpoint and its last error; else NULL. */
+const char *aws_client_gave_up(const aws_client *c);
 /* Sets opt.interrupted (clients derived later inherit it). */
 void aws_client_set_interrupted(aws_client *c, int (*fn)(void));
 
