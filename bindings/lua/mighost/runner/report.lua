@@ -193,7 +193,14 @@ function M.progress(ctx, info, o)
       end
     end
     local written = ctx.writer and ctx.writer.counts.put or ctx.counts.written
-    return s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
+    s = s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
+    -- An endpoint that stopped answering is waited out: say so.
+    local w = require("mighost.aws").waiting()
+    if w then
+      s = s .. ("; waiting for %s since %s, next try in %d s"):format(w.endpoint,
+        sys.utc(math.floor(w.since), "%H:%M:%S"), math.ceil(w.next_try))
+    end
+    return s
   end
   local task = mh.spawn(function()
     local last, drawn = mh.clock(), mh.clock()
