@@ -193,7 +193,9 @@ end
 -- wrote a report of its own (see Report:set_field).
 function Ctx:report_field(name, value) self.report:set_field(name, value) end
 
-function Ctx:interrupted() return sys.interrupted() > 0 end
+-- True once the run must stop issuing work: Ctrl-C, or the run gave up on
+-- an endpoint that stopped answering (--max-outage).
+function Ctx:interrupted() return sys.interrupted() > 0 or aws.gave_up() ~= nil end
 
 -- Per-phase resumable data for `run` phases: ctx.data persists in the
 -- state file; call ctx:save() after changing it.
