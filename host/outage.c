@@ -14,7 +14,7 @@ void outage_init(outage *o, double max_seconds)
 int outage_kind(long http_status, transport_error t)
 {
     if (t == TRANSPORT_CONNECT || t == TRANSPORT_RESET || t == TRANSPORT_TIMEOUT) return 1;
-    return t == TRANSPORT_OK && http_status >= 500;
+    return t == TRANSPORT_OK && (http_status == 502 || http_status == 503 || http_status == 504);
 }
 
 int outage_answer(outage *o, double now)

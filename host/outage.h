@@ -3,7 +3,7 @@
  *
  * A request that fails while the endpoint answers other requests is the
  * retry policy's business (retry.h). But when connection errors, timeouts
- * and 5xx come back from every attempt with no answer in between, retrying
+ * and 502/503/504 come back from every attempt with no answer in between, retrying
  * each request on its own only burns the retry budget in seconds and turns
  * a short outage into lost writes. Then the client waits instead: no new
  * request goes out, one probe is re-sent with capped exponential backoff,
@@ -40,8 +40,10 @@ typedef struct outage {
 void outage_init(outage *o, double max_seconds);
 
 /* 1 if this outcome says the endpoint did not answer: connection refused
- * or reset, a timeout, or a 5xx. Throttles, 4xx, CRC and size errors are
- * answers. */
+ * or reset, a timeout, or 502/503/504 (a gateway or load balancer with
+ * nothing behind it). Everything else is an answer, a 500 included: the
+ * service took the request and failed it, which is that request's business
+ * (retry.h). */
 int outage_kind(long http_status, transport_error t);
 
 /* An answer (any HTTP status below 500) at `now`. Returns 1 if it ends a
