@@ -110,6 +110,19 @@ static int write_in_place(lua_State *L, const char *path, const char *text, size
     return 1;
 }
 
+/* 0, or -1 with errno set. */
+static int write_all(int fd, const char *text, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 static int l_append_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -117,17 +130,7 @@ static int l_append_file(lua_State *L)
     const char *text = luaL_checklstring(L, 2, &len);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return fail_errno(L, "cannot write", path);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            close(fd);
-            return fail_errno(L, "cannot write", path);
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
+    if (write_all(fd, text, len) != 0 || fsync(fd) != 0) {
         close(fd);
         return fail_errno(L, "cannot write", path);
     }
@@ -147,16 +150,12 @@ static int l_write_file(lua_State *L)
     const char *tmp = lua_tostring(L, -1);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return fail_errno(L, "cannot write", tmp);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            close(fd);
-            unlink(tmp);
-            return fail_errno(L, "cannot write", path);
-        }
-        done += (size_t)w;
+    if (write_all(fd, text, len) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+        return fail_errno(L, "cannot write", path);
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         unlink(tmp);

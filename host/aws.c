@@ -667,7 +667,9 @@ static void on_response(http_response *resp, void *ud)
     case RETRY_NO: break;
     }
 
-    if (outage_kind(resp->status, resp->transport) &&
+    /* A call that must not be sent twice (max_attempts 1: not idempotent)
+     * is never held and re-sent as a probe: it fails here. */
+    if (k->max_attempts > 1 && outage_kind(resp->status, resp->transport) &&
         outage_failed(k, probe, !retry, buf_str(&code), buf_str(&message))) {
         buf_free(&code);
         buf_free(&message);

@@ -9,7 +9,8 @@
  * request goes out, one probe is re-sent with capped exponential backoff,
  * and the first answer of any kind ends the wait. After max_seconds
  * without an answer the client gives up and every waiting call fails with
- * an error marked as an outage.
+ * an error marked as an outage. A call allowed one attempt only (not
+ * idempotent) is never held or re-sent: it fails as it would have.
  *
  * Pure functions over this state (time is passed in), as in retry.h.
  */

@@ -27,50 +27,31 @@
 #include "testsupport.h"
 
 #define MIGRATION "tests/integration/migrations/sample_copy.lua"
-#define ITEMS 20000
 
 static test_server dynalite, proxy;
+static int n_items = 20000;   /* MIGHOST_TEST_OUTAGE_ITEMS (make valgrind: fewer) */
 static char *tmp;
 static buf clean_digest = BUF_INIT;
 
-static void eval(const char *code, buf *out)
+static void eval(const char *code)
 {
-    buf err = BUF_INIT;
+    buf out = BUF_INIT, err = BUF_INIT;
     const char *args[] = {"eval", code, NULL};
-    int rc = test_mighost(dynalite.url, args, out, &err);
+    int rc = test_mighost(dynalite.url, args, &out, &err);
     if (rc != 0) fail_msg("eval failed (%d): %s", rc, buf_str(&err));
+    buf_free(&out);
     buf_free(&err);
 }
 
-/* Creates `name` with n items k1..kn ("skip" on every 100th). */
 static void make_table(const char *name, int n)
 {
-    buf code = BUF_INIT;
-    buf_printf(&code,
-        "local ddb = require 'mighost.dynamodb'\n"
-        "assert(ddb.create_table({TableName = '%s', AttributeDefinitions = "
-        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
-        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
-        "local w = ddb.writer{table = '%s'}\n"
-        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
-        " skip = i %% 100 == 0 and {BOOL = true} or nil} end\n"
-        "assert(w:flush().put == %d)\n", name, name, n, n);
-    eval(buf_str(&code), NULL);
-    buf_free(&code);
+    test_make_table(dynalite.url, name, n);
 }
 
-/* Count and SHA-256 of every item of `table`, canonical (sorted). */
+/* Every item of `table`, canonical (test_dump_items). */
 static void table_digest(const char *table, buf *out)
 {
-    buf code = BUF_INIT;
-    buf_printf(&code,
-        "local ddb, item = require 'mighost.dynamodb', require 'mighost.item'\n"
-        "local all = {}\n"
-        "for it in ddb.scan{table = '%s', consistent = true} do all[#all + 1] = item.encode(it) end\n"
-        "table.sort(all)\n"
-        "print(#all, require('mighost.sys').sha256(table.concat(all, '\\n')))\n", table);
-    eval(buf_str(&code), out);
-    buf_free(&code);
+    test_dump_items(dynalite.url, table, NULL, out);
 }
 
 static void assert_same_as_clean(const char *table)
@@ -112,10 +93,12 @@ static void pause_seconds(double s)
 static int setup(void **state)
 {
     (void)state;
+    const char *items = getenv("MIGHOST_TEST_OUTAGE_ITEMS");
+    if (items && atoi(items) >= 1000) n_items = atoi(items);
     tmp = test_tempdir();
     if (!tmp || test_dynalite_start(&dynalite) != 0) return -1;
     if (test_outage_start(&proxy, dynalite.url) != 0) return -1;
-    make_table("src", ITEMS);
+    make_table("src", n_items);
     make_table("clean", 0);
     /* The uninterrupted run every other destination must equal. */
     char *states = test_path_join(tmp, "clean-state");
@@ -197,7 +180,7 @@ static void expect_waited_out(const char *dst, double seconds)
     assert_int_equal(test_json_int(r, "exit_code"), 0);
     json_object *copy = test_json_phase(r, "copy");
     assert_int_equal(test_json_int(copy, "failed.count"), 0);
-    assert_int_equal(test_json_int(copy, "written"), ITEMS - ITEMS / 100);
+    assert_int_equal(test_json_int(copy, "written"), n_items - n_items / 100);
     assert_true(json_object_get_boolean(test_json_get(r, "verification.ok")));
     json_object_put(r);
     assert_same_as_clean(dst);
@@ -274,7 +257,7 @@ static void size_big_items(const char *table, int size)
         "  it.blob.S = string.rep('x', %d - item.size(it))\n"
         "  assert(ddb.put{table = '%s', item = it})\n"
         "end\n", size, table);
-    eval(buf_str(&code), NULL);
+    eval(buf_str(&code));
     buf_free(&code);
 }
 

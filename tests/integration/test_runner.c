@@ -36,21 +36,9 @@ static void eval(const char *code)
     buf_free(&err);
 }
 
-/* Creates `name` and fills it with n items k1..kn ("skip" on every 100th). */
 static void make_table(const char *name, int n)
 {
-    buf code = BUF_INIT;
-    buf_printf(&code,
-        "local ddb = require 'mighost.dynamodb'\n"
-        "assert(ddb.create_table({TableName = '%s', AttributeDefinitions = "
-        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
-        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
-        "local w = ddb.writer{table = '%s'}\n"
-        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
-        " skip = i %% 100 == 0 and {BOOL = true} or nil} end\n"
-        "assert(w:flush().put == %d)\n", name, name, n, n);
-    eval(buf_str(&code));
-    buf_free(&code);
+    test_make_table(dynalite.url, name, n);
 }
 
 /* A digest of every item of `table`, exact to the byte. */
