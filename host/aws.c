@@ -423,10 +423,11 @@ static void give_up(aws_client *c, const char *why)
 {
     c->out.waiting = 0;
     c->out.gave_up = 1;
-    snprintf(c->gave_up, sizeof c->gave_up,
-             "%s did not answer for %.0f s (--max-outage %.0f)%s; last error: %s",
-             c->out.endpoint, clock_mono() - c->out.since, c->out.max_seconds, why,
-             c->out.last_error);
+    if (!c->gave_up[0])           /* the first reason stands */
+        snprintf(c->gave_up, sizeof c->gave_up,
+                 "%s did not answer for %.0f s (--max-outage %.0f)%s; last error: %s",
+                 c->out.endpoint, clock_mono() - c->out.since, c->out.max_seconds, why,
+                 c->out.last_error);
     while (c->held_head) {
         call *k = c->held_head;
         c->held_head = k->next;
@@ -508,7 +509,8 @@ static int outage_failed(call *k, int probe, int giving_up, const char *code,
     double now = clock_mono();
     if (probe) {
         hold(k, 1);
-        if (outage_probe_failed(&c->out, now, error) != 0) give_up(c, "");
+        /* (Given up meanwhile, by Ctrl-C: the probe fails with the rest.) */
+        if (c->out.gave_up || outage_probe_failed(&c->out, now, error) != 0) give_up(c, "");
         else say_waiting(c);
         return 1;
     }
