@@ -126,10 +126,11 @@ static int teardown(void **state)
 }
 
 /* A copy of src into dst through the proxy, with an outage of `seconds`
- * once the first checkpoint is saved; extra args (NULL-terminated) are
- * appended. Returns the exit code; the stderr text goes to err. */
-static int copy_with_outage(const char *dst, double seconds, const char *const *extra,
-                            const char *report, buf *err)
+ * once the first checkpoint is saved (and a SIGINT `interrupt` seconds
+ * into it, when >= 0); extra args (NULL-terminated) are appended. Returns
+ * the exit code; the stderr text goes to err. */
+static int copy_with_outage(const char *dst, double seconds, double interrupt,
+                            const char *const *extra, const char *report, buf *err)
 {
     make_table(dst, 0);
     char *states = test_path_join(tmp, dst);
@@ -146,8 +147,12 @@ static int copy_with_outage(const char *dst, double seconds, const char *const *
     test_outage_begin(&proxy);
     double t0 = (double)time(NULL);
     /* The run ends by itself (exit 3 when it gives up) or waits. */
-    int rc = -1, status;
+    int rc = -1, status, interrupted = 0;
     while ((double)time(NULL) - t0 < seconds) {
+        if (interrupt >= 0 && !interrupted && (double)time(NULL) - t0 >= interrupt) {
+            kill(pid, SIGINT);
+            interrupted = 1;
+        }
         if (waitpid(pid, &status, WNOHANG) == pid) {
             rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             break;
@@ -166,7 +171,7 @@ static void expect_waited_out(const char *dst, double seconds)
 {
     char *report = test_path_join(tmp, "report.json");
     buf err = BUF_INIT;
-    int rc = copy_with_outage(dst, seconds, NULL, report, &err);
+    int rc = copy_with_outage(dst, seconds, -1, NULL, report, &err);
     printf("%s", buf_str(&err));
     assert_int_equal(rc, 0);
     /* It said what it was doing, and carried on when the endpoint came back. */
@@ -210,7 +215,7 @@ static void test_gives_up_then_resume(void **state)
     char *report = test_path_join(tmp, "gaveup.json");
     buf err = BUF_INIT;
     const char *extra[] = {"--max-outage", "5", NULL};
-    int rc = copy_with_outage("dstgive", 60, extra, report, &err);
+    int rc = copy_with_outage("dstgive", 60, -1, extra, report, &err);
     printf("%s", buf_str(&err));
     assert_int_equal(rc, 3);
     buf want = BUF_INIT;
@@ -241,6 +246,35 @@ static void test_gives_up_then_resume(void **state)
     free(states);
     free(report);
     buf_free(&want);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Ctrl-C while waiting: exit 130 at once (not after --max-outage), the
+ * state saved; --resume once it answers finishes the copy. */
+static void test_interrupt_while_waiting(void **state)
+{
+    (void)state;
+    char *report = test_path_join(tmp, "interrupted.json");
+    buf err = BUF_INIT, out = BUF_INIT;
+    time_t began = time(NULL);
+    int rc = copy_with_outage("dstint", 30, 2, NULL, report, &err);
+    assert_int_equal(rc, 130);
+    assert_true(time(NULL) - began < 25);
+    assert_non_null(strstr(buf_str(&err), "waiting for 127.0.0.1:"));
+    assert_null(strstr(buf_str(&err), "traceback"));
+    json_object *r = test_json_read(report);
+    assert_int_equal(test_json_int(r, "exit_code"), 130);
+    assert_int_equal(test_json_int(test_json_phase(r, "copy"), "failed.count"), 0);
+    json_object_put(r);
+    char *states = test_path_join(tmp, "dstint");
+    const char *resume[] = {"run", MIGRATION, "--source", "src", "--destination", "dstint",
+                            "--yes", "--state-dir", states, "--resume", "--quiet", "--report",
+                            "/dev/null", NULL};
+    assert_int_equal(test_mighost(proxy.url, resume, &out, &err), 0);
+    assert_same_as_clean("dstint");
+    free(states);
+    free(report);
     buf_free(&out);
     buf_free(&err);
 }
@@ -348,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_failed_items_resume),
         cmocka_unit_test(test_short_outage_waited_out),
         cmocka_unit_test(test_gives_up_then_resume),
+        cmocka_unit_test(test_interrupt_while_waiting),
         cmocka_unit_test(test_long_outage_waited_out),
     };
     return cmocka_run_group_tests_name("outage", tests, setup, teardown);
