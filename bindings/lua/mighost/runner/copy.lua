@@ -70,7 +70,8 @@ local function copy_item(ctx, it, ticket, transform, sample)
   local before = sampling and item.decode(item.encode(it))
   local ok, result = pcall(transform, it, ctx)
   if not ok then
-    if not ctx:fail(ticket.source, "transform error: " .. tostring(result)) then ticket.open = true end
+    local kept = ctx:fail(ticket.source, "transform error: " .. tostring(result))
+    if not kept then ticket.open = true end
   else
     local outs = outputs_of(result)
     if #outs == 0 and not ctx.skip_marks[me] then ctx:skip("transform returned nothing") end
@@ -94,7 +95,9 @@ local function retry_failed(ctx, src, transform)
   for first = 1, #failed, ddb.BATCH_GET_MAX do
     if sys.interrupted() > 0 or aws.gave_up() then page.open = true; break end
     local keys = {}
-    for i = first, math.min(#failed, first + ddb.BATCH_GET_MAX - 1) do keys[#keys + 1] = failed[i].key end
+    for i = first, math.min(#failed, first + ddb.BATCH_GET_MAX - 1) do
+      keys[#keys + 1] = failed[i].key
+    end
     local found, err = ddb.batch_get{table = src, keys = keys, consistent = true}
     local by_key = {}
     for _, it in ipairs(found or {}) do by_key[item.encode(ddb.key_of(schema, it))] = it end
@@ -106,7 +109,8 @@ local function retry_failed(ctx, src, transform)
       if it then copy_item(ctx, it, ticket, transform, 0)
       else
         if err then
-          if not ctx:fail(key, "reading it again: " .. tostring(err)) then ticket.open = true end
+          local kept = ctx:fail(key, "reading it again: " .. tostring(err))
+          if not kept then ticket.open = true end
         else ctx:skip("failed earlier, deleted from the source since", key) end
         close_ticket(ticket)
       end
@@ -173,7 +177,8 @@ function M.run(phase, ctx)
       for _, it in ipairs(page.items) do
         if limit and counts.scanned >= limit then ctx.stopping = true; break end
         counts.scanned = counts.scanned + 1
-        copy_item(ctx, it, item_ticket(ticket, ddb.key_of(ctx.source_schema, it)), transform, sample)
+        local t = item_ticket(ticket, ddb.key_of(ctx.source_schema, it))
+        copy_item(ctx, it, t, transform, sample)
       end
       close_ticket(ticket)
       if ctx.stopping then break end
@@ -186,7 +191,9 @@ function M.run(phase, ctx)
   for seg = 0, total - 1 do tasks[#tasks + 1] = mh.spawn(segment, seg) end
   for _, t in ipairs(tasks) do
     local ok, err = pcall(t.wait, t)
-    if not ok and (first_err == nil or (type(err) == "table" and err.outage)) then first_err = err end
+    if not ok and (first_err == nil or (type(err) == "table" and err.outage)) then
+      first_err = err
+    end
   end
   local c = writer:flush()
   counts.written = counts.written + c.put

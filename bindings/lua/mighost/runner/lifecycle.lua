@@ -287,7 +287,8 @@ local function offer_resume(mig, store, o)
               "--resume to continue it"
   if not o.yes and sys.isatty(0) and sys.isatty(2) then
     io.stderr:write("mighost: ", what, "\n")
-    local answer = sys.prompt(("Resume it (%s)? [Y/n] "):format(how:gsub("^%-%-resume to ", "")))
+    local what_for = how:gsub("^%-%-resume to ", "")
+    local answer = sys.prompt(("Resume it (%s)? [Y/n] "):format(what_for))
     if answer and not answer:lower():match("^n") then return true end
   end
   io.stderr:write(("mighost: %s: pass %s, or --fresh to start over\n"):format(what, how))

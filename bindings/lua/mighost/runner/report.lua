@@ -163,7 +163,8 @@ function Report:summary(path)
     end
   end
   if d.failed_keys_file then
-    lines[#lines + 1] = "  failed items: " .. d.failed_keys_file .. " (--resume retries exactly those)"
+    lines[#lines + 1] = ("  failed items: %s (--resume retries exactly those)"):format(
+      d.failed_keys_file)
   end
   if path then lines[#lines + 1] = "  report: " .. path end
   io.stderr:write(table.concat(lines, "\n"), "\n")

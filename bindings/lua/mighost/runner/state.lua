@@ -130,7 +130,9 @@ function Store:failed_of(phase)
   self:load_failed()
   local f = self.failed[phase]
   local out = {}
-  for i, k in ipairs(f and f.order or {}) do out[i] = {key = item.decode(k), reason = f.reasons[k]} end
+  for i, k in ipairs(f and f.order or {}) do
+    out[i] = {key = item.decode(k), reason = f.reasons[k]}
+  end
   return out
 end
 
