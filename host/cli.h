@@ -26,6 +26,7 @@ typedef struct cli_common {
     int max_attempts;
     long timeout_ms;
     int credential_process_timeout;  /* seconds, 0: default */
+    long max_outage;     /* --max-outage SECONDS, 0: the default */
 } cli_common;
 
 /* If argv[*i] is a common option, consume it (and its value) and return 1;

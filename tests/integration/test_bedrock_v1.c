@@ -762,6 +762,71 @@ static void test_offline_matches_online(void **state)
     buf_free(&b);
 }
 
+/* The RunTask phase under an endpoint that stops answering, and with a
+ * bot that keeps failing (dataset A, 3 bots). A RunTask is never sent
+ * again for a bot whose task started: ECS starts exactly one task per bot
+ * over all the runs.
+ *  - a 2 s outage from the second RunTask on is waited out: exit 0;
+ *  - with --max-outage 1 the run gives up: exit 3, one line; --resume
+ *    once it answers starts the bots not started, and only those;
+ *  - a bot ECS cannot place (RESOURCE:MEMORY), one attempt: exit 1;
+ *    --resume while it still fails: exit 1, naming it; then --resume
+ *    starts that bot only: exit 0. */
+static void test_outage_and_failures(void **state)
+{
+    (void)state;
+    fixture f;
+    buf out = BUF_INIT, err = BUF_INIT;
+    make_fixture(&f, "A", NULL);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\":[\"RunTask\"],"
+                                         "\"outage_after\":2,\"outage_ms\":2000}"), 0);
+    int rc = migrate(&f, (const char *const[]){"--yes", NULL}, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_true(stat_of("faults.outage") >= 1);
+    assert_non_null(strstr(buf_str(&err), "waiting for 127.0.0.1:"));
+    assert_int_equal(stat_of("ecs_tasks_started"), 3);
+    expect_run_task_bodies((const char *const *)spec_bodies, 3);
+
+    make_fixture(&f, "A", NULL);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\":[\"RunTask\"],"
+                                         "\"outage_after\":2,\"outage_ms\":3000}"), 0);
+    time_t began = time(NULL);
+    rc = migrate(&f, (const char *const[]){"--yes", "--max-outage", "1", NULL}, &out, &err);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(buf_str(&err), "mighost: giving up in phase start_tasks: 127.0.0.1:"));
+    assert_null(strstr(buf_str(&err), "traceback"));
+    long first = stat_of("ecs_tasks_started");
+    assert_true(first >= 1 && first < 3);
+    while (time(NULL) - began < 4) sleep(1);
+    rc = migrate(&f, (const char *const[]){"--yes", "--resume", NULL}, &out, &err);
+    if (rc != 0) fail_msg("resume: exit %d: %s", rc, buf_str(&err));
+    assert_int_equal(stat_of("ecs_tasks_started"), 3);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_phase(doc, "start_tasks"), "notes.started_earlier"),
+                     first);
+    assert_int_equal(test_json_int(test_json_phase(doc, "start_tasks"), "written"), 3 - first);
+    json_object_put(doc);
+
+    make_fixture(&f, "A", NULL);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_failures_next\":[\"RESOURCE:MEMORY\"]}"), 0);
+    const char *one[] = {"--yes", "--run-task-attempts", "1", NULL};
+    assert_int_equal(migrate(&f, one, &out, &err), 1);
+    assert_int_equal(stat_of("ecs_tasks_started"), 2);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_failures_next\":[\"RESOURCE:MEMORY\"]}"), 0);
+    const char *again[] = {"--yes", "--run-task-attempts", "1", "--resume", NULL};
+    assert_int_equal(migrate(&f, again, &out, &err), 1);
+    assert_non_null(strstr(buf_str(&err), "RESOURCE:MEMORY"));
+    assert_non_null(strstr(buf_str(&err), "\"SK\""));
+    assert_int_equal(count_of(RUN_TASK, 0), 3 + 1);
+    assert_int_equal(stat_of("ecs_tasks_started"), 2);
+    rc = migrate(&f, (const char *const[]){"--yes", "--resume", NULL}, &out, &err);
+    if (rc != 0) fail_msg("resume: exit %d: %s", rc, buf_str(&err));
+    assert_int_equal(count_of(RUN_TASK, 0), 3 + 1 + 1);
+    assert_int_equal(stat_of("ecs_tasks_started"), 3);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_grant),
         cmocka_unit_test(test_stack_outputs),
         cmocka_unit_test(test_offline_matches_online),
+        cmocka_unit_test(test_outage_and_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

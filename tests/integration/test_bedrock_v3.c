@@ -232,10 +232,19 @@ static void test_full_run(void **state)
     assert_int_equal(requests("Scan", "v3"), 0);
     assert_true(requests("Query", "\"ConsistentRead\":true") >= 6);
 
-    /* A re-run changes nothing, to the byte. */
+    /* A plain re-run after failed items says to resume; a resumed run
+     * migrates Carol again (her bot fails again) and changes nothing else,
+     * to the byte. */
     buf before = BUF_INIT;
     test_dump_items(dynalite.url, f.bots, NULL, &before);
-    assert_int_equal(migrate(&f, extra, &out, &err), 1);
+    assert_int_equal(migrate(&f, extra, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "--resume"));
+    const char *resume[] = {"--yes", "--resume", NULL};
+    assert_int_equal(migrate(&f, resume, &out, &err), 1);
+    doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_get(doc, "summary"), "resumed_users"), 2);
+    expect_user(doc, "user-carol", "0 0 1 0 0", 0);
+    json_object_put(doc);
     test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_string_equal(buf_str(&before), buf_str(&got));
     buf_free(&before);
@@ -684,6 +693,94 @@ static void test_offline_matches_online(void **state)
     buf_free(&dir);
 }
 
+/* Alice's items in f's two V3 tables equal those of an uninterrupted run
+ * (`clean`), to the byte. */
+static void expect_same_tables(const fixture *f, const fixture *clean)
+{
+    buf a = BUF_INIT, b = BUF_INIT;
+    test_dump_items(dynalite.url, f->bots, NULL, &a);
+    test_dump_items(dynalite.url, clean->bots, NULL, &b);
+    assert_string_equal(buf_str(&a), buf_str(&b));
+    test_dump_items(dynalite.url, f->conv, NULL, &a);
+    test_dump_items(dynalite.url, clean->conv, NULL, &b);
+    assert_string_equal(buf_str(&a), buf_str(&b));
+    assert_true(test_count_lines(buf_str(&a)) >= 4);
+    buf_free(&a);
+    buf_free(&b);
+}
+
+/* The per-user phase under an endpoint that stops answering, and with
+ * writes that fail (user-alice: 7 items):
+ *  - a 2 s outage while her writes fly is waited out: exit 0;
+ *  - with --max-outage 1 the run gives up: exit 3, one line; --resume
+ *    once it answers migrates her: exit 0;
+ *  - writes refused (500): exit 1; --resume while they still fail: exit 1,
+ *    naming them; fixed: --resume migrates her again, verifies, exit 0.
+ * Each ends with the tables of an uninterrupted run. */
+static void test_outage_and_failures(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *alice[] = {"--yes", "--users", "user-alice", NULL};
+    const char *resume[] = {"--yes", "--users", "user-alice", "--resume", NULL};
+    fixture clean;
+    make_fixture(&clean, "");
+    assert_int_equal(migrate(&clean, alice, &out, &err), 0);
+
+    fixture a;
+    make_fixture(&a, "");
+    test_fakeaws_reset(&fake);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\": [\"BatchWriteItem\"], "
+                                                "\"outage_after\": 1, \"outage_ms\": 2000}"), 0);
+    int rc = migrate(&a, alice, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_true(test_fakeaws_stat(&fake, "faults.outage") >= 1);
+    assert_non_null(strstr(buf_str(&err), "waiting for 127.0.0.1:"));
+    json_object *doc = test_json_read(a.report);
+    assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "failed.count"), 0);
+    json_object_put(doc);
+    expect_same_tables(&a, &clean);
+
+    fixture b;
+    make_fixture(&b, "");
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\": [\"BatchWriteItem\"], "
+                                                "\"outage_after\": 1, \"outage_ms\": 3000}"), 0);
+    time_t began = time(NULL);
+    const char *give_up[] = {"--yes", "--users", "user-alice", "--max-outage", "1", NULL};
+    assert_int_equal(migrate(&b, give_up, &out, &err), 3);
+    assert_non_null(strstr(buf_str(&err), "mighost: giving up in phase migrate: 127.0.0.1:"));
+    assert_null(strstr(buf_str(&err), "traceback"));
+    doc = test_json_read(b.report);
+    assert_int_equal(test_json_int(doc, "exit_code"), 3);
+    json_object_put(doc);
+    while (time(NULL) - began < 4) sleep(1);
+    rc = migrate(&b, resume, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    expect_same_tables(&b, &clean);
+
+    fixture c;
+    make_fixture(&c, "");
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 1, \"faults\": [\"500\"], "
+                                                "\"fault_ops\": [\"BatchWriteItem\"]}"), 0);
+    const char *refused[] = {"--yes", "--users", "user-alice", "--max-attempts", "2", NULL};
+    assert_int_equal(migrate(&c, refused, &out, &err), 1);
+    const char *still[] = {"--yes", "--users", "user-alice", "--max-attempts", "2", "--resume",
+                           NULL};
+    assert_int_equal(migrate(&c, still, &out, &err), 1);
+    assert_non_null(strstr(buf_str(&err), "user-alice"));
+    assert_non_null(strstr(buf_str(&err), "InternalFailure"));
+    test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
+    rc = migrate(&c, resume, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    doc = test_json_read(c.report);
+    expect_user(doc, "user-alice", "2 1 2 2 0", 1);
+    assert_true(json_object_get_boolean(test_json_get(doc, "verification.success")));
+    json_object_put(doc);
+    expect_same_tables(&c, &clean);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_stack_outputs),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_offline_matches_online),
+        cmocka_unit_test(test_outage_and_failures),
     };
     return cmocka_run_group_tests_name("bedrock-chat-v2-to-v3", tests, setup, teardown);
 }

@@ -36,21 +36,9 @@ static void eval(const char *code)
     buf_free(&err);
 }
 
-/* Creates `name` and fills it with n items k1..kn ("skip" on every 100th). */
 static void make_table(const char *name, int n)
 {
-    buf code = BUF_INIT;
-    buf_printf(&code,
-        "local ddb = require 'mighost.dynamodb'\n"
-        "assert(ddb.create_table({TableName = '%s', AttributeDefinitions = "
-        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
-        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
-        "local w = ddb.writer{table = '%s'}\n"
-        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
-        " skip = i %% 100 == 0 and {BOOL = true} or nil} end\n"
-        "assert(w:flush().put == %d)\n", name, name, n, n);
-    eval(buf_str(&code));
-    buf_free(&code);
+    test_make_table(dynalite.url, name, n);
 }
 
 /* A digest of every item of `table`, exact to the byte. */
@@ -184,23 +172,12 @@ static void test_dry_run_then_real_run(void **state)
     buf_free(&err);
 }
 
-/* Waits (up to 120 s) until a state file exists in `dir`: the run has
- * started copying and saved a first checkpoint. Slow builds (valgrind)
- * take a while to get there; a signal before that would hit a process
- * that has not installed its handlers yet. */
+/* Slow builds (valgrind) take a while to save a first checkpoint; a
+ * signal before that would hit a process that has not installed its
+ * handlers yet. */
 static void wait_for_state(const char *dir)
 {
-    for (int i = 0; i < 1200; i++) {
-        buf out = BUF_INIT;
-        const char *ls[] = {"sh", "-c", "ls \"$0\"/*.json 2>/dev/null", dir, NULL};
-        test_run(ls, NULL, NULL, NULL, &out, NULL);
-        int found = out.len > 0;
-        buf_free(&out);
-        if (found) return;
-        struct timespec t = {0, 100000000L};
-        nanosleep(&t, NULL);
-    }
-    fail_msg("no state file appeared in %s", dir);
+    if (test_wait_for_state(dir) != 0) fail_msg("no state file appeared in %s", dir);
 }
 
 /* A 100k-item copy killed with SIGKILL at three random moments and resumed

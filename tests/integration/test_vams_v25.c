@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testassert.h"
 #include "testsupport.h"
@@ -356,6 +358,98 @@ static void test_unprocessed_and_conditional_backfill(void **state)
     buf_free(&t);
 }
 
+/* The metadata rows got their databaseId:assetId, as in test_full_run. */
+static void expect_backfilled(const fixture *f)
+{
+    buf got = BUF_INIT, t = BUF_INIT;
+    table_name(&t, f, "metadata");
+    test_dump_items(dynalite.url, buf_str(&t), NULL, &got);
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:xcolon:part\"}"));
+    assert_non_null(strstr(buf_str(&got), "\"databaseId:assetId\":{\"S\":\"db-beta:x3333\"}"));
+    table_name(&t, f, "versions-v2");
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_versions.jsonl", "xdup");
+    table_name(&t, f, "files-v2");
+    test_expect_items(dynalite.url, buf_str(&t), "tests/integration/vams/v25_expected_files.jsonl", "xdup");
+    json_object *doc = test_json_read(f->report);
+    assert_int_equal(test_json_int(doc, "exit_code"), 0);
+    assert_true(json_object_get_boolean(test_json_get(doc, "verification.ok")));
+    json_object_put(doc);
+    buf_free(&got);
+    buf_free(&t);
+}
+
+/* The update-like backfill (plain code, conditional UpdateItem) under an
+ * endpoint that stops answering, and with updates that fail:
+ *  - a 2 s outage in the middle is waited out: exit 0, nothing failed;
+ *  - with --max-outage 1, the run gives up: exit 3, one line, the state
+ *    kept; --resume once it answers finishes: exit 0;
+ *  - updates refused (500) fail their rows: exit 1; --resume while they
+ *    still fail: exit 1 again, naming them; fixed: --resume updates
+ *    exactly those rows, verifies, exit 0. */
+static void test_backfill_outage_and_failures(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *run[] = {"--yes", "--duplicate-assets=skip", NULL};
+    const char *resume[] = {"--yes", "--duplicate-assets=skip", "--resume", NULL};
+
+    fixture a;
+    make_fixture(&a, "");
+    test_fakeaws_reset(&fake);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\": [\"UpdateItem\"], "
+                                                "\"outage_after\": 2, \"outage_ms\": 2000}"), 0);
+    int rc = migrate(&a, run, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_true(test_fakeaws_stat(&fake, "faults.outage") >= 1);
+    assert_non_null(strstr(buf_str(&err), "waiting for 127.0.0.1:"));
+    expect_counts(&a, "metadata_backfill", 4, 3, 0, 0, 1);
+    expect_backfilled(&a);
+
+    fixture b;
+    make_fixture(&b, "");
+    assert_int_equal(test_fakeaws_config(&fake, "{\"outage_ops\": [\"UpdateItem\"], "
+                                                "\"outage_after\": 1, \"outage_ms\": 3000}"), 0);
+    time_t began = time(NULL);
+    const char *give_up[] = {"--yes", "--duplicate-assets=skip", "--max-outage", "1", NULL};
+    assert_int_equal(migrate(&b, give_up, &out, &err), 3);
+    assert_non_null(strstr(buf_str(&err), "mighost: giving up in phase metadata_backfill: 127.0.0.1:"));
+    assert_null(strstr(buf_str(&err), "traceback"));
+    json_object *doc = test_json_read(b.report);
+    assert_int_equal(test_json_int(doc, "exit_code"), 3);
+    json_object_put(doc);
+    while (time(NULL) - began < 4) sleep(1);   /* the endpoint answers again */
+    rc = migrate(&b, resume, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    expect_counts(&b, "metadata_backfill", 4, 3, 0, 0, 1);
+    expect_backfilled(&b);
+
+    fixture c;
+    make_fixture(&c, "");
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 1, \"faults\": [\"500\"], "
+                                                "\"fault_ops\": [\"UpdateItem\"]}"), 0);
+    const char *refused[] = {"--yes", "--duplicate-assets=skip", "--max-attempts", "1", NULL};
+    assert_int_equal(migrate(&c, refused, &out, &err), 1);
+    expect_counts(&c, "metadata_backfill", 4, 0, 0, 3, 1);
+    const char *still[] = {"--yes", "--duplicate-assets=skip", "--max-attempts", "1", "--resume",
+                           NULL};
+    assert_int_equal(migrate(&c, still, &out, &err), 1);
+    assert_non_null(strstr(buf_str(&err), "x3333"));
+    assert_non_null(strstr(buf_str(&err), "InternalFailure"));
+    expect_counts(&c, "metadata_backfill", 4, 0, 0, 3, 1);
+    test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
+    rc = migrate(&c, resume, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    /* Only the backfill and the verification ran again; the copies were done. */
+    doc = test_json_read(c.report);
+    assert_string_equal(json_object_get_string(test_json_get(test_json_phase(doc, "asset_versions"),
+                                                             "status")), "skipped");
+    json_object_put(doc);
+    expect_counts(&c, "metadata_backfill", 4, 3, 0, 0, 1);
+    expect_backfilled(&c);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* The reference's config keys keep their meaning: dry_run: true is never
  * silently turned into a real run. */
 static void test_config_dry_run_key(void **state)
@@ -419,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_unprocessed_and_conditional_backfill),
         cmocka_unit_test(test_config_dry_run_key),
         cmocka_unit_test(test_config_limit_zero),
+        cmocka_unit_test(test_backfill_outage_and_failures),
     };
     return cmocka_run_group_tests_name("vams-v2.4-to-v2.5", tests, setup, teardown);
 }

@@ -111,6 +111,26 @@ void test_dump_items(const char *endpoint, const char *what, const char *drop, b
     buf_free(&err);
 }
 
+void test_make_table(const char *endpoint, const char *name, int n)
+{
+    buf code = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "assert(ddb.create_table({TableName = '%s', AttributeDefinitions = "
+        "{{AttributeName = 'pk', AttributeType = 'S'}}, KeySchema = {{AttributeName = 'pk', "
+        "KeyType = 'HASH'}}, BillingMode = 'PAY_PER_REQUEST'}))\n"
+        "local w = ddb.writer{table = '%s'}\n"
+        "for i = 1, %d do w:put{pk = {S = 'k' .. i}, n = {N = tostring(i)},"
+        " skip = i %% 100 == 0 and {BOOL = true} or nil} end\n"
+        "assert(w:flush().put == %d)\n", name, name, n, n);
+    const char *args[] = {"eval", buf_str(&code), NULL};
+    int rc = test_mighost(endpoint, args, &out, &err);
+    if (rc != 0) fail_msg("making table %s failed (%d): %s", name, rc, buf_str(&err));
+    buf_free(&code);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 void test_expect_items(const char *endpoint, const char *table, const char *expected_file,
                        const char *drop)
 {

@@ -46,6 +46,10 @@ void test_sorted_lines(const char *path, buf *out);
  * is replaced. Fails the test when the script fails. */
 void test_dump_items(const char *endpoint, const char *what, const char *drop, buf *out);
 
+/* Creates the table `name` (hash key pk, a string) at endpoint and puts n
+ * items k1..kn with n = i, and skip = true on every 100th. */
+void test_make_table(const char *endpoint, const char *name, int n);
+
 /* The table's items (test_dump_items) are exactly those of expected_file
  * less the lines containing drop (NULL: none); fails the test otherwise. */
 void test_expect_items(const char *endpoint, const char *table, const char *expected_file,
