@@ -17,6 +17,7 @@
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
  *   sys.credentials() -> {source=, access_key_id=, region=} | nil, message
  *   sys.migrations_dir() -> where packaged migrations live
+ *   sys.closest(word, {names...}) -> the name a typo most likely meant | nil
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "cli.h"
 #include "runtime.h"
 #include "sigv4.h"
 
@@ -295,6 +297,27 @@ static int l_migrations_dir(lua_State *L)
     return 1;
 }
 
+static int l_closest(lua_State *L)
+{
+    const char *word = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    if (n > 1000) n = 1000;
+    const char **names = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *names, 0);
+    int k = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        const char *s = lua_tostring(L, -1);
+        lua_pop(L, 1);  /* the string stays in the table */
+        if (s) names[k++] = s;
+    }
+    names[k] = NULL;
+    const char *near = cli_closest(word, names);
+    if (near) lua_pushstring(L, near);
+    else lua_pushnil(L);
+    return 1;
+}
+
 int luaopen_mighost_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -303,7 +326,7 @@ int luaopen_mighost_sys(lua_State *L)
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
-        {"migrations_dir", l_migrations_dir},
+        {"migrations_dir", l_migrations_dir}, {"closest", l_closest},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -295,13 +295,39 @@ static void test_interrupt_saves_state(void **state)
                            "--state-dir", states, "--quiet", NULL};
     assert_int_equal(test_mighost(dynalite.url, plain, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "pass --resume"));
-    const char *resume[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
-                            "--state-dir", states, "--resume", "--quiet", "--report", "/dev/null",
-                            NULL};
-    assert_int_equal(test_mighost(dynalite.url, resume, &out, &err), 0);
+    /* mighost status shows the run interrupted, and the command resuming it. */
+    const char *status_text[] = {"status", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, status_text, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "tests/sample-copy  INTERRUPTED  -/us-east-1  started "));
+    assert_non_null(strstr(buf_str(&out), "  stopped in phase copy ("));
+    assert_non_null(strstr(buf_str(&out), "  resume: mighost run " MIGRATION " --source isrc"));
+    const char *status_json[] = {"status", "tests/sample-copy", "--output", "json", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, status_json, &out, &err), 0);
+    json_object *doc = json_tokener_parse(buf_str(&out));
+    assert_non_null(doc);
+    assert_string_equal(json_object_get_string(test_json_get(doc, "runs.0.status")), "interrupted");
+    assert_string_equal(json_object_get_string(test_json_get(doc, "runs.0.phase")), "copy");
+    char *resume_cmd = strdup(json_object_get_string(test_json_get(doc, "runs.0.resume")));
+    json_object_put(doc);
+    /* Run exactly what it says (no shell quoting is needed for these words). */
+    const char *resume[32];
+    int n = 0;
+    for (char *w = strtok(resume_cmd, " "); w && n < 31; w = strtok(NULL, " "))
+        if (n > 0 || strcmp(w, "mighost") != 0) resume[n++] = w;
+    resume[n] = NULL;
+    assert_string_equal(resume[n - 1], "--resume");
+    assert_int_equal(test_mighost(NULL, resume, &out, &err), 0);
+    free(resume_cmd);
     long stamped, all;
     count_table("idst", "v2", &stamped, &all);
     assert_int_equal(all, 19800);
+    assert_int_equal(test_mighost(NULL, status_text, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "tests/sample-copy  FINISHED  "));
+    assert_null(strstr(buf_str(&out), "resume:"));
+    /* Another migration's name lists nothing. */
+    const char *other[] = {"status", "vams/v2.4-to-v2.5", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, other, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "no runs in "));
     free(states);
     buf_free(&out);
     buf_free(&err);

@@ -399,6 +399,9 @@ function M.run(mig, o)
     if o.resume and not store.existed then
       mh.warn("nothing to resume for these parameters: starting from the beginning")
     end
+    -- For `mighost status`: how to run it again, and where.
+    store.data.command = require("mighost.runner.cli").command_line(o.argv, mig)
+    store.data.region = store.data.region or info.region
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
   if not confirm(mig, values, info, o) then
@@ -422,6 +425,7 @@ function M.run(mig, o)
       rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
       goto continue
     end
+    store.data.current_phase = ph.name
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},

@@ -119,14 +119,48 @@ local function read_config(path, decls)
   return values
 end
 
--- The runner's own options; everything else must be a parameter flag.
+-- The runner's own options for `run`; everything else must be a parameter
+-- flag. One line each: "KIND[ PLACEHOLDER]: help", KIND bool or value
+-- (`mighost run --help` prints these lines; a test fails on an option
+-- without help).
 local RUNNER_FLAGS = {
-  ["--config"] = "value", ["--set"] = "value", ["--stack"] = "value", ["--dry-run"] = "bool",
-  ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
-  ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
-  ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
-  ["--max-write-rate"] = "value", ["--source-dir"] = "value",
+  ["--config"] = "value FILE: JSON parameters (keys as the migration declares them; _comment* and comments keys are ignored)",
+  ["--set"] = "value KEY=VALUE: one parameter (repeatable)",
+  ["--stack"] = "value NAME: fill parameters from a CloudFormation stack (outputs, then resources of it and its nested stacks)",
+  ["--dry-run"] = "bool: read for real, validate and record every write, send none",
+  ["--verify-only"] = "bool: only the verification phases",
+  ["--limit"] = "value N: stop after N source items per phase (a trial run)",
+  ["--report"] = "value FILE: where to write the JSON report (default mighost-report-NAME-TIMESTAMP.json)",
+  ["--resume"] = "bool: continue an interrupted run from its checkpoints",
+  ["--fresh"] = "bool: start over even if an unfinished run exists",
+  ["--state-dir"] = "value DIR: checkpoints (default $XDG_STATE_HOME/mighost or ~/.local/state/mighost)",
+  ["--yes"] = "bool: do not ask for confirmation (needed without a terminal)",
+  ["--quiet"] = "bool: no progress lines",
+  ["--sample"] = "value N: (dry-run) show N source items and what would be written",
+  ["--max-read-rate"] = "value N: hold reads to N capacity units per second",
+  ["--max-write-rate"] = "value N: hold writes to N capacity units per second",
+  ["--source-dir"] = "value DIR: offline evaluation: read the tables from DynamoDB export files in DIR (implies --dry-run; no AWS access needed)",
+  ["--output"] = "value FORMAT: text (default) or json: the end-of-run summary as the report's JSON on stdout",
 }
+M.RUNNER_FLAGS = RUNNER_FLAGS
+
+-- "value FILE: help" -> "value", "FILE", "help"; a bare "bool" has no help.
+function M.flag_spec(spec)
+  local kind, rest = spec:match("^(%a+)(.*)$")
+  local arg, help = rest:match("^%s*([^:]-)%s*:%s*(.*)$")
+  return kind, arg ~= "" and arg or nil, help
+end
+
+-- Every option name `run` accepts: the runner's, C's (cargs.c_options) and
+-- the migration's parameters.
+function M.run_option_names(mig, cargs)
+  local names = {"--help"}
+  for name in pairs(RUNNER_FLAGS) do names[#names + 1] = name end
+  for _, o in ipairs(cargs and cargs.c_options or {}) do names[#names + 1] = o.name end
+  for _, p in ipairs(mig and mig.params or {}) do names[#names + 1] = M.flag_of(p) end
+  table.sort(names)
+  return names
+end
 
 function M.parse_run_options(mig, argv, cargs)
   local decls = mig.params or {}
@@ -134,13 +168,13 @@ function M.parse_run_options(mig, argv, cargs)
   for _, p in ipairs(decls) do by_flag[M.flag_of(p)] = p end
   local o = {flags = {}, sets = {}, segments = cargs.segments ~= 0 and cargs.segments or nil,
              concurrency = cargs.concurrency ~= 0 and cargs.concurrency or nil,
-             dry_run = mh.dry_run, aws = cargs.aws}
+             dry_run = mh.dry_run, aws = cargs.aws, argv = cargs.argv}
   local i = 1
   while i <= #argv do
     local a = argv[i]
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
-    local kind = RUNNER_FLAGS[name]
+    local kind = RUNNER_FLAGS[name] and M.flag_spec(RUNNER_FLAGS[name])
     local p = by_flag[name]
     local function value()
       if inline then return inline end
@@ -177,7 +211,9 @@ function M.parse_run_options(mig, argv, cargs)
         o.flags[p.name] = value()
       end
     elseif a:sub(1, 2) == "--" then
-      return nil, ("unknown option %s (see mighost describe %s)"):format(name, mig.name or "")
+      local near = sys.closest(name, M.run_option_names(mig, cargs))
+      return nil, ("unknown option %s%s (see mighost describe %s and mighost run --help)"):format(name,
+        near and (": did you mean " .. near .. "?") or "", mig.name or "")
     else
       return nil, ("unexpected argument '%s'"):format(a)
     end
