@@ -74,6 +74,8 @@ int luaopen_mighost(lua_State *L)
     lua_setfield(L, -2, "dry_run");
     lua_pushliteral(L, MIGHOST_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushboolean(L, log_is_json());
+    lua_setfield(L, -2, "log_json");
     return 1;
 }
 

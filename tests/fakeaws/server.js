@@ -35,6 +35,7 @@ function defaultConfig () {
     clock_offset_ms: 0,
     stacks: {},
     stack_resource_page: 100,
+    fresh_table_stats: false,
     web_identity_token: null,
     external_id: null,
     container_token: 'container-token',
@@ -89,6 +90,7 @@ const SETTERS = {
     return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('_')))
   },
   stack_resource_page: (v) => integer(v, 1, 'stack_resource_page'),
+  fresh_table_stats: (v) => v === true || v === 'true',
   web_identity_token: nullableString,
   external_id: nullableString,
   container_token: (v) => v == null ? '' : String(v),

@@ -7,6 +7,7 @@ local sys = require "mighost.sys"
 local params = require "mighost.runner.params"
 local lifecycle = require "mighost.runner.lifecycle"
 local cli = require "mighost.runner.cli"
+local json = require "mighost.json"
 
 local M = {}
 
@@ -108,11 +109,16 @@ end
 local function list(args)
   local o = parsed("list", args)
   if not o then return end
+  local rows = json.array()
   for _, m in ipairs(packaged()) do
     local ok, mig = pcall(M.load, m.path)
-    local desc = ok and mig and (mig.description or ""):match("^[^\n]*") or
-      ("(cannot load: " .. tostring(mig) .. ")")
-    print(("%-28s %s"):format(m.name, desc))
+    local desc = ok and mig and (mig.description or ""):match("^[^\n]*") or nil
+    rows[#rows + 1] = {name = m.name, description = desc, path = m.path,
+                       error = not ok and tostring(mig) or nil}
+  end
+  if o.output == "json" then return print(json.encode(rows)) end
+  for _, r in ipairs(rows) do
+    print(("%-28s %s"):format(r.name, r.description or ("(cannot load: " .. r.error .. ")")))
   end
 end
 
@@ -122,6 +128,7 @@ local function describe(args)
   if not args.script then return usage_error(missing_script("describe", o)) end
   local mig = M.load(args.script)
   if not mig then return usage_error(args.script .. " is a plain script, not a migration") end
+  if o.output == "json" then return print(json.encode(lifecycle.describe_data(mig))) end
   io.stdout:write(lifecycle.describe(mig))
 end
 
@@ -131,6 +138,10 @@ local function check(args)
   if not args.script then return usage_error(missing_script("check", o)) end
   local mig = M.load(args.script)
   if not mig then return usage_error(args.script .. " does not return a migration table") end
+  if o.output == "json" then
+    return print(json.encode({name = mig.name, ok = true, parameters = #(mig.params or {}),
+                              phases = #mig.phases}))
+  end
   print(("%s: ok (%d parameters, %d phases)"):format(mig.name, #(mig.params or {}), #mig.phases))
 end
 
@@ -143,7 +154,7 @@ local function status(args)
   local dir = o.state_dir or default_dir
   local rows = st.rows(dir, o.positional[1], default_dir)
   if o.output == "json" then
-    print(require("mighost.json").encode({state_dir = dir, runs = require("mighost.json").array(rows)}))
+    print(json.encode({state_dir = dir, runs = json.array(rows)}))
   else
     io.stdout:write(st.text(rows, dir))
   end
@@ -222,6 +233,7 @@ local function new(args)
 end
 
 function M.main(cmd, args)
+  if mh.log_json and io.type(io.stderr) == "file" then io.stderr = cli.json_stderr(io.stderr) end
   local commands = {run = run, list = list, describe = describe, check = check, new = new,
                     status = status}
   return commands[cmd](args)

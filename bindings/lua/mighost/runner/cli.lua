@@ -172,6 +172,33 @@ function M.parse(cmd, args)
   return o
 end
 
+-- With --log-format json every line on stderr is a JSON object: this
+-- stands in for io.stderr, turns each line written to it into
+-- {"time", "level", "msg"} and passes lines that are JSON already.
+function M.json_stderr(real)
+  local json = require "mighost.json"
+  local pending, w = "", {}
+  function w:write(...)
+    for k = 1, select("#", ...) do pending = pending .. tostring((select(k, ...))) end
+    while true do
+      local line, rest = pending:match("^([^\n]*)\n(.*)$")
+      if not line then break end
+      pending = rest
+      line = line:gsub("[\r]", ""):gsub("\27%[K", "")
+      if line:match("^{.*}$") then
+        real:write(line, "\n")
+      elseif line:match("%S") then
+        local msg, n = line:gsub("^mighost: ", "")
+        real:write(json.encode({time = sys.utc(), level = n > 0 and "notice" or "info", msg = msg}), "\n")
+      end
+    end
+    return self
+  end
+  function w:flush() real:flush() return self end
+  function w:setvbuf(...) return real:setvbuf(...) end
+  return w
+end
+
 -- The command line as typed (argv after "mighost"), quoted for a shell,
 -- with the values of the migration's secret parameters masked, given as
 -- options or as --set KEY=VALUE, and passwords in URLs.

@@ -235,6 +235,9 @@ function M.parse_run_options(mig, argv, cargs)
       end
     end
   end
+  if o.output and o.output ~= "text" and o.output ~= "json" then
+    return nil, ("--output must be text or json, not '%s'"):format(o.output)
+  end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end
   if o.source_dir and not o.dry_run then
