@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "testassert.h"
 #include "testsupport.h"
 
 static int mighost(const char *const *args, buf *out, buf *err)
@@ -130,12 +132,112 @@ static void test_mistakes_suggest(void **state)
     expect_usage(call_opt, "unknown option --regoin: did you mean --region?");
 }
 
+/* --output json parses, and holds what the text form shows. */
+static void test_json_outputs(void **state)
+{
+    (void)state;
+    buf text = BUF_INIT, js = BUF_INIT, err = BUF_INIT;
+    const char *list_text[] = {"list", NULL}, *list_json[] = {"list", "--output", "json", NULL};
+    assert_int_equal(mighost(list_text, &text, &err), 0);
+    assert_int_equal(mighost(list_json, &js, &err), 0);
+    json_object *doc = json_tokener_parse(buf_str(&js));
+    assert_non_null(doc);
+    size_t n = json_object_array_length(doc);
+    assert_int_equal(n, test_count_lines(buf_str(&text)));
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(doc, i);
+        assert_non_null(strstr(buf_str(&text), json_object_get_string(test_json_get(m, "name"))));
+        assert_non_null(strstr(buf_str(&text), json_object_get_string(test_json_get(m, "description"))));
+    }
+    json_object_put(doc);
+
+    const char *migs[] = {"vams/v2.4-to-v2.5", "bedrock-chat/v2-to-v3", NULL};
+    for (const char *const *m = migs; *m; m++) {
+        const char *d_text[] = {"describe", *m, NULL}, *d_json[] = {"describe", "--output=json", *m, NULL};
+        assert_int_equal(mighost(d_text, &text, &err), 0);
+        assert_int_equal(mighost(d_json, &js, &err), 0);
+        doc = json_tokener_parse(buf_str(&js));
+        assert_non_null(doc);
+        json_object *params = test_json_get(doc, "parameters"), *v;
+        assert_true(json_object_array_length(params) > 3);
+        for (size_t i = 0; i < json_object_array_length(params); i++) {
+            json_object *p = json_object_array_get_idx(params, i);
+            const char *fields[] = {"option", "doc", "stack_output", "stack_resource", NULL};
+            for (const char *const *f = fields; *f; f++)
+                if (json_object_object_get_ex(p, *f, &v) && !strstr(buf_str(&text), json_object_get_string(v)))
+                    fail_msg("describe %s: %s \"%s\" not in the text form", *m, *f, json_object_get_string(v));
+        }
+        json_object *phases = test_json_get(doc, "phases");
+        for (size_t i = 0; i < json_object_array_length(phases); i++)
+            assert_non_null(strstr(buf_str(&text),
+                json_object_get_string(test_json_get(json_object_array_get_idx(phases, i), "name"))));
+        json_object_put(doc);
+    }
+    const char *check_json[] = {"check", "tests/integration/migrations/sample_copy.lua", "--output", "json", NULL};
+    assert_int_equal(mighost(check_json, &js, &err), 0);
+    doc = json_tokener_parse(buf_str(&js));
+    assert_true(json_object_get_boolean(test_json_get(doc, "ok")));
+    assert_string_equal(json_object_get_string(test_json_get(doc, "name")), "tests/sample-copy");
+    json_object_put(doc);
+    buf_free(&text);
+    buf_free(&js);
+    buf_free(&err);
+}
+
+/* The command line the report keeps: secret parameters (as options, with =,
+ * or through --set) and URL passwords masked, quoted for a shell. */
+static void test_command_line_masks_secrets(void **state)
+{
+    (void)state;
+    static const char code[] =
+        "local cli = require 'mighost.runner.cli'\n"
+        "local mig = {params = {{name = 'api_token', secret = true, config = 'API_TOKEN'}, {name = 'table'}}}\n"
+        "print(cli.command_line({'run', 'x.lua', '--api-token', 's3cret', '--api-token=s3cret',\n"
+        "  '--set', 'API_TOKEN=s3cret', '--set=api_token=s3cret', '--table', 'my table',\n"
+        "  '--endpoint-url', 'http://me:s3cret@127.0.0.1:8000'}, mig))\n";
+    const char *args[] = {"eval", code, NULL};
+    buf out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(mighost(args, &out, &err), 0);
+    assert_string_equal(buf_str(&out),
+        "mighost run x.lua --api-token **** --api-token=**** --set API_TOKEN=**** "
+        "--set=api_token=**** --table 'my table' --endpoint-url http://me:****@127.0.0.1:8000\n");
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* README.md's command reference is the help the commands print. */
+static void test_readme_reference(void **state)
+{
+    (void)state;
+    buf readme = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(test_read_file("README.md", &readme), 0);
+    const char *cmds[] = {"run", "list", "describe", "check", "status", "new", "eval", "call", NULL};
+    for (const char *const *c = cmds; *c; c++) {
+        const char *args[] = {*c, "--help", NULL};
+        assert_int_equal(mighost(args, &out, &err), 0);
+        if (!strstr(buf_str(&readme), buf_str(&out)))
+            fail_msg("README.md's reference lacks `mighost %s --help` as it is now: "
+                     "run scripts/readme-help.sh", *c);
+    }
+    const char *top[] = {"--help", NULL};
+    assert_int_equal(mighost(top, &out, &err), 0);
+    const char *commands = strstr(buf_str(&out), "commands:\n");
+    assert_non_null(commands);
+    if (!strstr(buf_str(&readme), commands)) fail_msg("README.md lacks the command list: run scripts/readme-help.sh");
+    buf_free(&readme);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_lists_every_option),
         cmocka_unit_test(test_help_alias),
         cmocka_unit_test(test_mistakes_suggest),
+        cmocka_unit_test(test_json_outputs),
+        cmocka_unit_test(test_command_line_masks_secrets),
+        cmocka_unit_test(test_readme_reference),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -224,7 +224,7 @@ function M.command_line(argv, mig)
       if key and secret[key] then shown = (name == "--set" and "--set=" or "") .. key .. "=****" end
     end
     shown = shown:gsub("(://[^/:@]+:)[^/@]+@", "%1****@")
-    if shown == "" or shown:find("[^%w%-_./=:@,+%%]") then shown = "'" .. shown:gsub("'", "'\\''") .. "'" end
+    if shown == "" or shown:gsub("%*%*%*%*", ""):find("[^%w%-_./=:@,+%%]") then shown = "'" .. shown:gsub("'", "'\\''") .. "'" end
     out[#out + 1] = shown
     prev = a
   end
