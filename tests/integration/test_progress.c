@@ -59,7 +59,7 @@ static int teardown(void **state)
 }
 
 /* Fills args with a real copy of a fresh table into an empty one. */
-static void copy_args(const char **args, char *src, char *dst, size_t cap, const char *extra)
+static void copy_args(const char **args, char *src, char *dst, size_t cap, const char *const *extra)
 {
     snprintf(src, cap, "psrc%d", ++tables);
     snprintf(dst, cap, "pdst%d", tables);
@@ -71,7 +71,7 @@ static void copy_args(const char **args, char *src, char *dst, size_t cap, const
     const char *base[] = {"run", MIGRATION, "--source", src, "--destination", dst, "--yes",
                           "--state-dir", state_dir, "--report", "/dev/null", NULL};
     for (const char *const *a = base; *a; a++) args[n++] = *a;
-    if (extra) args[n++] = extra;
+    for (; extra && *extra; extra++) args[n++] = *extra;
     args[n] = NULL;
 }
 
@@ -166,34 +166,46 @@ static void test_plain_lines_have_timestamps(void **state)
     buf_free(&err);
 }
 
-/* --log-format json: every line on stderr is a JSON object, progress too. */
+/* --log-format json: every line on stderr is a JSON object, progress too,
+ * with the throttles it met; --output json: the report on stdout. */
 static void test_json_log_lines(void **state)
 {
     (void)state;
     const char *args[24];
     char src[32], dst[32];
-    copy_args(args, src, dst, sizeof src, "--log-format=json");
+    const char *extra[] = {"--log-format=json", "--output", "json", NULL};
+    copy_args(args, src, dst, sizeof src, extra);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\": 0.1, \"faults\": [\"throttle\"], "
+                                                "\"fault_ops\": [\"Scan\", \"BatchWriteItem\"]}"), 0);
     buf out = BUF_INIT, err = BUF_INIT;
     int rc = test_mighost(fake.url, args, &out, &err);
+    test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
-    int lines = 0, phase_ends = 0;
+    json_object *report = json_tokener_parse(buf_str(&out));
+    if (!report) fail_msg("stdout is not the report: %s", buf_str(&out));
+    json_object *v;
+    assert_true(json_object_object_get_ex(report, "outcome", &v));
+    assert_string_equal(json_object_get_string(v), "ok");
+    json_object_put(report);
+    int lines = 0, phase_ends = 0, throttles = 0;
     char *copy = strdup(buf_str(&err));
     for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n")) {
         json_object *o = json_tokener_parse(l);
         if (!o || !json_object_is_type(o, json_type_object)) fail_msg("not a JSON object: %s", l);
-        json_object *v;
         assert_true(json_object_object_get_ex(o, "time", &v));
         assert_true(json_object_object_get_ex(o, "msg", &v));
         if (json_object_object_get_ex(o, "event", &v) && strcmp(json_object_get_string(v), "phase_end") == 0) {
             phase_ends++;
             assert_true(json_object_object_get_ex(o, "items", &v));
             assert_true(json_object_get_int64(v) > 0);
+            if (json_object_object_get_ex(o, "throttles", &v)) throttles += json_object_get_int(v);
         }
         json_object_put(o);
         lines++;
     }
     free(copy);
     assert_int_equal(phase_ends, 2);
+    assert_true(throttles > 0);
     assert_true(lines > phase_ends);
     buf_free(&out);
     buf_free(&err);
