@@ -20,7 +20,9 @@
 #include "testsupport.h"
 
 #define MIGRATION "tests/integration/migrations/sample_copy.lua"
-#define ITEMS 12000
+/* Items per table: long enough for a few redraws of the live line
+ * (MIGHOST_TEST_PROGRESS_ITEMS: fewer under valgrind, which is slower). */
+static int items = 12000;
 
 static test_server dynalite, fake;
 static char *tmp;
@@ -47,6 +49,8 @@ static void make_table(const char *name, int n)
 static int setup(void **state)
 {
     (void)state;
+    const char *n = getenv("MIGHOST_TEST_PROGRESS_ITEMS");
+    if (n && atoi(n) > 0) items = atoi(n);
     if (test_group_setup(&tmp, &dynalite, &fake, NULL) != 0) return -1;
     return test_fakeaws_config(&fake, "{\"fresh_table_stats\": true}");
 }
@@ -63,7 +67,7 @@ static void copy_args(const char **args, char *src, char *dst, size_t cap, const
 {
     snprintf(src, cap, "psrc%d", ++tables);
     snprintf(dst, cap, "pdst%d", tables);
-    make_table(src, ITEMS);
+    make_table(src, items);
     make_table(dst, 0);
     int n = 0;
     static char state_dir[600];
@@ -134,7 +138,8 @@ static void test_terminal_shows_eta_in_every_phase(void **state)
     expect_live_phase(buf_str(&term), "verify");
     /* The ETA came from a count, not from DescribeTable (ItemCount 0). */
     assert_null(strstr(buf_str(&term), "by ItemCount"));
-    assert_non_null(strstr(buf_str(&term), "by sampled segment"));
+    /* (which of the two comes first depends on the machine's speed) */
+    assert_true(strstr(buf_str(&term), "by sampled segment") || strstr(buf_str(&term), "by segments done"));
     assert_non_null(strstr(buf_str(&term), "by count of an earlier phase"));
     buf_free(&term);
 }
@@ -153,7 +158,7 @@ static void test_plain_lines_have_timestamps(void **state)
     const char *phases[] = {"copy", "verify", NULL};
     for (const char *const *p = phases; *p; p++) {
         char want[64];
-        snprintf(want, sizeof want, "Z [%s] %d items", *p, *p[0] == 'c' ? ITEMS : 2 * ITEMS);
+        snprintf(want, sizeof want, "Z [%s] %d items", *p, *p[0] == 'c' ? items : 2 * items);
         const char *at = strstr(buf_str(&err), want);
         if (!at) fail_msg("no final line '%s' in:\n%s", want, buf_str(&err));
         /* 2026-12-02T11:00:00Z [copy] ... at the start of a line. */
