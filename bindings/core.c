@@ -85,6 +85,8 @@ int luaopen_mighost(lua_State *L)
         lua_setfield(L, -2, exits[i].name);
     }
     lua_setfield(L, -2, "EXIT");
+    lua_pushboolean(L, log_is_json());
+    lua_setfield(L, -2, "log_json");
     return 1;
 }
 

@@ -24,6 +24,7 @@
  *   sys.endpoints() -> {{service=, url=, custom=, loopback=}...} | nil, message
  *       where each service's calls go (custom: not the region's public one)
  *   sys.migrations_dir() -> where packaged migrations live
+ *   sys.closest(word, {names...}) -> the name a typo most likely meant | nil
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +41,7 @@
 
 #include "bindings.h"
 #include "paths.h"
+#include "cli.h"
 #include "runtime.h"
 #include "sigv4.h"
 
@@ -437,6 +439,27 @@ static int l_migrations_dir(lua_State *L)
     return 1;
 }
 
+static int l_closest(lua_State *L)
+{
+    const char *word = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 2);
+    if (n > 1000) n = 1000;
+    const char **names = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *names, 0);
+    int k = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        const char *s = lua_tostring(L, -1);
+        lua_pop(L, 1);  /* the string stays in the table */
+        if (s) names[k++] = s;
+    }
+    names[k] = NULL;
+    const char *near = cli_closest(word, names);
+    if (near) lua_pushstring(L, near);
+    else lua_pushnil(L);
+    return 1;
+}
+
 int luaopen_mighost_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -448,6 +471,7 @@ int luaopen_mighost_sys(lua_State *L)
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
         {"migrations_dir", l_migrations_dir}, {"endpoints", l_endpoints},
         {"can_create", l_can_create}, {"shown", l_shown}, {"state_saved", l_state_saved},
+        {"migrations_dir", l_migrations_dir}, {"closest", l_closest},
         {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

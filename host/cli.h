@@ -2,6 +2,8 @@
 #ifndef MIGHOST_CLI_H
 #define MIGHOST_CLI_H
 
+#include <stdio.h>
+
 #include "aws.h"
 
 /* Exit codes users rely on (see README). */
@@ -13,6 +15,22 @@ enum {
     EXIT_SCRIPT = 4,
     EXIT_INTERRUPTED = 130
 };
+
+/* One option of a command: its name, its value's placeholder (NULL for a
+ * flag) and one line of help. Tables end with a {NULL} entry; the parser
+ * matches against the same table the help prints. */
+typedef struct cli_option {
+    const char *name;
+    const char *arg;
+    const char *help;
+} cli_option;
+
+void cli_print_options(FILE *f, const cli_option *opts);
+/* The entry argv matches ("--name" or "--name=value"), or NULL. */
+const cli_option *cli_find_option(const cli_option *opts, const char *arg);
+/* The name closest to word (a typo's likely meaning), or NULL if none is
+ * close. names ends with NULL. */
+const char *cli_closest(const char *word, const char *const *names);
 
 /* Options every command that talks to AWS accepts. */
 typedef struct cli_common {
@@ -32,7 +50,7 @@ typedef struct cli_common {
 /* If argv[*i] is a common option, consume it (and its value) and return 1;
  * 0 if it is not one; -1 (after printing why) if its value is missing or bad. */
 int cli_common_option(cli_common *o, int argc, char **argv, int *i);
-extern const char cli_common_help[];
+extern const cli_option cli_common_options[];
 
 /* Build a client from the common options: region resolved, endpoints
  * checked. Returns NULL after printing an error (exit code 2). */

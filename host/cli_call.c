@@ -179,14 +179,22 @@ int cmd_call(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(call_help, stdout);
-            fputs(cli_common_help, stdout);
+            cli_print_options(stdout, cli_common_options);
+            printf("  %-24s %s\n", "--help", "this help");
             return EXIT_OK;
         }
         int r = cli_common_option(&common, argc, argv, &i);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
         if (argv[i][0] == '-' && argv[i][1] == '-') {
-            fprintf(stderr, "mighost: unknown option %s (see mighost call --help)\n", argv[i]);
+            const char *names[32];
+            int n = 0;
+            for (const cli_option *c = cli_common_options; c->name && n < 30; c++) names[n++] = c->name;
+            names[n++] = "--help";
+            names[n] = NULL;
+            const char *near = cli_closest(argv[i], names);
+            fprintf(stderr, "mighost: unknown option %s%s%s%s (see mighost call --help)\n", argv[i],
+                    near ? ": did you mean " : "", near ? near : "", near ? "?" : "");
             return EXIT_USAGE;
         }
         if (npos == 3) {

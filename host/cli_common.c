@@ -7,21 +7,23 @@
 
 #include "log.h"
 
-const char cli_common_help[] =
-    "  --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)\n"
-    "  --profile NAME           profile in ~/.aws/config and ~/.aws/credentials\n"
-    "  --endpoint-url URL       send every service to URL (http only for loopback)\n"
-    "  --endpoint-url SVC=URL   send one service (dynamodb, lambda, ...) to URL\n"
-    "  --concurrency N          requests in flight at once (default 64)\n"
-    "  --segments N             parallel scan segments for migrations (default 4)\n"
-    "  --max-attempts N         attempts per request, retries included (default 10)\n"
-    "  --timeout SECONDS        per-request timeout (default 60)\n"
-    "  --credential-process-timeout SECONDS\n"
-    "                           stop a profile's credential_process after this (default 60)\n"
-    "  --max-outage SECONDS     how long to wait for an endpoint that stopped answering\n"
-    "                           before giving up with exit 3 (default 900)\n"
-    "  --log-level LEVEL        error, warn, info (default) or debug\n"
-    "  --log-format FORMAT      text (default) or json\n";
+const cli_option cli_common_options[] = {
+    {"--region", "REGION", "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile)"},
+    {"--profile", "NAME", "profile in ~/.aws/config and ~/.aws/credentials"},
+    {"--endpoint-url", "[SVC=]URL", "send every service (or one: dynamodb, lambda, ...) to URL; "
+                                    "http only for loopback"},
+    {"--concurrency", "N", "requests in flight at once (default 64)"},
+    {"--segments", "N", "parallel scan segments for migrations (default 4)"},
+    {"--max-attempts", "N", "attempts per request, retries included (default 10)"},
+    {"--timeout", "SECONDS", "per-request timeout (default 60)"},
+    {"--credential-process-timeout", "SECONDS",
+     "stop a profile's credential_process after this long (default 60)"},
+    {"--max-outage", "SECONDS", "how long to wait for an endpoint that stopped answering before "
+                                "giving up with exit 3 (default 900)"},
+    {"--log-level", "LEVEL", "error, warn, info (default) or debug"},
+    {"--log-format", "FORMAT", "text (default) or json (every line on stderr a JSON object)"},
+    {NULL, NULL, NULL}
+};
 
 static const char *value_of(int argc, char **argv, int *i, const char *name)
 {
@@ -33,12 +35,6 @@ static const char *value_of(int argc, char **argv, int *i, const char *name)
         return NULL;
     }
     return argv[++*i];
-}
-
-static int matches(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
 static int positive(const char *name, const char *v, long *out)
@@ -58,15 +54,9 @@ static int positive(const char *name, const char *v, long *out)
 
 int cli_common_option(cli_common *o, int argc, char **argv, int *i)
 {
-    static const char *const names[] = {"--region", "--profile", "--endpoint-url",
-                                        "--concurrency", "--segments", "--max-attempts", "--timeout",
-                                        "--credential-process-timeout",
-                                        "--max-outage",
-                                        "--log-level", "--log-format", NULL};
-    const char *name = NULL;
-    for (const char *const *n = names; *n; n++)
-        if (matches(argv[*i], *n)) name = *n;
-    if (!name) return 0;
+    const cli_option *opt = cli_find_option(cli_common_options, argv[*i]);
+    if (!opt) return 0;
+    const char *name = opt->name;
     const char *v = value_of(argc, argv, i, name);
     if (!v) return -1;
     long num;

@@ -19,9 +19,42 @@ static const char eval_help[] =
     "\n"
     "Runs a chunk of Lua code as a mighost task, with the AWS bindings.\n"
     "\n"
-    "options:\n"
-    "  --dry-run                validate and record writes instead of sending them\n"
-    "  --plan FILE              with --dry-run: write the would-be writes (JSON lines)\n";
+    "options:\n";
+
+/* The options C parses for run and eval; the runner's own (Lua) options
+ * are in bindings/lua/mighost/runner/params.lua. */
+static const cli_option plan_option[] = {
+    {"--plan", "FILE", "with --dry-run: write every would-be write as a JSON line"},
+    {NULL, NULL, NULL}
+};
+static const cli_option eval_options[] = {
+    {"--dry-run", NULL, "validate and record writes instead of sending them"},
+    {"--plan", "FILE", "with --dry-run: write the would-be writes (JSON lines)"},
+    {"--help", NULL, "this help"},
+    {NULL, NULL, NULL}
+};
+
+/* MIGHOST_ARGS.c_options: the options C parsed, for the runner's help and
+ * suggestions. */
+static void push_options(lua_State *L, const cli_option *const *tables)
+{
+    lua_newtable(L);
+    int n = 0;
+    for (const cli_option *const *t = tables; *t; t++) {
+        for (const cli_option *o = *t; o->name; o++) {
+            lua_createtable(L, 0, 3);
+            lua_pushstring(L, o->name);
+            lua_setfield(L, -2, "name");
+            if (o->arg) {
+                lua_pushstring(L, o->arg);
+                lua_setfield(L, -2, "arg");
+            }
+            lua_pushstring(L, o->help);
+            lua_setfield(L, -2, "help");
+            lua_rawseti(L, -2, ++n);
+        }
+    }
+}
 
 /* Packaged name ("vams/v2.4-to-v2.5") or a path to a .lua file. */
 static char *find_script(const char *name)
@@ -74,17 +107,25 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     cli_common common;
     memset(&common, 0, sizeof common);
     int dry_run = 0, source_dir = 0, eval = strcmp(cmd, "eval") == 0;
+    /* Only run and eval reach AWS; the other commands' options are all the
+     * runner's, and it refuses unknown ones. */
+    int aws_cmd = eval || strcmp(cmd, "run") == 0;
     const char *plan = NULL;
     /* What the runner sees: everything C does not consume. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, positional = 0;
     if (eval && wants_help(argc, argv)) {
         fputs(eval_help, stdout);
-        fputs(cli_common_help, stdout);
+        cli_print_options(stdout, eval_options);
+        cli_print_options(stdout, cli_common_options);
         free(rest);
         return EXIT_OK;
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && !aws_cmd; i++) {
+        if (argv[i][0] != '-') positional++;
+        rest[nrest++] = argv[i];
+    }
+    for (int i = 1; i < argc && aws_cmd; i++) {
         /* After a plain script's name, everything is the script's. */
         if (positional && (eval || strcmp(cmd, "run") == 0) && !strstr(argv[i], "--")) {
             rest[nrest++] = argv[i];
@@ -104,7 +145,7 @@ int cmd_lua(int argc, char **argv, const char *cmd)
             if (argv[i][12] != '=' && i + 1 < argc) rest[nrest++] = argv[++i];
             continue;
         }
-        if (strcmp(argv[i], "--plan") == 0 || strncmp(argv[i], "--plan=", 7) == 0) {
+        if (cli_find_option(plan_option, argv[i])) {
             plan = argv[i][6] == '=' ? argv[i] + 7 : (i + 1 < argc ? argv[++i] : NULL);
             if (!plan) {
                 fprintf(stderr, "mighost: --plan needs a file name\n");
@@ -157,7 +198,11 @@ int cmd_lua(int argc, char **argv, const char *cmd)
                 strcmp(cmd, "check") == 0) && !wants_help(argc, argv)) {
         int k = 0;
         while (k < nrest && rest[k][0] == '-') k++;
-        if (k < nrest) {
+        /* describe and check: the first argument that names a script (an
+         * option's value such as --output json comes before it). */
+        for (int j = k; !aws_cmd && j < nrest && !script; j++)
+            if (rest[j][0] != '-') script = find_script(rest[j]);
+        if (k < nrest && !script && aws_cmd) {
             script = find_script(rest[k]);
             if (!script) {
                 buf sh = BUF_INIT;
@@ -206,6 +251,16 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     lua_setfield(L, -2, "concurrency");
     lua_pushboolean(L, aws != NULL);
     lua_setfield(L, -2, "aws");
+    const cli_option *const c_options[] = {plan_option, cli_common_options, NULL};
+    push_options(L, c_options);
+    lua_setfield(L, -2, "c_options");
+    /* The whole command line (for the report and the resume command). */
+    lua_createtable(L, argc, 0);
+    for (int k = 0; k < argc; k++) {
+        lua_pushstring(L, argv[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "argv");
     lua_setglobal(L, "MIGHOST_ARGS");
     sys_install_signal_handlers();
     buf code = BUF_INIT;

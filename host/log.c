@@ -17,6 +17,7 @@ static const char *const names[] = {"error", "warn", "info", "debug"};
 void log_set_level(log_level level) { current = level; }
 log_level log_get_level(void) { return current; }
 void log_set_json(int on) { as_json = on; }
+int log_is_json(void) { return as_json; }
 
 int log_parse_level(const char *name)
 {

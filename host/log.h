@@ -10,6 +10,7 @@ typedef enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level;
 void log_set_level(log_level level);
 log_level log_get_level(void);
 void log_set_json(int on);
+int log_is_json(void);
 /* Accepts error|warn|warning|info|debug (any case). -1 if unknown. */
 int log_parse_level(const char *name);
 

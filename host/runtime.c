@@ -63,11 +63,18 @@ const char *runtime_migrations_dir(void)
     return found;
 }
 
+/* As text, or a JSON line with --log-format json. */
+static void script_error(const char *msg)
+{
+    if (log_is_json()) log_error("script error: %s", msg);
+    else fprintf(stderr, "mighost: script error: %s\n", msg);
+}
+
 static void report_orphan(const char *msg, void *ud)
 {
     runtime *rt = ud;
     rt->errors++;
-    fprintf(stderr, "mighost: script error: %s\n", msg);
+    script_error(msg);
 }
 
 runtime *runtime_new(const runtime_options *opt)
@@ -139,7 +146,7 @@ static int run_main(runtime *rt, int nargs)
 
 static int load_failed(lua_State *L)
 {
-    fprintf(stderr, "mighost: script error: %s\n", lua_tostring(L, -1));
+    script_error(lua_tostring(L, -1));
     lua_pop(L, 1);
     return EXIT_SCRIPT;
 }

@@ -80,6 +80,7 @@ function handle (ctx, req, res, body) {
   if (fault === 'drop') return req.socket.destroy() // no answer at all
   forward(ctx, req, res, op, split ? split.body : body, (status, headers, out) => {
     if (split && status === 200) out = mergeUnprocessed(op, out, split)
+    if (op === 'DescribeTable' && status === 200 && ctx.cfg.fresh_table_stats) out = freshStats(out)
     const h = { 'Content-Type': headers['content-type'] || 'application/x-amz-json-1.0' }
     // A wrong checksum: the client must detect it and retry.
     if (fault === 'crc') h['x-amz-crc32'] = '1234567'
@@ -88,6 +89,14 @@ function handle (ctx, req, res, body) {
     if (fault === 'slow') setTimeout(() => send(ctx, req, res, status, h, out), ctx.cfg.slow_ms)
     else send(ctx, req, res, status, h, out)
   })
+}
+
+// DescribeTable as real DynamoDB answers for a new table (its counts are
+// refreshed about every six hours): ItemCount and TableSizeBytes 0.
+function freshStats (out) {
+  const doc = JSON.parse(out)
+  if (doc.Table) { doc.Table.ItemCount = 0; doc.Table.TableSizeBytes = 0 }
+  return JSON.stringify(doc)
 }
 
 function forward (ctx, req, res, op, body, done) {

@@ -275,13 +275,39 @@ static void test_interrupt_saves_state(void **state)
                            "--state-dir", states, "--quiet", NULL};
     assert_int_equal(test_mighost(dynalite.url, plain, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "pass --resume"));
-    const char *resume[] = {"run", MIGRATION, "--source", "isrc", "--destination", "idst", "--yes",
-                            "--state-dir", states, "--resume", "--quiet", "--report", "/dev/null",
-                            NULL};
-    assert_int_equal(test_mighost(dynalite.url, resume, &out, &err), 0);
+    /* mighost status shows the run interrupted, and the command resuming it. */
+    const char *status_text[] = {"status", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, status_text, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "tests/sample-copy  INTERRUPTED  -/us-east-1  started "));
+    assert_non_null(strstr(buf_str(&out), "  stopped in phase copy ("));
+    assert_non_null(strstr(buf_str(&out), "  resume: mighost run " MIGRATION " --source isrc"));
+    const char *status_json[] = {"status", "tests/sample-copy", "--output", "json", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, status_json, &out, &err), 0);
+    json_object *doc = json_tokener_parse(buf_str(&out));
+    assert_non_null(doc);
+    assert_string_equal(json_object_get_string(test_json_get(doc, "runs.0.status")), "interrupted");
+    assert_string_equal(json_object_get_string(test_json_get(doc, "runs.0.phase")), "copy");
+    char *resume_cmd = strdup(json_object_get_string(test_json_get(doc, "runs.0.resume")));
+    json_object_put(doc);
+    /* Run exactly what it says (no shell quoting is needed for these words). */
+    const char *resume[32];
+    int n = 0;
+    for (char *w = strtok(resume_cmd, " "); w && n < 31; w = strtok(NULL, " "))
+        if (n > 0 || strcmp(w, "mighost") != 0) resume[n++] = w;
+    resume[n] = NULL;
+    assert_string_equal(resume[n - 1], "--resume");
+    assert_int_equal(test_mighost(NULL, resume, &out, &err), 0);
+    free(resume_cmd);
     long stamped, all;
     count_table("idst", "v2", &stamped, &all);
     assert_int_equal(all, 19800);
+    assert_int_equal(test_mighost(NULL, status_text, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "tests/sample-copy  FINISHED  "));
+    assert_null(strstr(buf_str(&out), "resume:"));
+    /* Another migration's name lists nothing. */
+    const char *other[] = {"status", "vams/v2.4-to-v2.5", "--state-dir", states, NULL};
+    assert_int_equal(test_mighost(NULL, other, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "no runs in "));
     free(states);
     buf_free(&out);
     buf_free(&err);
@@ -371,34 +397,71 @@ static void test_script_error_exit_4(void **state)
     buf_free(&err);
 }
 
+/* A parameter from --stack: the report's value for it. */
+static void expect_stack_values(const test_server *cfn, const char *stack, const char *source,
+                                const char *destination)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *report = test_path_join(tmp, "stack.json");
+    const char *args[] = {"run", MIGRATION, "--stack", stack, "--dry-run", "--report", report, NULL};
+    int rc = test_mighost(cfn->url, args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    json_object *r = test_json_read(report), *p, *v;
+    assert_true(json_object_object_get_ex(r, "parameters", &p));
+    assert_true(json_object_object_get_ex(p, "source", &v));
+    assert_string_equal(json_object_get_string(v), source);
+    assert_true(json_object_object_get_ex(p, "destination", &v));
+    assert_string_equal(json_object_get_string(v), destination);
+    json_object_put(r);
+    free(report);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Stacks shaped as CDK makes them: an output on the stack keeps its id, one
+ * inside a construct gets the construct path and eight hex digits; tables
+ * with no output are resources, possibly of a nested stack, matched by
+ * construct id exactly (SourceTableV2 is a different construct). */
 static void test_stack_fills_parameters(void **state)
 {
     (void)state;
     char *stacks = test_path_join(tmp, "stacks.json");
-    test_write_file(stacks, "{\"prod\": {\"SourceTableB1C2D3\": \"rsrc\", "
-                            "\"DestinationTableE4F5\": \"rdst\", \"Other\": \"x\"}}");
+    test_write_file(stacks,
+        "{\"prod\": {\"SourceTable\": \"rsrc\", \"SourceTableV2\": \"wrong\", "
+        "            \"StorageDestinationTable1A2B3C4D\": \"rdst\", \"Other\": \"x\"},\n"
+        " \"nested\": {\"Outputs\": {\"SourceTableV2Name\": \"wrong\"}, \"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"SourceTableV20F1E2D3C\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTableaaaa0000\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTableRole9A8B7C6D\", \"ResourceType\": \"AWS::IAM::Role\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTable5E6F7A8B\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"rsrc\"},\n"
+        "   {\"LogicalResourceId\": \"StorageNestedStackStorageNestedStackResource11223344\", \"ResourceType\": \"AWS::CloudFormation::Stack\", \"PhysicalResourceId\": \"nested-Storage-ABC\"}]},\n"
+        " \"nested-Storage-ABC\": {\"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"StorageDestinationTableV2CAFEF00D\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"StorageDestinationTableDEADBEEF\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"rdst\"}]},\n"
+        " \"twice\": {\"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"SourceTable11111111\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"a\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTable22222222\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"b\"}]}}\n");
     test_server cfn = {0};
     const char *fargs[] = {"--upstream", dynalite.url, "--stacks-file", stacks, NULL};
     assert_int_equal(test_fakeaws_start(&cfn, fargs), 0);
-    buf out = BUF_INIT, err = BUF_INIT;
-    char *report = test_path_join(tmp, "stack.json");
-    const char *args[] = {"run", MIGRATION, "--stack", "prod", "--dry-run", "--report", report, NULL};
-    assert_int_equal(test_mighost(cfn.url, args, &out, &err), 0);
+    expect_stack_values(&cfn, "prod", "rsrc", "rdst");
     assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:DescribeStacks"), 1);
+    assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:ListStackResources"), 0);
+    /* Resources over pages of two, the nested stack followed. */
+    assert_int_equal(test_fakeaws_config(&cfn, "{\"stack_resource_page\": 2}"), 0);
+    expect_stack_values(&cfn, "nested", "rsrc", "rdst");
+    assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:ListStackResources"), 4);
     assert_int_equal(test_fakeaws_stat(&cfn, "signature_failures"), 0);
-    json_object *r = test_json_read(report), *p, *v;
-    assert_true(json_object_object_get_ex(r, "parameters", &p));
-    assert_true(json_object_object_get_ex(p, "source", &v));
-    assert_string_equal(json_object_get_string(v), "rsrc");
-    assert_true(json_object_object_get_ex(p, "destination", &v));
-    assert_string_equal(json_object_get_string(v), "rdst");
-    json_object_put(r);
+    buf out = BUF_INIT, err = BUF_INIT;
+    /* Two resources of one construct id: an error naming both, exit 2. */
+    const char *twice[] = {"run", MIGRATION, "--stack", "twice", "--dry-run", NULL};
+    assert_int_equal(test_mighost(cfn.url, twice, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "SourceTable11111111 and SourceTable22222222 both match SourceTable"));
     /* An unknown stack is a clear error. */
     const char *missing[] = {"run", MIGRATION, "--stack", "nope", "--dry-run", NULL};
     assert_int_equal(test_mighost(cfn.url, missing, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "Stack with id nope does not exist"));
     test_server_stop(&cfn);
-    free(report);
     free(stacks);
     buf_free(&out);
     buf_free(&err);

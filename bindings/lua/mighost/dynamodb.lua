@@ -517,7 +517,14 @@ end
 -- page is up to 1 MB of JSON) whatever the table's size. Returns an
 -- iterator and a to-be-closed value that stops the producers if the loop
 -- ends early.
-local function pages(op, o)
+-- Parallel scans' progress, for the runner's ETA: per table and number of
+-- segments, the segments finished, the items they held and the items seen
+-- by all (COUNT scans are not tracked).
+local scan_progress = {}
+function M.scan_progress() return scan_progress end
+function M.reset_scan_progress() scan_progress = {} end
+
+local function pages(op, o, per_item)
   local t = need_table(o)
   local segments = {}
   if o.segment then                      -- one segment of a parallel scan
@@ -546,6 +553,12 @@ local function pages(op, o)
 
   local function produce(seg)
     local start = seg.start
+    local track, seen = nil, 0
+    if seg.total and o.select ~= "COUNT" then
+      local k = t .. "#" .. seg.total
+      track = scan_progress[k] or {table = t, total = seg.total, done = 0, items_done = 0, items_seen = 0}
+      scan_progress[k] = track
+    end
     repeat
       while slots >= capacity and not stopped do
         waiting[#waiting + 1] = mh.current()
@@ -558,10 +571,14 @@ local function pages(op, o)
       local items = resp.Items or {}
       local s = table_stats(t)
       s.items_read = s.items_read + #items
+      seen = seen + #items
+      if track and resp.LastEvaluatedKey == nil then
+        track.done, track.items_done = track.done + 1, track.items_done + seen
+      end
       start = resp.LastEvaluatedKey
       tail = tail + 1
       queue[tail] = {items = items, last_key = start, segment = seg.n, count = resp.Count,
-                     scanned_count = resp.ScannedCount, done = start == nil}
+                     scanned_count = resp.ScannedCount, done = start == nil, track = track}
       wake_consumer()
     until start == nil
     live = live - 1
@@ -579,6 +596,8 @@ local function pages(op, o)
         head = head + 1
         slots = slots - 1
         wake_producer()
+        -- Seen when handed over (item by item for item_iter), not when fetched.
+        if p.track and not per_item then p.track.items_seen = p.track.items_seen + #p.items end
         return p
       end
       if live == 0 then return nil end
@@ -594,7 +613,7 @@ local function pages(op, o)
 end
 
 local function item_iter(op, o)
-  local next_page, closer = pages(op, o)
+  local next_page, closer = pages(op, o, true)
   local page, i, left = nil, 0, o.max_items
   return function()
     if left and left <= 0 then return nil end
@@ -602,6 +621,7 @@ local function item_iter(op, o)
       if page and i < #page.items then
         i = i + 1
         if left then left = left - 1 end
+        if page.track then page.track.items_seen = page.track.items_seen + 1 end
         return page.items[i], page
       end
       page, i = next_page(), 0

@@ -6,6 +6,8 @@ local mh = require "mighost"
 local sys = require "mighost.sys"
 local params = require "mighost.runner.params"
 local lifecycle = require "mighost.runner.lifecycle"
+local cli = require "mighost.runner.cli"
+local json = require "mighost.json"
 
 local M = {}
 
@@ -20,43 +22,6 @@ local function usage_error(msg)
 end
 M.usage_error = usage_error
 
-local RUN_HELP = [[
-usage: mighost run NAME|FILE [options] [migration options]
-
-Runs a migration: pre-flight checks, a confirmation, its phases in order,
-verification, a JSON report and a summary. A FILE that does not return a
-migration table runs as a plain script.
-
-options:
-  --config FILE            JSON parameters (keys as the migration declares them;
-                           _comment* and comments keys are ignored)
-  --set KEY=VALUE          one parameter (repeatable)
-  --stack NAME             fill parameters from a CloudFormation stack's outputs
-  --dry-run                read for real, validate and record writes, send none
-  --plan FILE              with --dry-run: every would-be write as a JSON line
-  --source-dir DIR         offline evaluation: read the tables from DynamoDB export
-                           files in DIR instead of AWS (implies --dry-run; no AWS
-                           access, region or credentials needed; see the README)
-  --verify-only            only the verification phases
-  --limit N                stop after N source items per phase (a trial run)
-  --report FILE            where to write the JSON report
-                           (default mighost-report-NAME-TIMESTAMP.json)
-  --resume                 continue an interrupted run from its checkpoints
-  --fresh                  start over even if an unfinished run exists
-  --state-dir DIR          checkpoints (default $XDG_STATE_HOME/mighost or
-                           ~/.local/state/mighost)
-  --yes                    do not ask for confirmation (needed without a terminal)
-  --quiet                  no progress lines
-  --max-read-rate N        hold reads to N capacity units per second
-  --max-write-rate N       hold writes to N capacity units per second
-  --sample N               (dry-run) show N source items and what would be written
-  --backup                 before the first write, an on-demand backup of each table
-                           the run writes, waited for until AVAILABLE
-  --require-backup         refuse a real run unless each table it writes has
-                           point-in-time recovery on or --backup is given
-  --backup-timeout SECONDS how long to wait for the backups (default 1800)
-The migration's own parameters are options too: --NAME VALUE (see describe).
-]]
 
 local function load_migration(path)
   local chunk, err = loadfile(path, "t")
@@ -79,7 +44,7 @@ end
 
 local function run(args)
   for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then io.stdout:write(RUN_HELP); return end
+    if a == "--help" or a == "-h" then io.stdout:write(cli.help("run", args)); return end
   end
   if not args.script then return usage_error("run: which migration? (see mighost list)") end
   -- The first positional argument is the script. A plain script gets what
@@ -129,47 +94,71 @@ local function packaged()
 end
 M.packaged = packaged
 
+-- Parses a simple command's arguments; nil after printing help or an error.
+local function parsed(cmd, args)
+  local o, err = cli.parse(cmd, args)
+  if not o then return usage_error(err) end
+  if o.help then io.stdout:write(cli.help(cmd, args)); return end
+  return o
+end
+
+local function missing_script(cmd, o)
+  if not o.positional[1] then return cmd .. ": which migration? (see mighost list)" end
+  return ("%s: no migration or script named '%s' (see mighost list)"):format(cmd, o.positional[1])
+end
+
 local function list(args)
-  for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then
-      io.stdout:write("usage: mighost list\n\nThe packaged migrations, one line each.\n")
-      return
-    end
-  end
+  local o = parsed("list", args)
+  if not o then return end
+  local rows = json.array()
   for _, m in ipairs(packaged()) do
     local ok, mig = pcall(M.load, m.path)
-    local desc = ok and mig and (mig.description or ""):match("^[^\n]*") or
-      ("(cannot load: " .. tostring(mig) .. ")")
-    print(("%-28s %s"):format(m.name, desc))
+    local desc = ok and mig and (mig.description or ""):match("^[^\n]*") or nil
+    rows[#rows + 1] = {name = m.name, description = desc, path = m.path,
+                       error = not ok and tostring(mig) or nil}
+  end
+  if o.output == "json" then return print(json.encode(rows)) end
+  for _, r in ipairs(rows) do
+    print(("%-28s %s"):format(r.name, r.description or ("(cannot load: " .. r.error .. ")")))
   end
 end
 
 local function describe(args)
-  for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then
-      io.stdout:write("usage: mighost describe NAME|FILE\n\nParameters (types, defaults, "
-        .. "config keys, stack outputs), phases and the tables read and written.\n")
-      return
-    end
-  end
-  if not args.script then return usage_error("describe: which migration?") end
+  local o = parsed("describe", args)
+  if not o then return end
+  if not args.script then return usage_error(missing_script("describe", o)) end
   local mig = M.load(args.script)
   if not mig then return usage_error(args.script .. " is a plain script, not a migration") end
+  if o.output == "json" then return print(json.encode(lifecycle.describe_data(mig))) end
   io.stdout:write(lifecycle.describe(mig))
 end
 
 local function check(args)
-  for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then
-      io.stdout:write("usage: mighost check FILE\n\nLoads and validates a migration; "
-        .. "no AWS access.\n")
-      return
-    end
-  end
-  if not args.script then return usage_error("check: which file?") end
+  local o = parsed("check", args)
+  if not o then return end
+  if not args.script then return usage_error(missing_script("check", o)) end
   local mig = M.load(args.script)
   if not mig then return usage_error(args.script .. " does not return a migration table") end
+  if o.output == "json" then
+    return print(json.encode({name = mig.name, ok = true, parameters = #(mig.params or {}),
+                              phases = #mig.phases}))
+  end
   print(("%s: ok (%d parameters, %d phases)"):format(mig.name, #(mig.params or {}), #mig.phases))
+end
+
+-- `mighost status [NAME]`: the runs in the state folder.
+local function status(args)
+  local o = parsed("status", args)
+  if not o then return end
+  local st = require "mighost.runner.status"
+  local default_dir = require("mighost.runner.state").default_dir()
+  local dir = o.state_dir or default_dir
+  local rows = st.rows(dir, o.positional[1], default_dir)
+  if o.output == "json" then
+    print(json.encode({state_dir = dir, runs = json.array(rows)}))
+  else
+    io.stdout:write(st.text(rows, dir))
+  end
 end
 
 -- `mighost new NAME`: a starting migration that passes `check` as written.
@@ -228,16 +217,10 @@ return {
 ]==]
 
 local function new(args)
-  local name
-  for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then
-      io.stdout:write("usage: mighost new NAME [FILE]\n\nWrites FILE (default NAME.lua, with / "
-        .. "turned into -) holding a starting migration: declared parameters, one copy phase and "
-        .. "a verification. It passes `mighost check` as written.\n")
-      return
-    end
-    if a:sub(1, 1) ~= "-" then if not name then name = a else args.file = a end end
-  end
+  local o = parsed("new", args)
+  if not o then return end
+  local name = o.positional[1]
+  args.file = o.positional[2]
   if not name then return usage_error("new: which name? (e.g. mighost new acme/add-version)") end
   if not name:match("^[%w_%-./]+$") then
     return usage_error("new: a name is letters, digits, '-', '_', '.' and '/'")
@@ -251,7 +234,9 @@ local function new(args)
 end
 
 function M.main(cmd, args)
-  local commands = {run = run, list = list, describe = describe, check = check, new = new}
+  if mh.log_json and io.type(io.stderr) == "file" then io.stderr = cli.json_stderr(io.stderr) end
+  local commands = {run = run, list = list, describe = describe, check = check, new = new,
+                    status = status}
   return commands[cmd](args)
 end
 

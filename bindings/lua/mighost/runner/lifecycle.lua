@@ -95,41 +95,62 @@ local function phase_tables(ph)
   return reads, writes
 end
 
+-- What `mighost describe` shows, as data (its --output json).
+function M.describe_data(mig)
+  local json = require "mighost.json"
+  local d = {name = mig.name, description = mig.description, parameters = json.array(),
+             phases = json.array(), stack_fills = json.array()}
+  for _, p in ipairs(mig.params or {}) do
+    local keys = params.config_keys(p)
+    table.remove(keys, 1)
+    d.parameters[#d.parameters + 1] = {name = p.name, option = params.flag_of(p), type = p.type or "string",
+      required = p.required or false, default = p.default, doc = p.doc,
+      config_keys = json.array(keys), stack_output = p.stack_output, stack_resource = p.stack_resource,
+      stack_retained_table = p.stack_retained_table, key = p.key}
+    if p.stack_output or p.stack_resource or p.stack_retained_table then
+      d.stack_fills[#d.stack_fills + 1] = p.name
+    end
+  end
+  for i, ph in ipairs(mig.phases) do
+    local reads, writes = phase_tables(ph)
+    d.phases[i] = {name = ph.name, kind = ph.copy and "copy" or ph.verify and "verify" or "run",
+                   reads = json.array(reads), writes = json.array(writes), doc = ph.doc}
+  end
+  return d
+end
+
 function M.describe(mig)
+  local d = M.describe_data(mig)
   local out = {}
   local function w(fmt, ...) out[#out + 1] = fmt:format(...) end
-  w("%s\n", mig.name)
-  if mig.description then w("\n%s\n", mig.description) end
+  w("%s\n", d.name)
+  if d.description then w("\n%s\n", d.description) end
   w("\nparameters:\n")
-  for _, p in ipairs(mig.params or {}) do
-    local bits = {p.type or "string"}
+  for _, p in ipairs(d.parameters) do
+    local bits = {p.type}
     if p.required then bits[#bits + 1] = "required" end
     if p.default ~= nil then bits[#bits + 1] = "default " .. tostring(p.default) end
-    w("  %-28s %s\n", params.flag_of(p) .. (p.type == "boolean" and "" or " VALUE"),
-      table.concat(bits, ", "))
+    w("  %-28s %s\n", p.option .. (p.type == "boolean" and "" or " VALUE"), table.concat(bits, ", "))
     if p.doc then w("      %s\n", p.doc) end
-    local keys = params.config_keys(p)
-    if #keys > 1 then w("      config key: %s\n", table.concat(keys, ", ", 2)) end
-    if p.stack_output then w("      stack output: %s* (with --stack)\n", p.stack_output) end
+    if #p.config_keys > 0 then w("      config key: %s\n", table.concat(p.config_keys, ", ")) end
+    if p.stack_output then w("      stack output: %s (with --stack)\n", p.stack_output) end
+    if p.stack_resource then w("      stack resource: %s (with --stack, nested stacks included)\n", p.stack_resource) end
+    if p.stack_retained_table then
+      w("      table kept by the stack: STACK-%s…-… (with --stack)\n", (p.stack_retained_table:gsub("[^%w]", "")))
+    end
     if p.key then
       w("      key schema: %s%s\n", p.key.hash, p.key.range and (", " .. p.key.range) or "")
     end
   end
   w("\nphases:\n")
-  for i, ph in ipairs(mig.phases) do
-    local kind = ph.copy and "copy" or ph.verify and "verify" or "run"
-    local reads, writes = phase_tables(ph)
-    w("  %d. %-24s %-7s", i, ph.name, kind)
-    if #reads > 0 then w(" reads %s", table.concat(reads, ", ")) end
-    if #writes > 0 then w(" writes %s", table.concat(writes, ", ")) end
+  for i, ph in ipairs(d.phases) do
+    w("  %d. %-24s %-7s", i, ph.name, ph.kind)
+    if #ph.reads > 0 then w(" reads %s", table.concat(ph.reads, ", ")) end
+    if #ph.writes > 0 then w(" writes %s", table.concat(ph.writes, ", ")) end
     w("\n")
     if ph.doc then w("      %s\n", ph.doc) end
   end
-  local stackable = {}
-  for _, p in ipairs(mig.params or {}) do
-    if p.stack_output then stackable[#stackable + 1] = p.name end
-  end
-  if #stackable > 0 then w("\n--stack NAME fills: %s\n", table.concat(stackable, ", ")) end
+  if #d.stack_fills > 0 then w("\n--stack NAME fills: %s\n", table.concat(d.stack_fills, ", ")) end
   return table.concat(out)
 end
 
@@ -279,7 +300,7 @@ local function preflight(mig, values, o)
           show(p.key.hash, p.key.range))
       end
       info.tables[#info.tables + 1] = {param = p.name, name = name, items = s.item_count,
-                                       access = backup.access_of(p, values, o)}
+                                       size = s.size_bytes, access = backup.access_of(p, values, o)}
     end
   end
   return info
@@ -368,21 +389,26 @@ end
 
 function M.run(mig, o)
   local values, from_or_err
-  local stack_outputs
+  local stack
   if o.stack then
     if not o.aws then
       io.stderr:write("mighost: --stack needs AWS access: pass --region or set AWS_REGION\n")
       return EXIT.USAGE
     end
-    local outputs, err = params.stack_outputs(o.stack)
+    stack = require("mighost.stack").open(o.stack)
+    local outputs, err = stack:outputs()
     if not outputs then
-      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(sys.shown(o.stack),
+      io.stderr:write(("mighost: cannot read stack %s: %s\n"):format(sys.shown(o.stack),
         tostring(err)))
       return aws_failure(err) and err.code == "ValidationError" and EXIT.USAGE or EXIT.AWS
     end
-    stack_outputs = outputs
   end
-  values, from_or_err = params.resolve(mig, o, stack_outputs)
+  local stack_err
+  values, from_or_err, stack_err = params.resolve(mig, o, stack)
+  if not values and aws_failure(stack_err) and stack_err.code ~= "Ambiguous" then
+    io.stderr:write("mighost: ", from_or_err, "\n")
+    return EXIT.AWS
+  end
   if not values then
     io.stderr:write("mighost: ", from_or_err, "\n")
     return EXIT.USAGE
@@ -450,6 +476,9 @@ function M.run(mig, o)
       io.stderr:write("mighost: ", state.no_match_message(store), "\n")
       return EXIT.USAGE
     end
+    -- For `mighost status`: how to run it again, and where.
+    store.data.command = require("mighost.runner.cli").command_line(o.argv, mig)
+    store.data.region = store.data.region or info.region
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
   local backed, bcode, bmsg = backup.prepare(mig, values, o, info, store)
@@ -465,6 +494,7 @@ function M.run(mig, o)
   backup.record(store, info)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  info.sources = from_or_err
   local rep = report.new(mig, values, o, info)
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do
@@ -481,6 +511,7 @@ function M.run(mig, o)
       rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
       goto continue
     end
+    store.data.current_phase = ph.name
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
@@ -488,7 +519,7 @@ function M.run(mig, o)
         data = store:phase(ph.name).data or {}}, Ctx)
       local before = stats_sum()
       local started = mh.clock()
-      local progress = report.progress(ctx, info, o)
+      local progress = require("mighost.runner.progress").start(ctx, info, o)
       local ok, err = xpcall(run_phase, function(e)
         if aws_failure(e) or (type(e) == "table" and e.exit) then return e end
         return debug.traceback(tostring(e), 2)

@@ -6,6 +6,8 @@
 -- A parameter declaration:
 --   {name = "source_table", type = "table", required = true, doc = "...",
 --    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
+--    stack_resource = "SourceTable" (construct id; see mighost.stack),
+--    stack_retained_table = "Db/Table" (a table an update removed but kept),
 --    key = {hash = "pk", range = "sk"}, access = "read" | "write" (or a
 --    function(values, options) returning one: a table written only with
 --    some options; the tables a run writes are what --backup backs up),
@@ -119,15 +121,51 @@ local function read_config(path, decls)
   return values
 end
 
--- The runner's own options; everything else must be a parameter flag.
+-- The runner's own options for `run`; everything else must be a parameter
+-- flag. One line each: "KIND[ PLACEHOLDER]: help", KIND bool or value
+-- (`mighost run --help` prints these lines; a test fails on an option
+-- without help).
 local RUNNER_FLAGS = {
-  ["--config"] = "value", ["--set"] = "value", ["--stack"] = "value", ["--dry-run"] = "bool",
-  ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
-  ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
-  ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
-  ["--max-write-rate"] = "value", ["--source-dir"] = "value",
-  ["--backup"] = "bool", ["--require-backup"] = "bool", ["--backup-timeout"] = "value",
+  ["--config"] = "value FILE: JSON parameters (keys as the migration declares them; _comment* and comments keys are ignored)",
+  ["--set"] = "value KEY=VALUE: one parameter (repeatable)",
+  ["--stack"] = "value NAME: fill parameters from a CloudFormation stack (outputs, then resources of it and its nested stacks)",
+  ["--dry-run"] = "bool: read for real, validate and record every write, send none",
+  ["--verify-only"] = "bool: only the verification phases",
+  ["--limit"] = "value N: stop after N source items per phase (a trial run)",
+  ["--report"] = "value FILE: where to write the JSON report (default mighost-report-NAME-TIMESTAMP.json)",
+  ["--resume"] = "bool: continue an interrupted run from its checkpoints",
+  ["--fresh"] = "bool: start over even if an unfinished run exists",
+  ["--state-dir"] = "value DIR: checkpoints (default $XDG_STATE_HOME/mighost or ~/.local/state/mighost)",
+  ["--yes"] = "bool: do not ask for confirmation (needed without a terminal)",
+  ["--quiet"] = "bool: no progress lines",
+  ["--sample"] = "value N: (dry-run) show N source items and what would be written",
+  ["--max-read-rate"] = "value N: hold reads to N capacity units per second",
+  ["--max-write-rate"] = "value N: hold writes to N capacity units per second",
+  ["--source-dir"] = "value DIR: offline evaluation: read the tables from DynamoDB export files in DIR (implies --dry-run; no AWS access needed)",
+  ["--output"] = "value FORMAT: text (default) or json: the end-of-run summary as the report's JSON on stdout",
+  ["--backup"] = "bool: before the first write, an on-demand backup of each table the run writes, waited for until AVAILABLE",
+  ["--require-backup"] = "bool: refuse a real run unless each table it writes has point-in-time recovery on or --backup is given",
+  ["--backup-timeout"] = "value SECONDS: how long --backup waits for AVAILABLE (default 1800)",
 }
+M.RUNNER_FLAGS = RUNNER_FLAGS
+
+-- "value FILE: help" -> "value", "FILE", "help"; a bare "bool" has no help.
+function M.flag_spec(spec)
+  local kind, rest = spec:match("^(%a+)(.*)$")
+  local arg, help = rest:match("^%s*([^:]-)%s*:%s*(.*)$")
+  return kind, arg ~= "" and arg or nil, help
+end
+
+-- Every option name `run` accepts: the runner's, C's (cargs.c_options) and
+-- the migration's parameters.
+function M.run_option_names(mig, cargs)
+  local names = {"--help"}
+  for name in pairs(RUNNER_FLAGS) do names[#names + 1] = name end
+  for _, o in ipairs(cargs and cargs.c_options or {}) do names[#names + 1] = o.name end
+  for _, p in ipairs(mig and mig.params or {}) do names[#names + 1] = M.flag_of(p) end
+  table.sort(names)
+  return names
+end
 
 function M.parse_run_options(mig, argv, cargs)
   local decls = mig.params or {}
@@ -135,13 +173,13 @@ function M.parse_run_options(mig, argv, cargs)
   for _, p in ipairs(decls) do by_flag[M.flag_of(p)] = p end
   local o = {flags = {}, sets = {}, segments = cargs.segments ~= 0 and cargs.segments or nil,
              concurrency = cargs.concurrency ~= 0 and cargs.concurrency or nil,
-             dry_run = mh.dry_run, aws = cargs.aws}
+             dry_run = mh.dry_run, aws = cargs.aws, argv = cargs.argv}
   local i = 1
   while i <= #argv do
     local a = argv[i]
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
-    local kind = RUNNER_FLAGS[name]
+    local kind = RUNNER_FLAGS[name] and M.flag_spec(RUNNER_FLAGS[name])
     local p = by_flag[name]
     local function value()
       if inline then return inline end
@@ -178,7 +216,9 @@ function M.parse_run_options(mig, argv, cargs)
         o.flags[p.name] = value()
       end
     elseif a:sub(1, 2) == "--" then
-      return nil, ("unknown option %s (see mighost describe %s)"):format(sys.shown(name), mig.name or "")
+      local near = sys.closest(name, M.run_option_names(mig, cargs))
+      return nil, ("unknown option %s%s (see mighost describe %s and mighost run --help)"):format(
+        sys.shown(name), near and (": did you mean " .. near .. "?") or "", mig.name or "")
     else
       return nil, ("unexpected argument '%s'"):format(sys.shown(a))
     end
@@ -206,6 +246,9 @@ function M.parse_run_options(mig, argv, cargs)
       return nil, "--backup-timeout expects seconds (a positive number)"
     end
   end
+  if o.output and o.output ~= "text" and o.output ~= "json" then
+    return nil, ("--output must be text or json, not '%s'"):format(sys.shown(o.output))
+  end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end
   if o.source_dir and not o.dry_run then
@@ -216,9 +259,10 @@ function M.parse_run_options(mig, argv, cargs)
   return o
 end
 
--- Resolves every parameter. `stack_outputs` (or nil) maps output keys to
--- values. Returns the values, or nil and a message naming the fix.
-function M.resolve(mig, o, stack_outputs)
+-- Resolves every parameter. `stack` (or nil) is a mighost.stack handle
+-- for --stack. Returns the values and where each came from, or nil, a
+-- message naming the fix and (for a failed stack read) the AWS error.
+function M.resolve(mig, o, stack)
   local decls = mig.params or {}
   local values, from = {}, {}
   local config = {}
@@ -248,8 +292,13 @@ function M.resolve(mig, o, stack_outputs)
       v, err = from_text(p, sets[p.name]); source = "--set"
     elseif config[p.name] ~= nil then
       v, source = config[p.name], "config"
-    elseif stack_outputs and p.stack_output then
-      v, err = M.from_stack(p, stack_outputs); source = "stack"
+    elseif stack and (p.stack_output or p.stack_resource or p.stack_retained_table) then
+      local how, serr
+      v, how, serr = require("mighost.stack").resolve(stack, p)
+      if serr then
+        return nil, ("--stack %s: parameter %s: %s"):format(stack.name, p.name, serr.message or tostring(serr)), serr
+      end
+      source = how and ("stack " .. how)
     end
     if not err and p.type == "table" and type(v) == "string" then
       local ok, why = pcall(require("mighost.dynamodb").table_name, v)
@@ -265,68 +314,13 @@ function M.resolve(mig, o, stack_outputs)
     if v == nil and p.required then
       local ways = {M.flag_of(p) .. " VALUE"}
       if p.config then ways[#ways + 1] = ("\"%s\" in the --config file"):format(config_keys(p)[2]) end
-      if p.stack_output then ways[#ways + 1] = "--stack NAME" end
+      if p.stack_output or p.stack_resource or p.stack_retained_table then ways[#ways + 1] = "--stack NAME" end
       return nil, ("missing parameter %s (%s): give it with %s"):format(p.name, p.doc or p.type,
         table.concat(ways, ", or "))
     end
     values[p.name], from[p.name] = v, source
   end
   return values, from
-end
-
--- An output whose key is the declared one, or starts with it (stacks add
--- generated suffixes). More than one candidate is an error.
--- A list parameter takes every matching output, in key order (e.g.
--- PrivateSubnetId0, PrivateSubnetId1).
-function M.from_stack(p, outputs)
-  if p.type == "list" then
-    local keys, out = {}, {}
-    for k in pairs(outputs) do
-      if k:sub(1, #p.stack_output) == p.stack_output then keys[#keys + 1] = k end
-    end
-    table.sort(keys)
-    for i, k in ipairs(keys) do out[i] = outputs[k] end
-    return #out > 0 and out or nil
-  end
-  if outputs[p.stack_output] then return outputs[p.stack_output] end
-  local found, key
-  for k, v in pairs(outputs) do
-    if k:sub(1, #p.stack_output) == p.stack_output then
-      if found then
-        return nil, ("stack outputs %s and %s both match %s (parameter %s): pass %s"):format(key,
-          k, p.stack_output, p.name, M.flag_of(p))
-      end
-      found, key = v, k
-    end
-  end
-  return found
-end
-
--- DescribeStacks -> {OutputKey = OutputValue}.
-function M.stack_outputs(stack)
-  local aws = require "mighost.aws"
-  local xml = require "mighost.xml"
-  local body, err = aws.call("cloudformation", "DescribeStacks",
-    "StackName=" .. stack:gsub("[^%w%-_.~]", function(c) return ("%%%02X"):format(c:byte()) end))
-  if not body then return nil, err end
-  local doc, xerr = xml.decode(body)
-  if not doc then return nil, xerr end
-  local outputs = {}
-  local function walk(e)
-    if e.tag == "Outputs" then
-      for _, member in ipairs(e) do
-        local k, v
-        for _, f in ipairs(member) do
-          if f.tag == "OutputKey" then k = f.text elseif f.tag == "OutputValue" then v = f.text end
-        end
-        if k then outputs[k] = v end
-      end
-      return
-    end
-    for _, c in ipairs(e) do walk(c) end
-  end
-  walk(doc)
-  return outputs
 end
 
 return M

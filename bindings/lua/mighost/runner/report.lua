@@ -33,7 +33,10 @@ function M.new(mig, values, o, info)
   local r = setmetatable({data = {
     migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
     region = info.region, started = sys.utc(), limit = o.limit, phases = {},
-    tables = info.tables, notes = info.notes, backups = info.backup}, o = o, started = mh.clock()}, Report)
+    tables = info.tables, notes = info.notes, backups = info.backup,
+    parameter_sources = info.sources,
+    command_line = require("mighost.runner.cli").command_line(o.argv, mig)},
+    o = o, started = mh.clock()}, Report)
   local w = info.where or {}
   r.data.account, r.data.principal, r.data.profile = w.account, w.principal, w.profile
   r.data.endpoints, r.data.credential_source = w.endpoints, w.credentials
@@ -47,7 +50,8 @@ local RESERVED = {migration = true, mighost = true, mode = true, parameters = tr
   started = true, limit = true, phases = true, tables = true, notes = true, backups = true,
   finished = true, exit_code = true, outcome = true, duration_seconds = true, state_file = true,
   aws = true, account = true, principal = true, profile = true, endpoints = true,
-  credential_source = true, failed_keys_file = true}
+  credential_source = true, failed_keys_file = true, parameter_sources = true,
+  command_line = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
 -- keep the shape of the reference script's own report. "verification" is
@@ -124,6 +128,8 @@ function Report:finish(exit, store)
   local ok, err = sys.write_file(self.path, json.encode(d) .. "\n")
   if not ok then io.stderr:write("mighost: cannot write the report: ", tostring(err), "\n") end
   self:summary(ok and self.path or nil)
+  -- --output json: the report itself is the machine-readable summary.
+  if self.o.output == "json" then io.stdout:write(json.encode(d), "\n") end
   return ok
 end
 
@@ -176,62 +182,6 @@ function Report:summary(path)
   end
   if path then lines[#lines + 1] = "  report: " .. path end
   io.stderr:write(table.concat(lines, "\n"), "\n")
-end
-
--- Progress: a live line on a terminal, a plain line every 10 s otherwise.
-function M.progress(ctx, info, o)
-  local p = {running = true}
-  if o.quiet then function p.stop() end return p end
-  local tty = sys.isatty(2)
-  local total
-  if ctx.phase.copy then
-    local src = require("mighost.runner.copy").tables(ctx.phase.copy, ctx.params)
-    for _, t in ipairs(info.tables) do if t.name == src then total = t.items end end
-  end
-  local started = mh.clock()
-  local function line()
-    local n = ctx.counts.scanned
-    local dt = mh.clock() - started
-    local rate = dt > 0 and n / dt or 0
-    local s = ("[%s] %d items"):format(ctx.phase.name, n)
-    if total and total > 0 then
-      s = s .. (" of ~%d (%d%%)"):format(total, math.min(100, n * 100 // total))
-      if rate > 0 and n < total then
-        local eta = math.floor((total - n) / rate)
-        s = s .. (", ETA %d:%02d"):format(eta // 60, eta % 60)
-      end
-    end
-    local written = ctx.writer and ctx.writer.counts.put or ctx.counts.written
-    s = s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
-    -- An endpoint that stopped answering is waited out: say so.
-    local w = require("mighost.aws").waiting()
-    if w then
-      s = s .. ("; waiting for %s since %s, next try in %d s"):format(w.endpoint,
-        sys.utc(math.floor(w.since), "%H:%M:%S"), math.ceil(w.next_try))
-    end
-    return s
-  end
-  local task = mh.spawn(function()
-    local last, drawn = mh.clock(), mh.clock()
-    while p.running do
-      mh.sleep(0.1)   -- short naps: stopping must not wait for a long one
-      if not p.running then break end
-      local now = mh.clock()
-      if tty and now - drawn >= 0.5 then
-        io.stderr:write("\r", line(), "\27[K")
-        drawn = now
-      elseif not tty and now - last >= 10 then
-        io.stderr:write(line(), "\n")
-        last = now
-      end
-    end
-  end)
-  function p.stop()
-    p.running = false
-    if tty then io.stderr:write("\r", line(), "\27[K\n") end
-    task:wait()
-  end
-  return p
 end
 
 return M
