@@ -115,6 +115,9 @@ function handle (ctx, req, res, body) {
   for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !AUTH_HEADERS.has(k)) headers[k] = v
   const op = req.fa.target.slice(3)
   if (op === 'UploadPartCopy') return uploadPartCopy(ctx, req, res, headers)
+  // s3rver reads x-amz-copy-source with decodeURI, which leaves %2B, %2C,
+  // %3A ... encoded: give it the form decodeURI undoes.
+  if (op === 'CopyObject') headers['x-amz-copy-source'] = encodeURI(decodeURIComponent(headers['x-amz-copy-source']))
   const after = {
     CopyObject: copyTags,
     CreateMultipartUpload: rememberTags,

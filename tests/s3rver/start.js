@@ -1,11 +1,19 @@
 'use strict'
 // Starts the pinned s3rver (S3 on the local file system) for the
-// integration tests. Usage: node start.js DATA_DIR. Objects live under
+// integration tests. Usage: node --openssl-legacy-provider start.js DATA_DIR
+// (s3rver makes ListObjectsV2's continuation tokens with DES, which Node 17+
+// only has with OpenSSL's legacy provider). Objects live under
 // DATA_DIR. Prints "LISTENING <port>" on stdout once ready; exits on SIGTERM.
 // Requests without a signature are served as anonymous ones; signed ones
 // must be signed with s3rver's key pair S3RVER / S3RVER.
 
+const crypto = require('crypto')
 const S3rver = require('s3rver')
+
+if (!crypto.getCiphers().includes('des')) {
+  process.stderr.write('s3rver: DES is unavailable (its listings need it): run node --openssl-legacy-provider start.js\n')
+  process.exit(2)
+}
 
 const dir = process.argv[2]
 if (!dir) {

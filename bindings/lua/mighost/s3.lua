@@ -1,6 +1,6 @@
 -- mighost.s3: Amazon S3 (REST-XML) for scripts, on mighost.aws.rest.
 --
---   local page, err = s3.list_page{bucket = B, token = T, max_keys = 1000}
+--   local page, err = s3.list_page{bucket = B, token = T, start_after = K, max_keys = 1000}
 --       -- {objects = {{key, size, etag, storage_class}, ...}, next_token}
 --   local obj, err  = s3.head{bucket = B, key = K}
 --       -- {size, etag, metadata = {name = value}, headers = {...}, parts}
@@ -37,9 +37,9 @@ local plan = require "mighost.plan"
 local mh = require "mighost"
 
 local M = {}
-M.COPY_MAX = 5 * 1024 ^ 3             -- CopyObject's largest object
-M.PART_SIZE = 512 * 1024 ^ 2          -- default part of a multipart copy
-M.PART_MIN = 5 * 1024 ^ 2             -- S3's smallest part (all but the last)
+M.COPY_MAX = 5 << 30                  -- CopyObject's largest object
+M.PART_SIZE = 512 << 20               -- default part of a multipart copy
+M.PART_MIN = 5 << 20                  -- S3's smallest part (all but the last)
 M.PARTS_MAX = 10000
 M.PART_WINDOW = 8                     -- parts of one object copied at once
 
@@ -129,6 +129,7 @@ function M.list_page(o)
   local q = {{"list-type", "2"}, {"max-keys", o.max_keys or 1000}}
   if o.token then q[#q + 1] = {"continuation-token", o.token} end
   if o.prefix then q[#q + 1] = {"prefix", o.prefix} end
+  if o.start_after then q[#q + 1] = {"start-after", o.start_after} end
   local doc, err = request(bucket, {op = "ListObjectsV2", method = "GET", query = query_of(q), xml = true})
   if not doc then return nil, err end
   local page = {objects = {}}

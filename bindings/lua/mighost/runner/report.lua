@@ -174,6 +174,7 @@ function M.progress(ctx, info, o)
   end
   local started = mh.clock()
   local function line()
+    if ctx.progress_line then return ctx.progress_line() end  -- a phase's own units (objects, bytes)
     local n = ctx.counts.scanned
     local dt = mh.clock() - started
     local rate = dt > 0 and n / dt or 0

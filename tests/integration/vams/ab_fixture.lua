@@ -1,0 +1,92 @@
+-- Stack A and an empty stack B for vams/ab-deployment: five tables per
+-- stack with VAMS's key schemas and GSIs (A's filled), two user pools (A's
+-- with 3 groups and 50 users). arg: name prefix, "mismatch" to give B's
+-- comment table another sort key. Prints "POOLS <A id> <B id>".
+local ddb = require "mighost.dynamodb"
+local cognito = require "mighost.cognito"
+local P, variant = arg[1], arg[2]
+
+-- name, hash, range, {{index, hash, range}}
+local TABLES = {
+  {"databaseStorageTable", "databaseId"},
+  {"assetStorageTable", "databaseId", "assetId",
+   {{"BucketIdGSI", "bucketId", "assetId"}, {"assetIdGSI", "assetId", "databaseId"}}},
+  {"commentStorageTable", "assetId", "assetVersionId:commentId"},
+  {"pipelineStorageTable", "databaseId", "pipelineId", {{"pipelineIdGSI", "pipelineId"}}},
+  {"metadataStorageTable", "databaseId", "assetId"},
+}
+
+local function create(name, hash, range, gsis)
+  local defs, seen = {}, {}
+  local function def(a) if a and not seen[a] then seen[a] = true; defs[#defs + 1] = {AttributeName = a, AttributeType = "S"} end end
+  def(hash); def(range)
+  local ks = {{AttributeName = hash, KeyType = "HASH"}}
+  if range then ks[2] = {AttributeName = range, KeyType = "RANGE"} end
+  local req = {TableName = name, AttributeDefinitions = defs, BillingMode = "PAY_PER_REQUEST", KeySchema = ks}
+  if gsis then
+    req.GlobalSecondaryIndexes = {}
+    for _, g in ipairs(gsis) do
+      def(g[2]); def(g[3])
+      local gk = {{AttributeName = g[2], KeyType = "HASH"}}
+      if g[3] then gk[2] = {AttributeName = g[3], KeyType = "RANGE"} end
+      req.GlobalSecondaryIndexes[#req.GlobalSecondaryIndexes + 1] =
+        {IndexName = g[1], KeySchema = gk, Projection = {ProjectionType = "ALL"}}
+    end
+  end
+  assert(ddb.create_table(req))
+end
+
+for _, t in ipairs(TABLES) do
+  create(P .. "-a-" .. t[1], t[2], t[3], t[4])
+  local range = t[3]
+  if variant == "mismatch" and t[1] == "commentStorageTable" then range = "commentId" end
+  create(P .. "-b-" .. t[1], t[2], range, t[4])
+end
+
+-- Items of every attribute type, 120 to 300 per table.
+local w = {}
+for i, t in ipairs(TABLES) do w[i] = ddb.writer{table = P .. "-a-" .. t[1]} end
+for n = 1, 300 do
+  local db = ("db-%02d"):format(n % 7)
+  local asset = ("x%05d"):format(n)
+  if n <= 120 then
+    w[1]:put{databaseId = {S = ("db-%03d"):format(n)}, description = {S = "Database " .. n},
+             assetCount = {N = tostring(n * 3)}, acl = {SS = {"admin", "user" .. n}}}
+  end
+  w[2]:put{databaseId = {S = db}, assetId = {S = asset}, bucketId = {S = "bkt-" .. (n % 3)},
+           assetName = {S = "Asset " .. n .. " ✓"}, isDistributable = {BOOL = n % 2 == 0},
+           tags = {L = {{S = "t" .. n % 5}, {N = "1.50"}}}, size = {N = tostring(n) .. "123456789012345678901234567890"},
+           thumb = {B = "AAEC/w=="}, extra = {M = {k = {NULL = true}, s = {S = ""}}}}
+  w[3]:put{assetId = {S = asset}, ["assetVersionId:commentId"] = {S = "1:c" .. n},
+           commentBody = {S = ("comment %d "):format(n):rep(n % 20 + 1)}, commentOwnerID = {S = "user" .. n % 50}}
+  if n <= 150 then
+    w[4]:put{databaseId = {S = db}, pipelineId = {S = "p" .. n}, pipelineType = {S = "StandardFile"},
+             enabled = {BOOL = true}, inputTypes = {SS = {".glb", ".obj"}}, version = {N = tostring(n)}}
+  end
+  w[5]:put{databaseId = {S = db}, assetId = {S = asset}, author = {S = "alice"}, weight = {NS = {"1", "2." .. n}}}
+end
+for _, x in ipairs(w) do local c = x:flush(); assert(c.failed == 0, "fixture writes failed") end
+
+-- User pools.
+local function pool(name)
+  local resp = assert(cognito.request("CreateUserPool", {PoolName = name}))
+  return resp.UserPool.Id
+end
+local a, b = pool(P .. "-pool-a"), pool(P .. "-pool-b")
+local GROUPS = {"admin", "editors", "viewers"}
+for i, g in ipairs(GROUPS) do
+  assert(cognito.request("CreateGroup", {UserPoolId = a, GroupName = g, Description = "VAMS " .. g, Precedence = i}))
+end
+for n = 1, 50 do
+  local user = ("user%02d@example.com"):format(n)
+  assert(cognito.request("AdminCreateUser", {UserPoolId = a, Username = user, MessageAction = "SUPPRESS",
+    UserAttributes = {{Name = "email", Value = user}, {Name = "email_verified", Value = n % 4 == 0 and "false" or "true"},
+                      {Name = "given_name", Value = "User " .. n}}}))
+  -- Every user in one to three groups.
+  for i, g in ipairs(GROUPS) do
+    if i == 1 + n % 3 or (n % 5 == 0 and i ~= 1 + n % 3) then
+      assert(cognito.add_user_to_group{pool = a, user = user, group = g})
+    end
+  end
+end
+print("POOLS " .. a .. " " .. b)
