@@ -160,6 +160,15 @@ local function compare_table(from, to)
   return r
 end
 
+-- One item read at most: is the table empty?
+local function empty(name)
+  for page in ddb.scan_pages{table = name, limit = 1, consistent = true} do
+    if #page.items > 0 then return false end
+    if not page.last_key then return true end
+  end
+  return true
+end
+
 local function show_schema(s)
   local parts = {("%s (%s, HASH)"):format(s.hash, s.types[s.hash] or "?")}
   if s.range then parts[2] = ("%s (%s, RANGE)"):format(s.range, s.types[s.range] or "?") end
@@ -188,9 +197,7 @@ local function plan_phase(ctx)
         :format(t.id, t.from, show_schema(a), t.to, show_schema(b)))
     end
     t.state = "copy"
-    local one, serr = ddb.count{table = t.to, limit = 1, max_pages = 1}
-    if not one then error(serr, 0) end
-    if one > 0 and not started[t.id] then
+    if not empty(t.to) and not started[t.id] then
       if v.allow_nonempty then
         local c = compare_table(t.from, t.to)
         t.overwrites = c.checked - c.missing
@@ -290,6 +297,11 @@ local function buckets_phase(ctx)
     buckets.copy(b, ctx, st, {window = v.window, threshold = v.multipart_threshold,
                               part_size = v.part_size})
   end
+  local c = ctx.counts
+  ctx:note("objects", {listed = c.scanned, copied = c.written, already_in_b = c.skipped_total,
+    failed = c.failed, bytes_listed = c.bytes_listed or 0, bytes_copied = c.bytes_copied or 0,
+    multipart_copies = c.multipart_copies or 0,
+    encryption = "copies take bucket B's default encryption (no encryption headers are sent)"})
 end
 
 local function users_phase(ctx)

@@ -1,14 +1,14 @@
 -- Compares stack B with stack A after vams/ab-deployment, independently of
 -- the migration's own verification: tables item by item, buckets object by
 -- object (key, size, ETag, content type, metadata, tags), users with their
--- attributes (less sub), enabled flag and groups. arg: prefix, pool A,
--- pool B. Prints "EQUAL tables=N objects=N users=N", or raises listing
--- the differences.
+-- attributes (less sub) and groups. arg: PREFIX SIDE_A SIDE_B POOL_A
+-- POOL_B (names as ab_fixture.lua makes them). Prints "EQUAL tables=N
+-- objects=N users=N", or raises listing the differences.
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local s3 = require "mighost.s3"
 local cognito = require "mighost.cognito"
-local P, pa, pb = arg[1], arg[2], arg[3]
+local P, A, B, pa, pb = arg[1], arg[2], arg[3], arg[4], arg[5]
 local diffs = {}
 local function diff(fmt, ...) if #diffs < 20 then diffs[#diffs + 1] = fmt:format(...) end end
 
@@ -26,8 +26,8 @@ local function all_items(t)
 end
 local items = 0
 for _, t in ipairs(TABLES) do
-  local a, na = all_items(P .. "-a-" .. t)
-  local b, nb = all_items(P .. "-b-" .. t)
+  local a, na = all_items(P .. "-" .. A .. "-" .. t)
+  local b, nb = all_items(P .. "-" .. B .. "-" .. t)
   if na ~= nb then diff("%s: %d items in A, %d in B", t, na, nb) end
   for k, it in pairs(a) do
     if not b[k] or not item.equal(it, b[k]) then diff("%s: item %s differs", t, item.encode(it)) end
@@ -46,7 +46,7 @@ local function list_all(bucket)
 end
 local objects = 0
 for _, name in ipairs{"assets", "aux"} do
-  local ba, bb = P .. "-a-" .. name, P .. "-b-" .. name
+  local ba, bb = P .. "-" .. A .. "-" .. name, P .. "-" .. B .. "-" .. name
   local la, lb = list_all(ba), list_all(bb)
   if #la ~= #lb then diff("bucket %s: %d objects in A, %d in B", name, #la, #lb) end
   local byb = {}

@@ -1,10 +1,13 @@
--- Stack A and an empty stack B for vams/ab-deployment: five tables per
--- stack with VAMS's key schemas and GSIs (A's filled), two user pools (A's
--- with 3 groups and 50 users). arg: name prefix, "mismatch" to give B's
--- comment table another sort key. Prints "POOLS <A id> <B id>".
+-- One stack's tables and user pool for vams/ab-deployment: five tables
+-- with VAMS's key schemas and GSIs named PREFIX-SIDE-<table>, and a user
+-- pool. arg: PREFIX SIDE MODE; MODE "source" fills them (stack A: items of
+-- every type, 3 groups, 50 users), "empty" leaves them empty (stack B),
+-- "mismatch" is "empty" with another sort key on the comment table.
+-- Prints "POOL <id>".
 local ddb = require "mighost.dynamodb"
 local cognito = require "mighost.cognito"
-local P, variant = arg[1], arg[2]
+local P, side, mode = arg[1], arg[2], arg[3]
+local variant = mode
 
 -- name, hash, range, {{index, hash, range}}
 local TABLES = {
@@ -37,15 +40,20 @@ local function create(name, hash, range, gsis)
 end
 
 for _, t in ipairs(TABLES) do
-  create(P .. "-a-" .. t[1], t[2], t[3], t[4])
   local range = t[3]
   if variant == "mismatch" and t[1] == "commentStorageTable" then range = "commentId" end
-  create(P .. "-b-" .. t[1], t[2], range, t[4])
+  create(P .. "-" .. side .. "-" .. t[1], t[2], range, t[4])
 end
+local function pool(name)
+  local resp = assert(cognito.request("CreateUserPool", {PoolName = name}))
+  return resp.UserPool.Id
+end
+local a = pool(P .. "-" .. side .. "-pool")
+if mode ~= "source" then print("POOL " .. a); return end
 
 -- Items of every attribute type, 120 to 300 per table.
 local w = {}
-for i, t in ipairs(TABLES) do w[i] = ddb.writer{table = P .. "-a-" .. t[1]} end
+for i, t in ipairs(TABLES) do w[i] = ddb.writer{table = P .. "-" .. side .. "-" .. t[1]} end
 for n = 1, 300 do
   local db = ("db-%02d"):format(n % 7)
   local asset = ("x%05d"):format(n)
@@ -67,12 +75,7 @@ for n = 1, 300 do
 end
 for _, x in ipairs(w) do local c = x:flush(); assert(c.failed == 0, "fixture writes failed") end
 
--- User pools.
-local function pool(name)
-  local resp = assert(cognito.request("CreateUserPool", {PoolName = name}))
-  return resp.UserPool.Id
-end
-local a, b = pool(P .. "-pool-a"), pool(P .. "-pool-b")
+-- The user pool's groups and users.
 local GROUPS = {"admin", "editors", "viewers"}
 for i, g in ipairs(GROUPS) do
   assert(cognito.request("CreateGroup", {UserPoolId = a, GroupName = g, Description = "VAMS " .. g, Precedence = i}))
@@ -89,4 +92,4 @@ for n = 1, 50 do
     end
   end
 end
-print("POOLS " .. a .. " " .. b)
+print("POOL " .. a)

@@ -1,15 +1,15 @@
 'use strict'
 // Fills stack A's buckets for the vams/ab-deployment test, straight into
 // s3rver (unsigned requests, which s3rver serves as anonymous ones).
-// usage: node ab_seed_s3.js S3RVER_URL PREFIX
-// Creates PREFIX-a-assets (2,000 objects, one of 12 MiB), PREFIX-a-aux (300),
-// and empty PREFIX-b-assets, PREFIX-b-aux. Objects have metadata, a content
+// usage: node ab_seed_s3.js S3RVER_URL PREFIX SIDE [empty]
+// Creates PREFIX-SIDE-assets (2,001 objects, one of them 12 MiB) and
+// PREFIX-SIDE-aux (300), or two empty buckets with "empty". Objects have metadata, a content
 // type, and (most of them) tags; keys include spaces, '+', unicode and
 // nested prefixes. Prints "OBJECTS <count> <bytes>".
 
 const http = require('http')
 
-const [base, prefix] = process.argv.slice(2)
+const [base, prefix, side, mode] = process.argv.slice(2)
 const url = new URL(base)
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
 
@@ -30,15 +30,16 @@ function encodeKey (key) { return key.split('/').map(encodeURIComponent).join('/
 async function main () {
   let count = 0
   let bytes = 0
-  for (const b of ['a-assets', 'a-aux', 'b-assets', 'b-aux']) await request('PUT', `/${prefix}-${b}`, {}, null)
+  for (const b of ['assets', 'aux']) await request('PUT', `/${prefix}-${side}-${b}`, {}, null)
   const objects = []
+  if (mode === 'empty') { process.stdout.write('OBJECTS 0 0\n'); agent.destroy(); return }
   for (let n = 0; n < 2000; n++) {
     const key = n % 10 === 0 ? `db-${n % 7}/x${n} with space/file+${n}.glb`
       : n % 10 === 1 ? `db-${n % 7}/模型-${n}/préview ${n}.png` : `db-${n % 7}/x${String(n).padStart(5, '0')}/f${n}.bin`
-    objects.push({ bucket: `${prefix}-a-assets`, key, size: 100 + (n * 37) % 5000, n })
+    objects.push({ bucket: `${prefix}-${side}-assets`, key, size: 100 + (n * 37) % 5000, n })
   }
-  for (let n = 0; n < 300; n++) objects.push({ bucket: `${prefix}-a-aux`, key: `previews/x${n}/thumb.jpg`, size: 50 + n, n })
-  objects.push({ bucket: `${prefix}-a-assets`, key: 'db-big/large model.glb', size: 12 * 1024 * 1024, n: 7 })
+  for (let n = 0; n < 300; n++) objects.push({ bucket: `${prefix}-${side}-aux`, key: `previews/x${n}/thumb.jpg`, size: 50 + n, n })
+  objects.push({ bucket: `${prefix}-${side}-assets`, key: 'db-big/large model.glb', size: 12 * 1024 * 1024, n: 7 })
   let next = 0
   async function worker () {
     while (next < objects.length) {
