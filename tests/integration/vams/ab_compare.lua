@@ -8,6 +8,7 @@ local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local s3 = require "mighost.s3"
 local cognito = require "mighost.cognito"
+local mh = require "mighost"
 local P, A, B, pa, pb = arg[1], arg[2], arg[3], arg[4], arg[5]
 local diffs = {}
 local function diff(fmt, ...) if #diffs < 20 then diffs[#diffs + 1] = fmt:format(...) end end
@@ -51,26 +52,34 @@ for _, name in ipairs{"assets", "aux"} do
   if #la ~= #lb then diff("bucket %s: %d objects in A, %d in B", name, #la, #lb) end
   local byb = {}
   for _, o in ipairs(lb) do byb[o.key] = o end
-  for _, o in ipairs(la) do
-    local c = byb[o.key]
-    if not c or c.size ~= o.size or c.etag ~= o.etag then
-      diff("%s: %s missing or different size/ETag", name, o.key)
-    else
-      local ha, hb = assert(s3.head{bucket = ba, key = o.key}), assert(s3.head{bucket = bb, key = o.key})
-      for k, v in pairs(ha.headers) do
-        if hb.headers[k] ~= v then diff("%s: %s header %s: %s vs %s", name, o.key, k, v, tostring(hb.headers[k])) end
-      end
-      local ta, tb = assert(s3.tagging{bucket = ba, key = o.key}), assert(s3.tagging{bucket = bb, key = o.key})
-      local function text(tags)
-        local t = {}
-        for i, x in ipairs(tags) do t[i] = x.key .. "=" .. x.value end
-        table.sort(t)
-        return table.concat(t, "&")
-      end
-      if text(ta) ~= text(tb) then diff("%s: %s tags %s vs %s", name, o.key, text(ta), text(tb)) end
-    end
-    objects = objects + 1
+  local function text(tags)
+    local t = {}
+    for i, x in ipairs(tags) do t[i] = x.key .. "=" .. x.value end
+    table.sort(t)
+    return table.concat(t, "&")
   end
+  -- Each object's headers and tags on both sides, 16 objects at a time.
+  local next_i, workers = 0, {}
+  local function worker()
+    while next_i < #la do
+      next_i = next_i + 1
+      local o = la[next_i]
+      local c = byb[o.key]
+      if not c or c.size ~= o.size or c.etag ~= o.etag then
+        diff("%s: %s missing or different size/ETag", name, o.key)
+      else
+        local ha, hb = assert(s3.head{bucket = ba, key = o.key}), assert(s3.head{bucket = bb, key = o.key})
+        for k, v in pairs(ha.headers) do
+          if hb.headers[k] ~= v then diff("%s: %s header %s: %s vs %s", name, o.key, k, v, tostring(hb.headers[k])) end
+        end
+        local ta, tb = assert(s3.tagging{bucket = ba, key = o.key}), assert(s3.tagging{bucket = bb, key = o.key})
+        if text(ta) ~= text(tb) then diff("%s: %s tags %s vs %s", name, o.key, text(ta), text(tb)) end
+      end
+      objects = objects + 1
+    end
+  end
+  for i = 1, 16 do workers[i] = mh.spawn(worker) end
+  for _, w in ipairs(workers) do w:wait() end
 end
 
 local function users(pool)
