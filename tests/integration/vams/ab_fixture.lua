@@ -1,12 +1,13 @@
 -- One stack's tables and user pool for vams/ab-deployment: five tables
 -- with VAMS's key schemas and GSIs named PREFIX-SIDE-<table>, and a user
--- pool. arg: PREFIX SIDE MODE; MODE "source" fills them (stack A: items of
--- every type, 3 groups, 50 users), "empty" leaves them empty (stack B),
--- "mismatch" is "empty" with another sort key on the comment table.
+-- pool. arg: PREFIX SIDE MODE [SCALE]; MODE "source" fills them (stack A:
+-- 1,170 items of every type times SCALE (default 1), 3 groups, 50 users),
+-- "empty" leaves them empty (stack B), "mismatch" is "empty" with another
+-- sort key on the comment table.
 -- Prints "POOL <id>".
 local ddb = require "mighost.dynamodb"
 local cognito = require "mighost.cognito"
-local P, side, mode = arg[1], arg[2], arg[3]
+local P, side, mode, scale = arg[1], arg[2], arg[3], tonumber(arg[4]) or 1
 local variant = mode
 
 -- name, hash, range, {{index, hash, range}}
@@ -54,10 +55,10 @@ if mode ~= "source" then print("POOL " .. a); return end
 -- Items of every attribute type, 120 to 300 per table.
 local w = {}
 for i, t in ipairs(TABLES) do w[i] = ddb.writer{table = P .. "-" .. side .. "-" .. t[1]} end
-for n = 1, 300 do
+for n = 1, 300 * scale do
   local db = ("db-%02d"):format(n % 7)
   local asset = ("x%05d"):format(n)
-  if n <= 120 then
+  if n <= 120 * scale then
     w[1]:put{databaseId = {S = ("db-%03d"):format(n)}, description = {S = "Database " .. n},
              assetCount = {N = tostring(n * 3)}, acl = {SS = {"admin", "user" .. n}}}
   end
@@ -67,7 +68,7 @@ for n = 1, 300 do
            thumb = {B = "AAEC/w=="}, extra = {M = {k = {NULL = true}, s = {S = ""}}}}
   w[3]:put{assetId = {S = asset}, ["assetVersionId:commentId"] = {S = "1:c" .. n},
            commentBody = {S = ("comment %d "):format(n):rep(n % 20 + 1)}, commentOwnerID = {S = "user" .. n % 50}}
-  if n <= 150 then
+  if n <= 150 * scale then
     w[4]:put{databaseId = {S = db}, pipelineId = {S = "p" .. n}, pipelineType = {S = "StandardFile"},
              enabled = {BOOL = true}, inputTypes = {SS = {".glb", ".obj"}}, version = {N = tostring(n)}}
   end
