@@ -127,6 +127,7 @@ function M.copy(pair, ctx, st, opt)
         local there, derr = dest_range(pair.to, after, last)
         if not there then error(derr, 0) end
         for _, o in ipairs(objects) do
+          if opt.limit and counts.scanned >= opt.limit then ctx.stopping = true; break end
           counts.scanned = counts.scanned + 1
           ctx:count("bytes_listed", o.size)
           if M.same(o, there[o.key]) then
@@ -146,7 +147,7 @@ function M.copy(pair, ctx, st, opt)
       end
       settle(ticket)
       token, after = page.next_token, last
-    until not token
+    until not token or ctx.stopping
   end)
   finished = true
   for _, t in ipairs(idle) do mh.unpark(t) end

@@ -197,7 +197,8 @@ local function plan_phase(ctx)
         :format(t.id, t.from, show_schema(a), t.to, show_schema(b)))
     end
     t.state = "copy"
-    if not empty(t.to) and not started[t.id] then
+    -- --verify-only writes nothing: only the schemas matter then.
+    if not ctx.options.verify_only and not started[t.id] and not empty(t.to) then
       if v.allow_nonempty then
         local c = compare_table(t.from, t.to)
         t.overwrites = c.checked - c.missing
@@ -295,7 +296,7 @@ local function buckets_phase(ctx)
     local st = ctx.data.pairs[b.id] or {}
     ctx.data.pairs[b.id] = st
     buckets.copy(b, ctx, st, {window = v.window, threshold = v.multipart_threshold,
-                              part_size = v.part_size})
+                              part_size = v.part_size, limit = ctx.options.limit})
   end
   local c = ctx.counts
   ctx:note("objects", {listed = c.scanned, copied = c.written, already_in_b = c.skipped_total,
