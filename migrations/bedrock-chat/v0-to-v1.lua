@@ -540,7 +540,7 @@ return {
     .. "the new vector database, optionally wait for them, and grant bot creation to existing users.",
   params = {
     {name = "table", type = "table", access = "read",
-     stack_output = "DatabaseConversationTableName", key = {hash = "PK", range = "SK"},
+     stack_output = "DatabaseConversationTableName", stack_resource = "Database/ConversationTable", key = {hash = "PK", range = "SK"},
      doc = "the ConversationTable (read only)"},
     {name = "cluster", type = "string", stack_output = "EmbeddingClusterName",
      doc = "the embedding ECS cluster"},

@@ -35,6 +35,7 @@ function defaultConfig () {
     advertise_expiry_ms: null,
     clock_offset_ms: 0,
     stacks: {},
+    stack_resource_page: 100,
     web_identity_token: null,
     external_id: null,
     container_token: 'container-token',
@@ -86,8 +87,10 @@ const SETTERS = {
   clock_offset_ms: (v) => integer(v, -Number.MAX_SAFE_INTEGER, 'clock_offset_ms'),
   stacks (v) {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('stacks must be an object')
-    return v
+    // Keys starting with "_" are a fixture's comments, not stacks.
+    return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('_')))
   },
+  stack_resource_page: (v) => integer(v, 1, 'stack_resource_page'),
   web_identity_token: nullableString,
   external_id: nullableString,
   container_token: (v) => v == null ? '' : String(v),
@@ -187,7 +190,7 @@ function parseArgs (argv) {
       value = argv[++i]
     }
     if (key === 'access_key' || key === 'secret' || key === 'upstream' || key === 's3_upstream') out[key] = value
-    else if (key === 'stacks_file') out.config.stacks = JSON.parse(fs.readFileSync(value, 'utf8'))
+    else if (key === 'stacks_file') out.config.stacks = SETTERS.stacks(JSON.parse(fs.readFileSync(value, 'utf8')))
     else if (key === 'container_path') extraPaths.push(value)
     else out.config[key] = value
   }

@@ -397,41 +397,126 @@ function sts (ctx, req, res, params, auth) {
 
 /* ----------------------------------------- CloudFormation (query) */
 
+// A stack in the `stacks` setting is either {OutputKey: OutputValue} or
+// {Outputs: {...}, Resources: [{LogicalResourceId, ResourceType,
+// PhysicalResourceId}], Comment: "..."}. A resource of type
+// AWS::CloudFormation::Stack names another entry of `stacks`, its nested
+// stack; it is answered with that stack's ARN, as CloudFormation does.
+const NESTED_STACK = 'AWS::CloudFormation::Stack'
+const RESOURCE_PAGE = 100
+
+function stackShape (entry) {
+  if (entry && (typeof entry.Outputs === 'object' || Array.isArray(entry.Resources))) {
+    return { outputs: entry.Outputs || {}, resources: entry.Resources || [] }
+  }
+  return { outputs: entry || {}, resources: [] }
+}
+
+function stackArn (region, name) {
+  return `arn:aws:cloudformation:${region}:${ACCOUNT}:stack/${name}/${uuidFrom('stack:' + name)}`
+}
+
 function cloudformation (ctx, req, res, params) {
   const action = params.get('Action')
-  if (action !== 'DescribeStacks') {
+  const handlers = { DescribeStacks: describeStacks, ListStackResources: listStackResources, DescribeStackResource: describeStackResource }
+  if (!handlers[action]) {
     return replyError(ctx, req, res, 400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') || '2010-05-15'}`)
   }
   const stacks = ctx.cfg.stacks || {}
   const wanted = params.get('StackName')
-  let names
-  if (wanted) {
-    // Accepts a name or a stack ARN (arn:...:stack/NAME/uuid).
-    const name = wanted.startsWith('arn:') ? (wanted.split('/')[1] || '') : wanted
-    if (!Object.prototype.hasOwnProperty.call(stacks, name)) {
-      return replyError(ctx, req, res, 400, 'ValidationError', `Stack with id ${wanted} does not exist`)
-    }
-    names = [name]
-  } else {
-    names = Object.keys(stacks)
+  // Accepts a name or a stack ARN (arn:...:stack/NAME/uuid).
+  const name = wanted && wanted.startsWith('arn:') ? (wanted.split('/')[1] || '') : wanted
+  if (wanted && !Object.prototype.hasOwnProperty.call(stacks, name)) {
+    return replyError(ctx, req, res, 400, 'ValidationError', `Stack with id ${wanted} does not exist`)
   }
+  if (!wanted && action !== 'DescribeStacks') {
+    return replyError(ctx, req, res, 400, 'ValidationError', '1 validation error detected: Value null at \'stackName\' failed to satisfy constraint: Member must not be null')
+  }
+  handlers[action](ctx, req, res, params, stacks, name)
+}
+
+function parentOf (stacks, child) {
+  for (const [name, entry] of Object.entries(stacks)) {
+    for (const r of stackShape(entry).resources) {
+      if (r.ResourceType === NESTED_STACK && r.PhysicalResourceId === child) return name
+    }
+  }
+  return null
+}
+
+function describeStacks (ctx, req, res, params, stacks, name) {
+  const names = name ? [name] : Object.keys(stacks)
   const region = req.fa.region
   let xml = '    <Stacks>\n'
-  for (const name of names) {
+  for (const n of names) {
+    const parent = parentOf(stacks, n)
+    let root = parent
+    for (let p = parent, depth = 0; p && depth < 20; p = parentOf(stacks, p), depth++) root = p
     xml += '      <member>\n' +
-      `        <StackId>arn:aws:cloudformation:${region}:${ACCOUNT}:stack/${xmlEscape(name)}/${uuidFrom('stack:' + name)}</StackId>\n` +
-      `        <StackName>${xmlEscape(name)}</StackName>\n` +
+      `        <StackId>${xmlEscape(stackArn(region, n))}</StackId>\n` +
+      `        <StackName>${xmlEscape(n)}</StackName>\n` +
+      (parent ? `        <ParentId>${xmlEscape(stackArn(region, parent))}</ParentId>\n` +
+                `        <RootId>${xmlEscape(stackArn(region, root))}</RootId>\n` : '') +
       '        <CreationTime>2024-01-01T00:00:00.000Z</CreationTime>\n' +
       '        <StackStatus>CREATE_COMPLETE</StackStatus>\n' +
       '        <Outputs>\n'
-    for (const [k, v] of Object.entries(stacks[name] || {})) {
+    for (const [k, v] of Object.entries(stackShape(stacks[n]).outputs)) {
       xml += `          <member>\n            <OutputKey>${xmlEscape(k)}</OutputKey>\n` +
         `            <OutputValue>${xmlEscape(v)}</OutputValue>\n          </member>\n`
     }
     xml += '        </Outputs>\n      </member>\n'
   }
   xml += '    </Stacks>\n'
-  replyXml(ctx, req, res, action, xml)
+  replyXml(ctx, req, res, 'DescribeStacks', xml)
+}
+
+function physicalId (region, r) {
+  return r.ResourceType === NESTED_STACK ? stackArn(region, r.PhysicalResourceId) : r.PhysicalResourceId
+}
+
+function resourceFields (region, r) {
+  return `        <LogicalResourceId>${xmlEscape(r.LogicalResourceId)}</LogicalResourceId>\n` +
+    `        <PhysicalResourceId>${xmlEscape(physicalId(region, r))}</PhysicalResourceId>\n` +
+    `        <ResourceType>${xmlEscape(r.ResourceType)}</ResourceType>\n` +
+    '        <LastUpdatedTimestamp>2024-01-01T00:00:00.000Z</LastUpdatedTimestamp>\n' +
+    '        <ResourceStatus>CREATE_COMPLETE</ResourceStatus>\n' +
+    '        <DriftInformation>\n          <StackResourceDriftStatus>NOT_CHECKED</StackResourceDriftStatus>\n        </DriftInformation>\n'
+}
+
+// Pages of `stack_resource_page` (default 100) with an opaque NextToken.
+function listStackResources (ctx, req, res, params, stacks, name) {
+  const all = stackShape(stacks[name]).resources
+  const size = ctx.cfg.stack_resource_page || RESOURCE_PAGE
+  let start = 0
+  const token = params.get('NextToken')
+  if (token) {
+    const m = /^page-(\d+)-(.+)$/.exec(Buffer.from(token, 'base64').toString('utf8'))
+    if (!m || m[2] !== name) return replyError(ctx, req, res, 400, 'ValidationError', 'Invalid NextToken')
+    start = Number(m[1])
+  }
+  const page = all.slice(start, start + size)
+  let xml = '    <StackResourceSummaries>\n'
+  for (const r of page) xml += '      <member>\n' + resourceFields(req.fa.region, r) + '      </member>\n'
+  xml += '    </StackResourceSummaries>\n'
+  if (start + size < all.length) {
+    xml += `    <NextToken>${Buffer.from(`page-${start + size}-${name}`).toString('base64')}</NextToken>\n`
+  }
+  replyXml(ctx, req, res, 'ListStackResources', xml)
+}
+
+function describeStackResource (ctx, req, res, params, stacks, name) {
+  const logical = params.get('LogicalResourceId')
+  const r = stackShape(stacks[name]).resources.find((x) => x.LogicalResourceId === logical)
+  if (!r) {
+    return replyError(ctx, req, res, 400, 'ValidationError', `Resource ${logical} does not exist for stack ${name}`)
+  }
+  const region = req.fa.region
+  const xml = '    <StackResourceDetail>\n' +
+    `        <StackName>${xmlEscape(name)}</StackName>\n` +
+    `        <StackId>${xmlEscape(stackArn(region, name))}</StackId>\n` +
+    resourceFields(region, r) +
+    '    </StackResourceDetail>\n'
+  replyXml(ctx, req, res, 'DescribeStackResource', xml)
 }
 
 /* ------------------------------------------------- EC2 IMDSv2 (unsigned) */

@@ -242,6 +242,39 @@ async function authChecks () {
   check(r.status === 200 && /<OutputKey>TableName<\/OutputKey>\s*<OutputValue>tbl<\/OutputValue>/.test(r.text), 'DescribeStacks', r.text)
   r = await query('cloudformation', { Action: 'DescribeStacks', Version: '2010-05-15', StackName: 'nope' })
   check(r.status === 400 && xml(r.text, 'Code') === 'ValidationError' && xml(r.text, 'Message') === 'Stack with id nope does not exist', 'unknown stack', r.text)
+
+  // Resources in pages, a nested stack answered by its ARN.
+  const resources = []
+  for (let i = 0; i < 5; i++) resources.push({ LogicalResourceId: `Table${i}ABCDEF0${i}`, ResourceType: 'AWS::DynamoDB::Table', PhysicalResourceId: `tbl-${i}` })
+  resources.push({ LogicalResourceId: 'StorageNestedStackResource1234ABCD', ResourceType: 'AWS::CloudFormation::Stack', PhysicalResourceId: 'app-Storage-XYZ' })
+  await control('POST', '/__config', {
+    stack_resource_page: 2,
+    stacks: { app: { Outputs: {}, Resources: resources }, 'app-Storage-XYZ': { Resources: [{ LogicalResourceId: 'InnerTable0A1B2C3D', ResourceType: 'AWS::DynamoDB::Table', PhysicalResourceId: 'inner' }] } }
+  })
+  const seen = []
+  let token = null
+  let pages = 0
+  do {
+    const q = { Action: 'ListStackResources', Version: '2010-05-15', StackName: 'app' }
+    if (token) q.NextToken = token
+    r = await query('cloudformation', q)
+    check(r.status === 200, 'ListStackResources page', r.text)
+    for (const m of r.text.matchAll(/<PhysicalResourceId>([^<]*)<\/PhysicalResourceId>/g)) seen.push(m[1])
+    token = xml(r.text, 'NextToken')
+    pages++
+  } while (token && pages < 10)
+  check(pages === 3 && seen.length === 6 && seen[0] === 'tbl-0', 'ListStackResources pages with NextToken', seen.join(','))
+  const nestedArn = seen[5]
+  check(/^arn:aws:cloudformation:us-east-1:123456789012:stack\/app-Storage-XYZ\/[0-9a-f-]{36}$/.test(nestedArn), 'nested stack as an ARN', nestedArn)
+  r = await query('cloudformation', { Action: 'ListStackResources', Version: '2010-05-15', StackName: nestedArn })
+  check(r.status === 200 && xml(r.text, 'PhysicalResourceId') === 'inner' && !xml(r.text, 'NextToken'), 'ListStackResources by nested ARN', r.text)
+  r = await query('cloudformation', { Action: 'DescribeStacks', Version: '2010-05-15', StackName: nestedArn })
+  check(r.status === 200 && /stack\/app\//.test(xml(r.text, 'ParentId')), 'nested stack has a ParentId', r.text)
+  r = await query('cloudformation', { Action: 'DescribeStackResource', Version: '2010-05-15', StackName: 'app', LogicalResourceId: 'Table3ABCDEF03' })
+  check(r.status === 200 && xml(r.text, 'PhysicalResourceId') === 'tbl-3' && xml(r.text, 'ResourceType') === 'AWS::DynamoDB::Table', 'DescribeStackResource', r.text)
+  r = await query('cloudformation', { Action: 'DescribeStackResource', Version: '2010-05-15', StackName: 'app', LogicalResourceId: 'Missing' })
+  check(r.status === 400 && xml(r.text, 'Message') === 'Resource Missing does not exist for stack app', 'DescribeStackResource of a missing resource', r.text)
+  await control('POST', '/__config', { stack_resource_page: 100 })
 }
 
 async function ecsCognitoChecks () {

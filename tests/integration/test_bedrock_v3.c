@@ -30,24 +30,38 @@ static int fixtures;
 /* A fresh copy of the dataset (tables PREFIX-v2, -v3conv, -v3bots). */
 typedef struct fixture {
     char prefix[32];
-    char v2[64], conv[64], bots[64];
+    char v2[128], conv[128], bots[64];
     char report[512];
     char state[512];
 } fixture;
 
-static void make_fixture(fixture *f, const char *variant)
+/* cfn: the V2 and V3 conversation tables get the names CloudFormation
+ * gives them in the stack {PREFIX}BedrockChatStack (stacks/bedrock-v3.json). */
+static void make_fixture_as(fixture *f, const char *variant, int cfn)
 {
     snprintf(f->prefix, sizeof f->prefix, "bc3-%d", ++fixtures);
-    snprintf(f->v2, sizeof f->v2, "%s-v2", f->prefix);
-    snprintf(f->conv, sizeof f->conv, "%s-v3conv", f->prefix);
+    if (cfn) {
+        snprintf(f->v2, sizeof f->v2, "%sBedrockChatStack-DatabaseConversationTable0A1B2C3D-ZXCVBNMLKJHG",
+                 f->prefix);
+        snprintf(f->conv, sizeof f->conv, "%sBedrockChatStack-DatabaseConversationTableV3C1A2B3D4-1Q2W3E4R5T6Y",
+                 f->prefix);
+    } else {
+        snprintf(f->v2, sizeof f->v2, "%s-v2", f->prefix);
+        snprintf(f->conv, sizeof f->conv, "%s-v3conv", f->prefix);
+    }
     snprintf(f->bots, sizeof f->bots, "%s-v3bots", f->prefix);
     snprintf(f->report, sizeof f->report, "%s/%s-report.json", tmp, f->prefix);
     snprintf(f->state, sizeof f->state, "%s/%s-state", tmp, f->prefix);
     buf out = BUF_INIT, err = BUF_INIT;
-    const char *args[] = {"run", DATA "v3_fixture.lua", f->prefix, variant, NULL};
+    const char *args[] = {"run", DATA "v3_fixture.lua", f->prefix, variant, f->v2, f->conv, NULL};
     if (test_mighost(dynalite.url, args, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
     buf_free(&out);
     buf_free(&err);
+}
+
+static void make_fixture(fixture *f, const char *variant)
+{
+    make_fixture_as(f, variant, 0);
 }
 
 #define ARGS_MAX 64  /* room in build_args's args */
@@ -538,29 +552,30 @@ static void test_owner_lookup_once_per_bot(void **state)
     buf_free(&got);
 }
 
-/* --stack NAME reads the three table names from the stack's outputs;
- * --region is the operator's flag. */
+/* --stack NAME fills the three tables from the stack as v3.0.0 deploys it
+ * (tests/integration/stacks/bedrock-v3.json): the V3 tables from its
+ * outputs, the V2 table, which the V3 deploy dropped from the stack but
+ * kept, by CloudFormation's name for it (the V3 table's name starts the
+ * same way and is not taken). --region is the operator's flag. */
 static void test_stack_outputs(void **state)
 {
     (void)state;
     fixture f;
-    make_fixture(&f, "");
-    buf cfg = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
-    buf_printf(&cfg, "{\"stacks\": {\"BedrockChatStack\": {\"ConversationTableName\": \"%s\", "
-                     "\"ConversationTableNameV3\": \"%s\", \"BotTableNameV3\": \"%s\", "
-                     "\"FrontendURL\": \"https://example.com\"}}}", f.v2, f.conv, f.bots);
-    assert_int_equal(test_fakeaws_config(&fake, buf_str(&cfg)), 0);
-    const char *args[] = {"run", MIGRATION, "--stack", "BedrockChatStack", "--region", "us-east-1",
+    make_fixture_as(&f, "", 1);
+    buf stack = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(test_fakeaws_stacks(&fake, "tests/integration/stacks/bedrock-v3.json", f.prefix), 0);
+    buf_printf(&stack, "%sBedrockChatStack", f.prefix);
+    const char *args[] = {"run", MIGRATION, "--stack", buf_str(&stack), "--region", "us-east-1",
                           "--dry-run", "--users", "user-alice", "--report", f.report, "--quiet", NULL};
     int rc = test_mighost(fake.url, args, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
     json_object *doc = test_json_read(f.report);
-    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v2_conversation_table")), f.v2);
-    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v3_conversation_table")), f.conv);
-    assert_string_equal(json_object_get_string(test_json_get(doc, "parameters.v3_bot_table")), f.bots);
+    const char *want[] = {"v2_conversation_table", f.v2, "v3_conversation_table", f.conv,
+                          "v3_bot_table", f.bots, NULL};
+    test_expect_stack_params(f.report, want);
     assert_int_equal(test_json_int(test_json_phase(doc, "migrate"), "would_write"), 7);
     json_object_put(doc);
-    buf_free(&cfg);
+    buf_free(&stack);
     buf_free(&out);
     buf_free(&err);
 }

@@ -391,34 +391,71 @@ static void test_script_error_exit_4(void **state)
     buf_free(&err);
 }
 
+/* A parameter from --stack: the report's value for it. */
+static void expect_stack_values(const test_server *cfn, const char *stack, const char *source,
+                                const char *destination)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *report = test_path_join(tmp, "stack.json");
+    const char *args[] = {"run", MIGRATION, "--stack", stack, "--dry-run", "--report", report, NULL};
+    int rc = test_mighost(cfn->url, args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    json_object *r = test_json_read(report), *p, *v;
+    assert_true(json_object_object_get_ex(r, "parameters", &p));
+    assert_true(json_object_object_get_ex(p, "source", &v));
+    assert_string_equal(json_object_get_string(v), source);
+    assert_true(json_object_object_get_ex(p, "destination", &v));
+    assert_string_equal(json_object_get_string(v), destination);
+    json_object_put(r);
+    free(report);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* Stacks shaped as CDK makes them: an output on the stack keeps its id, one
+ * inside a construct gets the construct path and eight hex digits; tables
+ * with no output are resources, possibly of a nested stack, matched by
+ * construct id exactly (SourceTableV2 is a different construct). */
 static void test_stack_fills_parameters(void **state)
 {
     (void)state;
     char *stacks = test_path_join(tmp, "stacks.json");
-    test_write_file(stacks, "{\"prod\": {\"SourceTableB1C2D3\": \"rsrc\", "
-                            "\"DestinationTableE4F5\": \"rdst\", \"Other\": \"x\"}}");
+    test_write_file(stacks,
+        "{\"prod\": {\"SourceTable\": \"rsrc\", \"SourceTableV2\": \"wrong\", "
+        "            \"StorageDestinationTable1A2B3C4D\": \"rdst\", \"Other\": \"x\"},\n"
+        " \"nested\": {\"Outputs\": {\"SourceTableV2Name\": \"wrong\"}, \"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"SourceTableV20F1E2D3C\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTableaaaa0000\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTableRole9A8B7C6D\", \"ResourceType\": \"AWS::IAM::Role\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTable5E6F7A8B\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"rsrc\"},\n"
+        "   {\"LogicalResourceId\": \"StorageNestedStackStorageNestedStackResource11223344\", \"ResourceType\": \"AWS::CloudFormation::Stack\", \"PhysicalResourceId\": \"nested-Storage-ABC\"}]},\n"
+        " \"nested-Storage-ABC\": {\"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"StorageDestinationTableV2CAFEF00D\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"wrong\"},\n"
+        "   {\"LogicalResourceId\": \"StorageDestinationTableDEADBEEF\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"rdst\"}]},\n"
+        " \"twice\": {\"Resources\": [\n"
+        "   {\"LogicalResourceId\": \"SourceTable11111111\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"a\"},\n"
+        "   {\"LogicalResourceId\": \"SourceTable22222222\", \"ResourceType\": \"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"b\"}]}}\n");
     test_server cfn = {0};
     const char *fargs[] = {"--upstream", dynalite.url, "--stacks-file", stacks, NULL};
     assert_int_equal(test_fakeaws_start(&cfn, fargs), 0);
-    buf out = BUF_INIT, err = BUF_INIT;
-    char *report = test_path_join(tmp, "stack.json");
-    const char *args[] = {"run", MIGRATION, "--stack", "prod", "--dry-run", "--report", report, NULL};
-    assert_int_equal(test_mighost(cfn.url, args, &out, &err), 0);
+    expect_stack_values(&cfn, "prod", "rsrc", "rdst");
     assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:DescribeStacks"), 1);
+    assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:ListStackResources"), 0);
+    /* Resources over pages of two, the nested stack followed. */
+    assert_int_equal(test_fakeaws_config(&cfn, "{\"stack_resource_page\": 2}"), 0);
+    expect_stack_values(&cfn, "nested", "rsrc", "rdst");
+    assert_int_equal(test_fakeaws_stat(&cfn, "by_target.cloudformation:ListStackResources"), 4);
     assert_int_equal(test_fakeaws_stat(&cfn, "signature_failures"), 0);
-    json_object *r = test_json_read(report), *p, *v;
-    assert_true(json_object_object_get_ex(r, "parameters", &p));
-    assert_true(json_object_object_get_ex(p, "source", &v));
-    assert_string_equal(json_object_get_string(v), "rsrc");
-    assert_true(json_object_object_get_ex(p, "destination", &v));
-    assert_string_equal(json_object_get_string(v), "rdst");
-    json_object_put(r);
+    buf out = BUF_INIT, err = BUF_INIT;
+    /* Two resources of one construct id: an error naming both, exit 2. */
+    const char *twice[] = {"run", MIGRATION, "--stack", "twice", "--dry-run", NULL};
+    assert_int_equal(test_mighost(cfn.url, twice, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "SourceTable11111111 and SourceTable22222222 both match SourceTable"));
     /* An unknown stack is a clear error. */
     const char *missing[] = {"run", MIGRATION, "--stack", "nope", "--dry-run", NULL};
     assert_int_equal(test_mighost(cfn.url, missing, &out, &err), 2);
     assert_non_null(strstr(buf_str(&err), "Stack with id nope does not exist"));
     test_server_stop(&cfn);
-    free(report);
     free(stacks);
     buf_free(&out);
     buf_free(&err);

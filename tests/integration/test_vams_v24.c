@@ -300,6 +300,35 @@ static void test_run_a_dry_run(void **state)
     buf_free(&calls);
 }
 
+/* --stack alone names the six tables and the reindexer: VAMS publishes no
+ * table outputs, so they come from the nested stacks' resources by
+ * construct id (tests/integration/stacks/vams-v2.4.json says where each
+ * name comes from). */
+static void test_stack_fills_tables(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "", NULL);
+    assert_int_equal(test_fakeaws_stacks(&fake, "tests/integration/stacks/vams-v2.4.json", f.prefix), 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", "vams/v2.3-to-v2.4", "--stack", "vams-core-prod", "--dry-run",
+                          "--report", f.report, "--quiet", NULL};
+    int rc = test_mighost_env(fake.url, fake_env, args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    buf n[6] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+    const char *suffix[] = {"auth", "constraints", "meta-old", "meta-new", "schema-old", "schema-new"};
+    for (int i = 0; i < 6; i++) buf_printf(&n[i], "%s-%s", f.prefix, suffix[i]);
+    const char *want[] = {"auth_table", buf_str(&n[0]), "constraints_table", buf_str(&n[1]),
+                          "old_metadata_table", buf_str(&n[2]), "new_metadata_table", buf_str(&n[3]),
+                          "old_schema_table", buf_str(&n[4]), "new_schema_table", buf_str(&n[5]),
+                          "reindexer_function", "vams-reindexer", NULL};
+    test_expect_stack_params(f.report, want);
+    expect_counts(&f, "constraints", 3, 4, 0, 0);
+    for (int i = 0; i < 6; i++) buf_free(&n[i]);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* §12.4 Run C, then §12.5 Run D. Difference (W1, W2): a re-run writes
  * nothing: every item and its dateCreated and every schema id stay. */
 static void test_rerun_then_cleanup(void **state)
@@ -692,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_leading_slash),
         cmocka_unit_test(test_offline_matches_online),
+        cmocka_unit_test(test_stack_fills_tables),
     };
     return cmocka_run_group_tests_name("vams-v2.3-to-v2.4", tests, setup, teardown);
 }

@@ -216,6 +216,41 @@ static void test_dry_run(void **state)
     buf_free(&err);
 }
 
+/* --stack alone names all six tables: VAMS publishes no table outputs, so
+ * they come from the nested storage stack's resources, V1 and V2 side by
+ * side and matched by construct id exactly (tests/integration/stacks/
+ * vams-v2.5.json says where each name comes from). */
+static void test_stack_fills_tables(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    assert_int_equal(test_fakeaws_stacks(&fake, "tests/integration/stacks/vams-v2.5.json", f.prefix), 0);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"stack_resource_page\": 10}"), 0);
+    test_fakeaws_reset(&fake);
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", "vams/v2.4-to-v2.5", "--stack", "vams-core-prod", "--dry-run",
+                          "--duplicate-assets=skip", "--report", f.report, "--quiet", NULL};
+    int rc = test_mighost(fake.url, args, &out, &err);
+    test_fakeaws_config(&fake, "{\"stack_resource_page\": 100}");
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    buf names[6] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
+    const char *suffix[] = {"assets", "versions-v1", "versions-v2", "files-v1", "files-v2", "metadata"};
+    for (int i = 0; i < 6; i++) table_name(&names[i], &f, suffix[i]);
+    const char *want[] = {"asset_table", buf_str(&names[0]), "versions_v1", buf_str(&names[1]),
+                          "versions_v2", buf_str(&names[2]), "files_v1", buf_str(&names[3]),
+                          "files_v2", buf_str(&names[4]), "metadata", buf_str(&names[5]), NULL};
+    test_expect_stack_params(f.report, want);
+    /* Three pages of the storage stack's resources, one of each other stack. */
+    assert_int_equal(test_fakeaws_stat(&fake, "by_target.cloudformation:ListStackResources"), 6);
+    json_object *doc, *p = test_json_read_phase(f.report, "asset_versions", &doc);
+    assert_int_equal(test_json_int(p, "would_write"), 5);
+    json_object_put(doc);
+    for (int i = 0; i < 6; i++) buf_free(&names[i]);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* Difference: --limit 2 does not truncate the lookup (no false orphans)
  * and verification checks what the run processed: exit 0 (the reference
  * reports VERIFICATION FAILED, exit 1). */
@@ -389,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_colon_in_version_id),
         cmocka_unit_test(test_unprocessed_and_conditional_backfill),
         cmocka_unit_test(test_config_dry_run_key),
+        cmocka_unit_test(test_stack_fills_tables),
     };
     return cmocka_run_group_tests_name("vams-v2.4-to-v2.5", tests, setup, teardown);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -140,4 +141,19 @@ void test_export_tables(const char *endpoint, const char *dir, const char *const
     buf_free(&out);
     if (rc != 0) fail_msg("export: %s", buf_str(&err));
     buf_free(&err);
+}
+
+void test_expect_stack_params(const char *report, const char *const *names_values)
+{
+    json_object *doc = test_json_read(report);
+    for (const char *const *nv = names_values; nv[0] && nv[1]; nv += 2) {
+        char path[256];
+        snprintf(path, sizeof path, "parameters.%s", nv[0]);
+        const char *got = json_object_get_string(test_json_get(doc, path));
+        if (strcmp(got, nv[1]) != 0) fail_msg("parameter %s: \"%s\", not \"%s\"", nv[0], got, nv[1]);
+        snprintf(path, sizeof path, "parameter_sources.%s", nv[0]);
+        const char *from = json_object_get_string(test_json_get(doc, path));
+        if (strncmp(from, "stack ", 6) != 0) fail_msg("parameter %s comes from %s, not the stack", nv[0], from);
+    }
+    json_object_put(doc);
 }

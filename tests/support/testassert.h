@@ -34,6 +34,11 @@ json_object *test_json_phase(json_object *report, const char *name);
  * and returns its phase name, as test_json_read and test_json_phase. */
 json_object *test_json_read_phase(const char *path, const char *name, json_object **report);
 
+/* The report at path has each parameter of names_values (name, value,
+ * name, value, ..., NULL) with that string value, filled from the stack:
+ * "parameter_sources" says "stack ..." for it. Fails the test otherwise. */
+void test_expect_stack_params(const char *report, const char *const *names_values);
+
 /* The lines of the file at path, sorted (strcmp), each ending in "\n";
  * empty lines left out. out is replaced. Fails the test when the file
  * cannot be read. */

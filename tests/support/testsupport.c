@@ -548,6 +548,32 @@ int test_fakeaws_config(const test_server *s, const char *json)
     return control_post(s, "/__config", json);
 }
 
+int test_fakeaws_stacks(const test_server *s, const char *path, const char *prefix)
+{
+    buf text = BUF_INIT, cfg = BUF_INIT;
+    if (test_read_file(path, &text) != 0) {
+        fprintf(stderr, "test_fakeaws_stacks: cannot read %s\n", path);
+        buf_free(&text);
+        return -1;
+    }
+    static const char mark[] = "${prefix}";
+    buf_puts(&cfg, "{\"stacks\": ");
+    for (const char *p = buf_str(&text), *m; *p; p = m + sizeof mark - 1) {
+        m = strstr(p, mark);
+        if (!m) {
+            buf_puts(&cfg, p);
+            break;
+        }
+        buf_append(&cfg, p, (size_t)(m - p));
+        buf_puts(&cfg, prefix);
+    }
+    buf_puts(&cfg, "}");
+    int rc = test_fakeaws_config(s, buf_str(&cfg));
+    buf_free(&text);
+    buf_free(&cfg);
+    return rc;
+}
+
 int test_fakeaws_get(const test_server *s, const char *path, buf *out)
 {
     char url[512];

@@ -149,6 +149,11 @@ int test_fakeaws_reset(const test_server *s);
  * Returns 0, or -1 (the server's error is printed). */
 int test_fakeaws_config(const test_server *s, const char *json);
 
+/* Sets fakeaws's CloudFormation stacks from a fixture file (the `stacks`
+ * object of tests/fakeaws/README.md), every "${prefix}" in it replaced by
+ * prefix. Returns 0 or -1. */
+int test_fakeaws_stacks(const test_server *s, const char *path, const char *prefix);
+
 /* GET path (e.g. "/__requests"); out (may be NULL) is replaced by the
  * body. Returns the HTTP status or -1. */
 int test_fakeaws_get(const test_server *s, const char *path, buf *out);

@@ -4,10 +4,13 @@
 -- A1 and B1 (owners looked up once per original bot), "edge" adds
 -- user-erin with malformed items, "many=N" adds N users with one bot and
 -- one conversation each.
--- Tables: PREFIX-v2, PREFIX-v3conv, PREFIX-v3bots.
+-- Tables: PREFIX-v2, PREFIX-v3conv, PREFIX-v3bots; arguments 3 and 4, when
+-- given, name the V2 and the V3 conversation tables instead (the names
+-- CloudFormation gives them, for the --stack test).
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local P, variant = arg[1] or "v3", arg[2] or ""
+local V2, V3CONV = arg[3] or P .. "-v2", arg[4] or P .. "-v3conv"
 
 local function attrs(list)
   local defs = {}
@@ -21,14 +24,14 @@ local function keys(h, r)
 end
 local ALL = {ProjectionType = "ALL"}
 
-assert(ddb.create_table{TableName = P .. "-v2", BillingMode = "PAY_PER_REQUEST",
+assert(ddb.create_table{TableName = V2, BillingMode = "PAY_PER_REQUEST",
   AttributeDefinitions = attrs{{"PK", "S"}, {"SK", "S"}, {"PublicBotId", "S"}, {"LastBotUsed", "N"}},
   KeySchema = keys("PK", "SK"),
   GlobalSecondaryIndexes = {{IndexName = "SKIndex", KeySchema = keys("SK"), Projection = ALL},
                             {IndexName = "PublicBotIdIndex", KeySchema = keys("PublicBotId"), Projection = ALL}},
   LocalSecondaryIndexes = {{IndexName = "LastBotUsedIndex", KeySchema = keys("PK", "LastBotUsed"),
                             Projection = ALL}}})
-assert(ddb.create_table{TableName = P .. "-v3conv", BillingMode = "PAY_PER_REQUEST",
+assert(ddb.create_table{TableName = V3CONV, BillingMode = "PAY_PER_REQUEST",
   AttributeDefinitions = attrs{{"PK", "S"}, {"SK", "S"}}, KeySchema = keys("PK", "SK"),
   GlobalSecondaryIndexes = {{IndexName = "SKIndex", KeySchema = keys("SK"), Projection = ALL}}})
 assert(ddb.create_table{TableName = P .. "-v3bots", BillingMode = "PAY_PER_REQUEST",
@@ -44,7 +47,7 @@ assert(ddb.create_table{TableName = P .. "-v3bots", BillingMode = "PAY_PER_REQUE
     {IndexName = "ItemTypeIndex", KeySchema = keys("ItemType"), Projection = ALL},
     {IndexName = "SyncStatusIndex", KeySchema = keys("SyncStatus"), Projection = ALL}}})
 
-local w = ddb.writer{table = P .. "-v2"}
+local w = ddb.writer{table = V2}
 local by_sk = {}
 for line in io.lines("tests/integration/bedrock/v3_source.jsonl") do
   local it = item.decode(line)

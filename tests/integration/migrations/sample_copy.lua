@@ -8,9 +8,11 @@ return {
   description = "Copy a table into another, adding a version stamp.",
   params = {
     {name = "source", type = "table", required = true, doc = "table to copy from",
-     config = "sourceTableName", stack_output = "SourceTable", key = {hash = "pk"}, access = "read"},
+     config = "sourceTableName", stack_output = "SourceTable",
+     stack_resource = "SourceTable", key = {hash = "pk"}, access = "read"},
     {name = "destination", type = "table", required = true, doc = "table to copy into",
-     config = "destinationTableName", stack_output = "DestinationTable", key = {hash = "pk"},
+     config = "destinationTableName", stack_output = "Storage/DestinationTable",
+     stack_resource = "Storage/DestinationTable", key = {hash = "pk"},
      access = "write"},
     {name = "stamp", type = "string", default = "v2", doc = "value of the `version` attribute"},
     {name = "fail_on_bad", type = "boolean", default = false, doc = "raise on a bad item (tests)"},

@@ -106,7 +106,11 @@ function M.describe(mig)
     if p.doc then w("      %s\n", p.doc) end
     local keys = params.config_keys(p)
     if #keys > 1 then w("      config key: %s\n", table.concat(keys, ", ", 2)) end
-    if p.stack_output then w("      stack output: %s* (with --stack)\n", p.stack_output) end
+    if p.stack_output then w("      stack output: %s (with --stack)\n", p.stack_output) end
+    if p.stack_resource then w("      stack resource: %s (with --stack, nested stacks included)\n", p.stack_resource) end
+    if p.stack_retained_table then
+      w("      table kept by the stack: STACK-%s…-… (with --stack)\n", (p.stack_retained_table:gsub("[^%w]", "")))
+    end
     if p.key then
       w("      key schema: %s%s\n", p.key.hash, p.key.range and (", " .. p.key.range) or "")
     end
@@ -123,7 +127,7 @@ function M.describe(mig)
   end
   local stackable = {}
   for _, p in ipairs(mig.params or {}) do
-    if p.stack_output then stackable[#stackable + 1] = p.name end
+    if p.stack_output or p.stack_resource or p.stack_retained_table then stackable[#stackable + 1] = p.name end
   end
   if #stackable > 0 then w("\n--stack NAME fills: %s\n", table.concat(stackable, ", ")) end
   return table.concat(out)
@@ -320,20 +324,25 @@ end
 
 function M.run(mig, o)
   local values, from_or_err
-  local stack_outputs
+  local stack
   if o.stack then
     if not o.aws then
       io.stderr:write("mighost: --stack needs AWS access: pass --region or set AWS_REGION\n")
       return EXIT.USAGE
     end
-    local outputs, err = params.stack_outputs(o.stack)
+    stack = require("mighost.stack").open(o.stack)
+    local outputs, err = stack:outputs()
     if not outputs then
-      io.stderr:write(("mighost: cannot read the outputs of stack %s: %s\n"):format(o.stack, tostring(err)))
+      io.stderr:write(("mighost: cannot read stack %s: %s\n"):format(o.stack, tostring(err)))
       return aws_failure(err) and err.code == "ValidationError" and EXIT.USAGE or EXIT.AWS
     end
-    stack_outputs = outputs
   end
-  values, from_or_err = params.resolve(mig, o, stack_outputs)
+  local stack_err
+  values, from_or_err, stack_err = params.resolve(mig, o, stack)
+  if not values and aws_failure(stack_err) and stack_err.code ~= "Ambiguous" then
+    io.stderr:write("mighost: ", from_or_err, "\n")
+    return EXIT.AWS
+  end
   if not values then
     io.stderr:write("mighost: ", from_or_err, "\n")
     return EXIT.USAGE
@@ -398,6 +407,7 @@ function M.run(mig, o)
   end
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  info.sources = from_or_err
   local rep = report.new(mig, values, o, info)
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do

@@ -6,6 +6,8 @@
 -- A parameter declaration:
 --   {name = "source_table", type = "table", required = true, doc = "...",
 --    config = "sourceTableName" (or a list of keys), stack_output = "SourceTable",
+--    stack_resource = "SourceTable" (construct id; see mighost.stack),
+--    stack_retained_table = "Db/Table" (a table an update removed but kept),
 --    key = {hash = "pk", range = "sk"}, access = "read" | "write",
 --    default = ..., secret = true (kept out of reports), flag = "--source",
 --    identity = false (not part of the run identity that names the state
@@ -207,9 +209,10 @@ function M.parse_run_options(mig, argv, cargs)
   return o
 end
 
--- Resolves every parameter. `stack_outputs` (or nil) maps output keys to
--- values. Returns the values, or nil and a message naming the fix.
-function M.resolve(mig, o, stack_outputs)
+-- Resolves every parameter. `stack` (or nil) is a mighost.stack handle
+-- for --stack. Returns the values and where each came from, or nil, a
+-- message naming the fix and (for a failed stack read) the AWS error.
+function M.resolve(mig, o, stack)
   local decls = mig.params or {}
   local values, from = {}, {}
   local config = {}
@@ -239,8 +242,13 @@ function M.resolve(mig, o, stack_outputs)
       v, err = from_text(p, sets[p.name]); source = "--set"
     elseif config[p.name] ~= nil then
       v, source = config[p.name], "config"
-    elseif stack_outputs and p.stack_output then
-      v, err = M.from_stack(p, stack_outputs); source = "stack"
+    elseif stack and (p.stack_output or p.stack_resource or p.stack_retained_table) then
+      local how, serr
+      v, how, serr = require("mighost.stack").resolve(stack, p)
+      if serr then
+        return nil, ("--stack %s: parameter %s: %s"):format(stack.name, p.name, serr.message or tostring(serr)), serr
+      end
+      source = how and ("stack " .. how)
     end
     if not err and p.type == "table" and type(v) == "string" then
       local ok, why = pcall(require("mighost.dynamodb").table_name, v)
@@ -251,68 +259,13 @@ function M.resolve(mig, o, stack_outputs)
     if v == nil and p.required then
       local ways = {M.flag_of(p) .. " VALUE"}
       if p.config then ways[#ways + 1] = ("\"%s\" in the --config file"):format(config_keys(p)[2]) end
-      if p.stack_output then ways[#ways + 1] = "--stack NAME" end
+      if p.stack_output or p.stack_resource or p.stack_retained_table then ways[#ways + 1] = "--stack NAME" end
       return nil, ("missing parameter %s (%s): give it with %s"):format(p.name, p.doc or p.type,
         table.concat(ways, ", or "))
     end
     values[p.name], from[p.name] = v, source
   end
   return values, from
-end
-
--- An output whose key is the declared one, or starts with it (stacks add
--- generated suffixes). More than one candidate is an error.
--- A list parameter takes every matching output, in key order (e.g.
--- PrivateSubnetId0, PrivateSubnetId1).
-function M.from_stack(p, outputs)
-  if p.type == "list" then
-    local keys, out = {}, {}
-    for k in pairs(outputs) do
-      if k:sub(1, #p.stack_output) == p.stack_output then keys[#keys + 1] = k end
-    end
-    table.sort(keys)
-    for i, k in ipairs(keys) do out[i] = outputs[k] end
-    return #out > 0 and out or nil
-  end
-  if outputs[p.stack_output] then return outputs[p.stack_output] end
-  local found, key
-  for k, v in pairs(outputs) do
-    if k:sub(1, #p.stack_output) == p.stack_output then
-      if found then
-        return nil, ("stack outputs %s and %s both match %s (parameter %s): pass %s"):format(key,
-          k, p.stack_output, p.name, M.flag_of(p))
-      end
-      found, key = v, k
-    end
-  end
-  return found
-end
-
--- DescribeStacks -> {OutputKey = OutputValue}.
-function M.stack_outputs(stack)
-  local aws = require "mighost.aws"
-  local xml = require "mighost.xml"
-  local body, err = aws.call("cloudformation", "DescribeStacks",
-    "StackName=" .. stack:gsub("[^%w%-_.~]", function(c) return ("%%%02X"):format(c:byte()) end))
-  if not body then return nil, err end
-  local doc, xerr = xml.decode(body)
-  if not doc then return nil, xerr end
-  local outputs = {}
-  local function walk(e)
-    if e.tag == "Outputs" then
-      for _, member in ipairs(e) do
-        local k, v
-        for _, f in ipairs(member) do
-          if f.tag == "OutputKey" then k = f.text elseif f.tag == "OutputValue" then v = f.text end
-        end
-        if k then outputs[k] = v end
-      end
-      return
-    end
-    for _, c in ipairs(e) do walk(c) end
-  end
-  walk(doc)
-  return outputs
 end
 
 return M

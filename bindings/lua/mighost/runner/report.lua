@@ -33,7 +33,8 @@ function M.new(mig, values, o, info)
   local r = setmetatable({data = {
     migration = mig.name, mighost = mh.version, mode = mode, parameters = shown,
     region = info.region, started = sys.utc(), limit = o.limit, phases = {},
-    tables = info.tables, notes = info.notes}, o = o, started = mh.clock()}, Report)
+    tables = info.tables, notes = info.notes, parameter_sources = info.sources},
+    o = o, started = mh.clock()}, Report)
   local stamp = sys.utc(nil, "%Y%m%dT%H%M%SZ")
   r.path = o.report or ("mighost-report-%s-%s.json"):format(mig.name:gsub("[^%w%-_.]", "_"), stamp)
   return r
@@ -42,7 +43,8 @@ end
 -- The runner's own top-level fields; a migration cannot replace them.
 local RESERVED = {migration = true, mighost = true, mode = true, parameters = true, region = true,
   started = true, limit = true, phases = true, tables = true, notes = true, finished = true,
-  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true}
+  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true,
+  parameter_sources = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
 -- keep the shape of the reference script's own report. "verification" is
