@@ -360,12 +360,89 @@ static void test_nonempty_and_dry_run(void **state)
     buf_free(&err);
 }
 
+/* The stacks as VAMS's CDK code deploys them: bucket and user-pool
+ * outputs on the main stack, the tables resources of the nested storage
+ * stack (logical id = construct id + 8 hex digits). A has a table B lacks
+ * (listed and skipped); both have a web app bucket, which is not data. */
+static void stack_json(buf *b, const char *side, const char *pool, int extra_table)
+{
+    static const char *const tables[][2] = {
+        {"DatabaseStorageTable", "databaseStorageTable"}, {"AssetStorageTable", "assetStorageTable"},
+        {"CommentStorageTable", "commentStorageTable"}, {"PipelineStorageTable", "pipelineStorageTable"},
+        {"MetadataStorageTable", "metadataStorageTable"}};
+    buf_printf(b, "\"%1$s-vams-%2$s\": {\"Outputs\": {\"AssetS3BucketNameOutput0\": \"%1$s-%2$s-assets\", "
+                  "\"AssetAuxiliaryS3BucketNameOutput\": \"%1$s-%2$s-aux\", \"AuthCognito_UserPoolId\": \"%3$s\", "
+                  "\"WebAppS3BucketNameOutput\": \"%1$s-%2$s-webapp\"}, \"Resources\": ["
+                  "{\"LogicalResourceId\": \"StorageResourcesBuilderNestedStackStorageResourcesBuilderNestedStackResource1D2E3F4A\", "
+                  "\"ResourceType\": \"AWS::CloudFormation::Stack\", \"PhysicalResourceId\": \"%1$s-vams-%2$s-storage\"}]},\n"
+                  "\"%1$s-vams-%2$s-storage\": {\"Outputs\": {}, \"Resources\": [", PREFIX, side, pool);
+    for (size_t i = 0; i < 5; i++)
+        buf_printf(b, "{\"LogicalResourceId\": \"%s%08X\", \"ResourceType\": \"AWS::DynamoDB::Table\", "
+                      "\"PhysicalResourceId\": \"%s-%s-%s\"},", tables[i][0], 0x1A2B3C40u + (unsigned)i,
+                   PREFIX, side, tables[i][1]);
+    if (extra_table)
+        buf_printf(b, "{\"LogicalResourceId\": \"AssetLinksStorageTable9F8E7D6C\", \"ResourceType\": "
+                      "\"AWS::DynamoDB::Table\", \"PhysicalResourceId\": \"%s-%s-assetLinks\"},", PREFIX, side);
+    buf_puts(b, "{\"LogicalResourceId\": \"AccessLogsBucket0A1B2C3D\", \"ResourceType\": \"AWS::S3::Bucket\", "
+                "\"PhysicalResourceId\": \"logs\"}]}");
+}
+
+/* --from-stack A --to-stack B: the pairs come from the stacks (a dry-run
+ * lists them and the table only A has), and B ends equal to A, as with the
+ * MigrationSchema JSON. */
+static void test_from_stack(void **state)
+{
+    (void)state;
+    run r;
+    new_run(&r, "empty");
+    buf cfg = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    buf_puts(&cfg, "{\"stacks\": {");
+    stack_json(&cfg, "a", pool_a, 1);
+    buf_puts(&cfg, ",\n");
+    stack_json(&cfg, r.side, r.pool, 0);
+    buf_puts(&cfg, "}}");
+    assert_int_equal(test_fakeaws_config(&fake, buf_str(&cfg)), 0);
+    char from[64], to[64];
+    snprintf(from, sizeof from, "%s-vams-a", PREFIX);
+    snprintf(to, sizeof to, "%s-vams-%s", PREFIX, r.side);
+    const char *base[] = {"run", "vams/ab-deployment", "--from-stack", from, "--to-stack", to,
+                          "--multipart-threshold", "8388608", "--part-size", "5242880",
+                          "--report", r.report, "--state-dir", r.state, "--quiet", NULL};
+    const char *dry[] = {"--dry-run", NULL}, *yes[] = {"--yes", NULL};
+    const char *args[32];
+    assert_true(test_args_join(args, 32, base, dry) >= 0);
+    int rc = mighost(args, &out, &err);
+    if (rc != 0) fail_msg("dry-run: exit %d: %s", rc, buf_str(&err));
+    const char *e = buf_str(&err);
+    assert_non_null(strstr(e, "table  AssetStorageTable"));
+    assert_non_null(strstr(e, "bucket AssetS3BucketNameOutput0"));
+    assert_non_null(strstr(e, "bucket AssetAuxiliaryS3BucketNameOutput"));
+    assert_non_null(strstr(e, "users  AuthCognito_UserPoolId"));
+    assert_non_null(strstr(e, "table AssetLinksStorageTable is in stack A (ab-vams-a) only: skipped"));
+    assert_null(strstr(e, "webapp"));
+    assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
+
+    assert_true(test_args_join(args, 32, base, yes) >= 0);
+    rc = mighost(args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    expect_equal(&r);
+    json_object *doc, *p = test_json_read_phase(r.report, "plan", &doc);
+    assert_int_equal(test_json_int(p, "notes.pairs.tables"), 5);
+    assert_int_equal(test_json_int(p, "notes.pairs.buckets"), 2);
+    assert_int_equal(test_json_int(p, "notes.unpaired.count"), 1);
+    json_object_put(doc);
+    buf_free(&cfg);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_schema_mismatch),
         cmocka_unit_test(test_nonempty_and_dry_run),
         cmocka_unit_test(test_mapping_then_rerun),
+        cmocka_unit_test(test_from_stack),
         cmocka_unit_test(test_kill_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

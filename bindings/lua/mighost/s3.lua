@@ -34,6 +34,7 @@ local aws = require "mighost.aws"
 local xml = require "mighost.xml"
 local json = require "mighost.json"
 local plan = require "mighost.plan"
+local route = require "mighost.route"
 local mh = require "mighost"
 
 local M = {}
@@ -44,26 +45,9 @@ M.PARTS_MAX = 10000
 M.PART_WINDOW = 8                     -- parts of one object copied at once
 
 local counts = {calls = 0, retries = 0, throttles = 0, errors = 0, recorded = 0}
-local refs = {}
-
 -- "NAME@profile=P,region=R" -> NAME, {profile =, region =} or nil.
 local function parse_ref(b)
-  local r = refs[b]
-  if r then return r.name, r.route end
-  local name, rest = b:match("^([^@]*)@(.*)$")
-  r = {name = name or b}
-  if name then
-    r.route = {}
-    for part in rest:gmatch("[^,]+") do
-      local k, v = part:match("^%s*(%a+)%s*=%s*(.-)%s*$")
-      if (k ~= "profile" and k ~= "region") or v == "" then
-        error(("bucket '%s': expected NAME@profile=PROFILE,region=REGION"):format(b), 0)
-      end
-      r.route[k] = v
-    end
-  end
-  if r.name == "" then error(("bucket '%s': no bucket name"):format(b), 0) end
-  refs[b] = r
+  local r = route.parse(b, "bucket")
   return r.name, r.route
 end
 M.bucket_name = function(b) return (parse_ref(b)) end
