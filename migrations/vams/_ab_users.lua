@@ -155,7 +155,6 @@ function M.copy(pair, ctx, st, opt)
       if ok then
         st.pending[u.Username], st.done[u.Username] = nil, true
         ctx.counts.written = ctx.counts.written + 1
-        ctx:password_reset(u.Username)
       else
         ctx:fail(("cognito:%s/%s"):format(pair.to, u.Username), tostring(err))
       end

@@ -309,13 +309,17 @@ local function users_phase(ctx)
   local plan = resolve(ctx.params)
   ctx.data.pools = ctx.data.pools or {}
   local resets = json.array()
-  function ctx.password_reset(_, user) resets[#resets + 1] = user end
   for _, p in ipairs(plan.pools) do
     local st = ctx.data.pools[p.id] or {}
     ctx.data.pools[p.id] = st
     users.copy(p, ctx, st, {send_invitations = ctx.params.send_invitations})
+    -- Every user this run created, an interrupted part of it included.
+    local names = {}
+    for name in pairs(st.done or {}) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do resets[#resets + 1] = name end
   end
-  -- Every user created in B, not only this run's first 100.
+  -- Every user created in B, not only the first 100.
   ctx:report_field("password_resets", {count = #resets, users = resets,
     note = ctx.params.send_invitations and "Cognito sent each an invitation with a temporary password"
       or "no message was sent: each must reset their password (forgot-password flow)"})

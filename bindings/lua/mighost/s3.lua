@@ -235,7 +235,10 @@ local function copy_parts(o)
         headers = {["x-amz-copy-source"] = source,
                    ["x-amz-copy-source-range"] = ("bytes=%d-%d"):format(first, last),
                    ["x-amz-copy-source-if-match"] = '"' .. src.etag .. '"'}, xml = true})
-      if not pdoc then failure = perr else etags[n] = text(pdoc, "ETag") end
+      etags[n] = pdoc and text(pdoc, "ETag")
+      if not etags[n] then
+        failure = perr or aws.error("SerializationException", "UploadPartCopy: no ETag in the answer", false)
+      end
     end
   end
   local workers = {}
