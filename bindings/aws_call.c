@@ -16,14 +16,21 @@
  * last_error} while a client waits out an outage, else nil.
  * aws.gave_up() -> the message of a client that gave up waiting, else nil.
  *
+ *   body, meta = aws.rest(service, {method, path, query, headers, body,
+ *                         bucket} [, opts])                -- REST (S3)
+ *   aws.uri_encode(text [, keep_slash])                    -- RFC 3986
+ * A REST call's meta also has headers: the response's, by lowercase name.
+ *
  * opts.profile / opts.region send a call with another profile's
  * credentials or to another region: one client per (profile, region),
  * made on first use and sharing the run's event loop.
  */
+#include <ctype.h>
 #include <lauxlib.h>
 #include <string.h>
 
 #include "bindings.h"
+#include "sigv4.h"
 #include "task.h"
 
 #define ERROR_MT "mighost.error"
@@ -53,11 +60,43 @@ void aws_push_error(lua_State *L, const char *code, const char *message, int ret
     luaL_setmetatable(L, ERROR_MT);
 }
 
+/* meta.headers = {["etag"] = ..., ...}: repeated headers joined by ", ". */
+static void push_headers(lua_State *L, const aws_result *r)
+{
+    lua_createtable(L, 0, 8);
+    const char *p = r->headers, *end = r->headers + r->headers_len;
+    luaL_Buffer name;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            luaL_buffinit(L, &name);
+            for (const char *c = p; c < colon; c++) luaL_addchar(&name, (char)tolower((unsigned char)*c));
+            luaL_pushresult(&name);
+            const char *v = colon + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, -3) == LUA_TSTRING) {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol + 1;
+    }
+}
+
 static void on_done(const aws_result *r, void *ud)
 {
     task *t = ud;
     lua_State *T = task_thread(t);
-    lua_checkstack(T, 4);
+    lua_checkstack(T, 8);
     if (r->ok) {
         lua_pushlstring(T, r->body, r->body_len);
         push_meta(T, r);
@@ -83,6 +122,10 @@ static void on_done(const aws_result *r, void *ud)
             lua_setfield(T, -2, "body");
         }
         luaL_setmetatable(T, ERROR_MT);
+    }
+    if (r->headers_len) {
+        push_headers(T, r);
+        lua_setfield(T, -2, "headers");
     }
     task_wake(t, 2);
 }
@@ -192,6 +235,70 @@ static int l_call(lua_State *L)
     req.timeout_ms = timeout_ms;
     aws_send(c, &req, on_done, t);
     return task_suspend(L, t);
+}
+
+/* aws.rest(service, {method, path, query, headers, body, bucket} [, opts]);
+ * opts as for call(). */
+static int l_rest(lua_State *L)
+{
+    const aws_service *svc = aws_service_find(luaL_checkstring(L, 1));
+    if (!svc) return luaL_argerror(L, 1, "unknown service");
+    if (svc->protocol != AWS_PROTO_REST_XML && svc->protocol != AWS_PROTO_REST_JSON)
+        return luaL_argerror(L, 1, "not a REST service");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 3);
+    aws_request req;
+    memset(&req, 0, sizeof req);
+    req.svc = svc;
+    lua_getfield(L, 2, "method");   /* 4 */
+    lua_getfield(L, 2, "path");     /* 5 */
+    lua_getfield(L, 2, "query");    /* 6 */
+    lua_getfield(L, 2, "body");     /* 7 */
+    lua_getfield(L, 2, "bucket");   /* 8 */
+    lua_getfield(L, 2, "headers");  /* 9 */
+    req.method = luaL_optstring(L, 4, "GET");
+    req.operation = req.method;
+    req.path = luaL_optstring(L, 5, "/");
+    req.query = luaL_optstring(L, 6, NULL);
+    req.body = luaL_optlstring(L, 7, "", &req.body_len);
+    req.bucket = luaL_optstring(L, 8, NULL);
+    http_header hs[16];
+    size_t n = 0;
+    if (lua_istable(L, 9)) {
+        lua_pushnil(L);
+        while (lua_next(L, 9)) {
+            if (n == sizeof hs / sizeof hs[0]) return luaL_error(L, "more than 16 request headers");
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "request headers must be strings");
+            hs[n].name = lua_tostring(L, -2);
+            hs[n++].value = lua_tostring(L, -1);   /* kept alive by the headers table */
+            lua_pop(L, 1);
+        }
+    }
+    req.headers = hs;
+    req.nheaders = n;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "max_attempts");
+        req.max_attempts = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "timeout");
+        req.timeout_ms = (long)(luaL_optnumber(L, -1, 0) * 1000);
+        lua_pop(L, 2);
+    }
+    aws_client *c = client_for(L, 3);
+    task *t = task_or_error(L);
+    aws_send(c, &req, on_done, t);
+    return task_suspend(L, t);
+}
+
+static int l_uri_encode(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    buf out = BUF_INIT;
+    sigv4_uri_encode(&out, s, len, lua_toboolean(L, 2));
+    lua_pushlstring(L, out.data ? out.data : "", out.len);
+    buf_free(&out);
+    return 1;
 }
 
 /* aws.invoke(function, payload [, {qualifier, invocation_type, max_attempts,
@@ -338,6 +445,7 @@ static int l_gave_up(lua_State *L)
 int luaopen_mighost_aws(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"call", l_call},   {"invoke", l_invoke},
+                                     {"rest", l_rest},   {"uri_encode", l_uri_encode},
                                      {"error", l_error}, {"stats", l_stats},
                                      {"waiting", l_waiting}, {"gave_up", l_gave_up},
                                      {NULL, NULL}};

@@ -62,6 +62,7 @@ typedef struct call {
     /* headers of the attempt on the wire */
     buf auth, target, ctype;
     char amz_date[17];
+    char payload_hash[65];        /* S3: x-amz-content-sha256 */
     struct call *next;
     aws_done_fn done;
     void *ud;
@@ -232,7 +233,7 @@ static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *co
 {
     aws_result r;
     memset(&r, 0, sizeof r);
-    r.body = r.request_id = r.function_error = "";
+    r.body = r.request_id = r.function_error = r.headers = "";
     r.code = code;
     r.message = message;
     c->stats.calls++;
@@ -267,7 +268,19 @@ void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
     split_base(base, &k->host, &base_path);
     buf path = BUF_INIT, url = BUF_INIT, body = BUF_INIT;
     buf_puts(&path, base_path);
-    if (req->svc->protocol == AWS_PROTO_REST_JSON) {
+    int rest = req->svc->protocol == AWS_PROTO_REST_JSON || req->svc->protocol == AWS_PROTO_REST_XML;
+    if (req->bucket && *req->bucket) {
+        if (endpoint_s3_virtual_host(k->host, req->bucket)) {
+            buf vhost = BUF_INIT;
+            buf_printf(&vhost, "%s.%s", req->bucket, k->host);
+            free(k->host);
+            k->host = buf_detach(&vhost);
+        } else {
+            buf_putc(&path, '/');
+            sigv4_uri_encode(&path, req->bucket, strlen(req->bucket), 0);
+        }
+    }
+    if (rest) {
         k->method = xstrdup(req->method ? req->method : "POST");
         buf_puts(&path, req->path ? req->path : "/");
         k->query = req->query && *req->query ? xstrdup(req->query) : NULL;
@@ -297,11 +310,12 @@ void aws_send(aws_client *c, const aws_request *req, aws_done_fn done, void *ud)
             else buf_puts(&body, "{}");
         }
     }
-    if (req->svc->protocol == AWS_PROTO_REST_JSON && req->body_len)
-        buf_puts(&k->ctype, "application/json");
+    if (rest && req->body_len)
+        buf_puts(&k->ctype, req->svc->protocol == AWS_PROTO_REST_XML ? "application/xml"
+                                                                    : "application/json");
     k->path = buf_detach(&path);
-    buf_printf(&url, "%.*s%s%s%s", (int)(base_path - base), base, k->path, k->query ? "?" : "",
-               k->query ? k->query : "");
+    buf_printf(&url, "%.*s%s%s%s%s", (int)(strstr(base, "://") + 3 - base), base, k->host,
+               k->path, k->query ? "?" : "", k->query ? k->query : "");
     k->url = buf_detach(&url);
     k->body_len = body.len;
     k->body = buf_detach(&body);
@@ -344,8 +358,11 @@ static void send_attempt(void *ud)
     p.region = c->region ? c->region : "us-east-1";
     p.service = k->svc->signing_name;
     p.when = clock_wall() + c->skew;
-    p.normalize_path = 1;
-    p.double_encode_path = 1;
+    /* S3 signs the path as sent and wants the payload's hash in a header. */
+    int s3 = k->svc->protocol == AWS_PROTO_REST_XML;
+    p.normalize_path = !s3;
+    p.double_encode_path = !s3;
+    p.sign_body = s3;
     sigv4_request sr = {k->method, k->path, k->query, hs, n, k->body, k->body_len, NULL};
     sigv4_result res;
     if (sigv4_sign_header(&sr, &p, c->keys, &res) != 0) {
@@ -356,6 +373,10 @@ static void send_attempt(void *ud)
     buf_puts(&k->auth, res.authorization);
     memcpy(k->amz_date, res.amz_date, sizeof k->amz_date);
     hs[n++] = (sigv4_header){"X-Amz-Date", k->amz_date};
+    if (s3) {
+        memcpy(k->payload_hash, res.payload_hash, sizeof k->payload_hash);
+        hs[n++] = (sigv4_header){"x-amz-content-sha256", k->payload_hash};
+    }
     if (sc.session_token && *sc.session_token)
         hs[n++] = (sigv4_header){"X-Amz-Security-Token", sc.session_token};
     hs[n++] = (sigv4_header){"Authorization", buf_str(&k->auth)};
@@ -580,6 +601,8 @@ static void finish_call(call *k, const http_response *resp, int ok, const char *
     r.message = message ? message : "";
     r.request_id = resp ? resp->request_id : "";
     r.function_error = resp ? resp->function_error : "";
+    r.headers = resp && resp->headers.data ? resp->headers.data : "";
+    r.headers_len = resp ? resp->headers.len : 0;
     r.error_class = cls;
     r.attempts = k->attempts;
     r.throttles = k->throttles;
@@ -721,7 +744,7 @@ void aws_lambda_invoke(aws_client *c, const char *function, const char *qualifie
         hs[n++] = (http_header){"X-Amz-Invocation-Type", invocation_type};
     aws_request req = {aws_service_find("lambda"), "Invoke", "POST", buf_str(&path),
                        query.len ? buf_str(&query) : NULL, hs, n, payload, len,
-                       timeout_ms, max_attempts};
+                       timeout_ms, max_attempts, NULL};
     aws_send(c, &req, done, ud);
     buf_free(&path);
     buf_free(&query);

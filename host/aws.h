@@ -57,6 +57,8 @@ typedef struct aws_request {
     size_t body_len;
     long timeout_ms;             /* 0: default */
     int max_attempts;            /* 0: the policy's; 1: never retry */
+    const char *bucket;          /* S3 only: the bucket, addressed by host name on AWS
+                                  * (virtual-hosted) and by path elsewhere (path-style) */
 } aws_request;
 
 typedef struct aws_result {
@@ -68,6 +70,8 @@ typedef struct aws_result {
     const char *message;         /* error message ("" when ok) */
     const char *request_id;
     const char *function_error;  /* X-Amz-Function-Error, "" if none */
+    const char *headers;         /* the response's header lines, "Name: value\r\n" each */
+    size_t headers_len;
     retry_class error_class;     /* class of the final error */
     int attempts;
     int throttles;
@@ -82,6 +86,10 @@ typedef struct aws_client aws_client;
  * endpoint URL...). Credentials are resolved lazily, on the first call. */
 aws_client *aws_client_new(const aws_client_options *opt, buf *err);
 void aws_client_free(aws_client *c);
+
+/* REST (Lambda, S3): the method, path and query, extra headers and a body
+ * are the caller's; S3 requests are signed the way S3 wants (the path as
+ * sent, no normalising, x-amz-content-sha256). */
 
 /* A client for another profile and/or region that shares base's event
  * loop, endpoints overrides and limits (cross-account or cross-region

@@ -48,10 +48,11 @@ void aws_error_parse(aws_protocol proto, const http_response *resp, buf *code, b
     buf_reset(code);
     buf_reset(message);
     if (resp->error_type[0]) clean_code(code, resp->error_type);
-    if (proto == AWS_PROTO_QUERY) {
+    if (proto == AWS_PROTO_QUERY || proto == AWS_PROTO_REST_XML) {
         if (resp->body.len) {
             /* <ErrorResponse><Error><Code/><Message/></Error>...: the flat
-             * <Error> element every query-protocol service returns. */
+             * <Error> element every query-protocol service returns; S3's
+             * <Error> is the root. */
             static const char *const paths[] = {"Error/Code", "Error/Message"};
             char *texts[2] = {NULL, NULL};
             buf ignored = BUF_INIT;
@@ -65,5 +66,8 @@ void aws_error_parse(aws_protocol proto, const http_response *resp, buf *code, b
     } else {
         from_json(resp, code, message);
     }
+    /* S3 answers HEAD without a body: the status is all there is. */
+    if (code->len == 0 && proto == AWS_PROTO_REST_XML && resp->status == 404)
+        buf_puts(code, "NotFound");
     if (code->len == 0) buf_printf(code, "HTTP %ld", resp->status);
 }

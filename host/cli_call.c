@@ -216,6 +216,11 @@ int cmd_call(int argc, char **argv)
         fputc('\n', stderr);
         return EXIT_USAGE;
     }
+    if (o.svc->protocol == AWS_PROTO_REST_XML) {
+        fprintf(stderr, "mighost: '%s' is not callable with a JSON request; scripts reach it "
+                        "through its Lua module (mighost.s3)\n", o.svc->id);
+        return EXIT_USAGE;
+    }
     char *input = read_input(pos[2] ? pos[2] : "{}");
     if (!input) return EXIT_USAGE;
     json_tokener *tok = json_tokener_new();
@@ -248,14 +253,14 @@ int cmd_call(int argc, char **argv)
             buf form = BUF_INIT;
             if (form_encode(doc, &form) == 0) {
                 aws_request req = {o.svc, o.operation, NULL, NULL, NULL, NULL, 0,
-                                   form.data, form.len, 0, 0};
+                                   form.data, form.len, 0, 0, NULL};
                 aws_send(c, &req, on_done, &o);
                 queued = 1;
             }
             buf_free(&form);
         } else {
             aws_request req = {o.svc, o.operation, NULL, NULL, NULL, NULL, 0,
-                               input, strlen(input), 0, 0};
+                               input, strlen(input), 0, 0, NULL};
             aws_send(c, &req, on_done, &o);
             queued = 1;
         }

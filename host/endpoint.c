@@ -17,6 +17,7 @@ static const aws_service services[] = {
     {"cognito-idp", "cognito-idp", "cognito-idp", "COGNITO_IDENTITY_PROVIDER",
      AWS_PROTO_JSON_1_1, "AWSCognitoIdentityProviderService", NULL},
     {"lambda", "lambda", "lambda", "LAMBDA", AWS_PROTO_REST_JSON, NULL, NULL},
+    {"s3", "s3", "s3", "S3", AWS_PROTO_REST_XML, NULL, NULL},
     {"sts", "sts", "sts", "STS", AWS_PROTO_QUERY, NULL, "2011-06-15"},
     {"cloudformation", "cloudformation", "cloudformation", "CLOUDFORMATION",
      AWS_PROTO_QUERY, NULL, "2010-05-15"},
@@ -219,4 +220,19 @@ char *endpoint_resolve(const aws_service *svc, const char *region,
     buf url = BUF_INIT;
     buf_printf(&url, "https://%s.%s.%s", svc->endpoint_prefix, region, suffix);
     return buf_detach(&url);
+}
+
+int endpoint_s3_virtual_host(const char *host, const char *bucket)
+{
+    size_t n = strlen(bucket);
+    if (n < 3 || n > 63 || bucket[0] == '-' || bucket[n - 1] == '-') return 0;
+    for (const char *p = bucket; *p; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-') return 0;
+    size_t h = strcspn(host, ":");
+    static const char *const suffixes[] = {".amazonaws.com", ".amazonaws.com.cn"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t s = strlen(suffixes[i]);
+        if (h > s && strncasecmp(host + h - s, suffixes[i], s) == 0) return 1;
+    }
+    return 0;
 }

@@ -15,6 +15,7 @@ typedef enum aws_protocol {
     AWS_PROTO_JSON_1_0,   /* DynamoDB */
     AWS_PROTO_JSON_1_1,   /* ECS, Cognito user pools */
     AWS_PROTO_REST_JSON,  /* Lambda */
+    AWS_PROTO_REST_XML,   /* S3 */
     AWS_PROTO_QUERY       /* STS, CloudFormation (XML responses) */
 } aws_protocol;
 
@@ -53,5 +54,12 @@ int endpoint_url_is_loopback(const char *url);
 
 /* 1 if host (no brackets, no port) is 127.0.0.0/8, ::1 or localhost. */
 int endpoint_is_loopback(const char *host);
+
+/* 1 if an S3 request for `bucket` to `host` ("host[:port]") goes to
+ * bucket.host (virtual-hosted style): the host is AWS's and the bucket name
+ * is a DNS label (3-63 of a-z 0-9 '-', no dots, so the TLS certificate's
+ * wildcard covers it). 0 means path-style (/bucket/key): loopback and
+ * other S3-compatible endpoints, and bucket names with dots. */
+int endpoint_s3_virtual_host(const char *host, const char *bucket);
 
 #endif

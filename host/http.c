@@ -77,6 +77,7 @@ void http_loop_free(http_loop *loop)
         loop->free_list = t->next_free;
         curl_easy_cleanup(t->easy);
         buf_free(&t->resp.body);
+        buf_free(&t->resp.headers);
         free(t);
     }
     curl_multi_cleanup(loop->multi);
@@ -123,8 +124,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
         /* A new response (after a redirect or 100-continue) starts afresh. */
         r->request_id[0] = r->error_type[0] = r->function_error[0] = '\0';
         t->has_crc32 = 0;
+        buf_reset(&r->headers);
         return len;
     }
+    if (len > 2) buf_append(&r->headers, line, len);
     if (header_value(line, len, "x-amzn-RequestId", r->request_id, sizeof r->request_id) ||
         header_value(line, len, "x-amz-request-id", r->request_id, sizeof r->request_id) ||
         header_value(line, len, "x-amzn-ErrorType", r->error_type, sizeof r->error_type) ||
@@ -158,9 +161,11 @@ static transfer *transfer_get(http_loop *loop)
         }
     }
     buf_reset(&t->resp.body);
-    buf body = t->resp.body;
+    buf_reset(&t->resp.headers);
+    buf body = t->resp.body, headers = t->resp.headers;
     memset(&t->resp, 0, sizeof t->resp);
     t->resp.body = body;
+    t->resp.headers = headers;
     t->resp.date = -1;
     t->too_large = t->has_crc32 = 0;
     t->curl_error[0] = '\0';
@@ -173,6 +178,7 @@ static void transfer_put(http_loop *loop, transfer *t)
     t->headers = NULL;
     /* Keep big bodies from pinning memory in the pool. */
     if (t->resp.body.cap > (1u << 20)) buf_free(&t->resp.body);
+    if (t->resp.headers.cap > (64u << 10)) buf_free(&t->resp.headers);
     t->next_free = loop->free_list;
     loop->free_list = t;
 }
@@ -222,6 +228,8 @@ void http_submit(http_loop *loop, const http_request *req, http_done_fn done, vo
 
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);   /* an answer without a body */
     } else {
         if (strcmp(req->method, "POST") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);

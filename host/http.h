@@ -47,6 +47,7 @@ typedef struct http_response {
     char error_type[256];        /* x-amzn-ErrorType */
     char function_error[64];     /* X-Amz-Function-Error (Lambda) */
     char content_type[128];
+    buf headers;                 /* every header line of the final response, "Name: value\r\n" */
     time_t date;                 /* the server's Date header, or -1 */
     double seconds;              /* wall time of this transfer */
 } http_response;

@@ -48,14 +48,17 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     done
 fi
 
-# Test servers: dynalite, pinned by tests/dynalite/package-lock.json.
-dir=tests/dynalite
-if [ ! -f "$dir/node_modules/dynalite/package.json" ] ||
-   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    if [ -n "$dry_run" ]; then
-        echo "deps: would install dynalite from $dir/package-lock.json"
-    else
-        echo "deps: installing dynalite from $dir/package-lock.json"
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# Test servers, each pinned by its lock file: dynalite (DynamoDB), s3rver
+# (S3) and cognito-local (Cognito user pools).
+for server in dynalite s3rver cognito-local; do
+    dir=tests/$server
+    if [ ! -f "$dir/node_modules/$server/package.json" ] ||
+       [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+        if [ -n "$dry_run" ]; then
+            echo "deps: would install $server from $dir/package-lock.json"
+        else
+            echo "deps: installing $server from $dir/package-lock.json"
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        fi
     fi
-fi
+done

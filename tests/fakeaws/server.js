@@ -14,6 +14,7 @@ const { CredentialStore } = require('./creds')
 const dynamodb = require('./dynamodb')
 const services = require('./services')
 const sso = require('./sso')
+const s3 = require('./s3')
 const { randomId, isoSeconds, send, replyError } = require('./util')
 
 const MAX_BODY = 32 * 1024 * 1024
@@ -65,7 +66,8 @@ function defaultConfig () {
     sso_refresh_token: null,
     sso_client_id: null,
     sso_client_secret: null,
-    sso_expires_in: 28800
+    sso_expires_in: 28800,
+    s3_faults_next: []
   }
 }
 
@@ -136,7 +138,12 @@ const SETTERS = {
   outage_after: (v) => integer(v, 1, 'outage_after'),
   outage_ms: (v) => integer(v, 0, 'outage_ms'),
   cognito_users: (v) => list(v),
-  cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
+  cognito_user_count: (v) => integer(v, 0, 'cognito_user_count'),
+  s3_faults_next (v) {
+    const kinds = list(v)
+    for (const k of kinds) if (k !== '500' && k !== 'slowdown') throw new Error(`s3_faults_next: unknown kind '${k}' (500, slowdown)`)
+    return kinds
+  }
 }
 
 function faultList (v, what) {
@@ -183,6 +190,7 @@ const OPTIONS = {
   '--access-key': 'access_key',
   '--secret': 'secret',
   '--upstream': 'upstream',
+  '--s3-upstream': 's3_upstream',
   '--fault-rate': 'fault_rate',
   '--capacity': 'capacity',
   '--faults': 'faults',
@@ -228,7 +236,7 @@ function parseArgs (argv) {
       if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`)
       value = argv[++i]
     }
-    if (key === 'access_key' || key === 'secret' || key === 'upstream') out[key] = value
+    if (key === 'access_key' || key === 'secret' || key === 'upstream' || key === 's3_upstream') out[key] = value
     else if (key === 'stacks_file') out.config.stacks = SETTERS.stacks(JSON.parse(fs.readFileSync(value, 'utf8')))
     else if (key === 'container_path') extraPaths.push(value)
     else out.config[key] = value
@@ -299,6 +307,9 @@ function classify (req, path, body, scope) {
     if (target.startsWith(services.COGNITO_PREFIX)) return { name: target, proto: 'json1.1', service: 'cognito-idp', handler: services.cognito }
     return { name: target, proto: ctype.includes('1.1') ? 'json1.1' : 'json1.0', service: null, handler: unknownOperation }
   }
+  if (scope && scope.service === 's3') {
+    return { name: 's3:' + s3.operation(req.method, path, splitUrl(req.url).query, req.headers), proto: 's3', service: 's3', handler: s3.handle }
+  }
   if (path.startsWith('/2015-03-31/')) return { name: 'lambda:Invoke', proto: 'rest', service: 'lambda', handler: services.lambda }
   const { query } = splitUrl(req.url)
   if (ctype.startsWith('application/x-www-form-urlencoded') || /(^|&)Action=/.test(query)) {
@@ -328,7 +339,7 @@ function unknownOperation (ctx, req, res) {
 
 function route (ctx, req, res, body) {
   const { path, query } = splitUrl(req.url)
-  req.fa = { requestId: randomId(), path, proto: 'json1.0', service: null, crc: false, record: null, region: 'us-east-1' }
+  req.fa = { requestId: randomId(), path, query, proto: 'json1.0', service: null, crc: false, record: null, region: 'us-east-1' }
   if (path.startsWith('/__')) return control(ctx, req, res, path, body)
   if (path.startsWith('/latest/')) return services.imds(ctx, req, res, path)
   if (ctx.cfg.container_paths.includes(path)) return services.containerCredentials(ctx, req, res)
@@ -363,7 +374,7 @@ function route (ctx, req, res, body) {
 
   let auth = null
   if (!c.unsigned) {
-    auth = verify(req, body, { now: ctx.now(), lookup: (id) => ctx.creds.lookup(id), service: c.service })
+    auth = verify(req, body, { now: ctx.now(), lookup: (id) => ctx.creds.lookup(id), service: c.service, s3: c.proto === 's3' })
     record.signature_ok = auth.ok
     if (!auth.ok) {
       ctx.stats.signature_failures++
@@ -375,7 +386,7 @@ function route (ctx, req, res, body) {
       } else {
         ctx.log(`auth failure (${auth.kind}) on ${c.name}: ${auth.message}`)
       }
-      const [status, code] = AUTH_ERRORS[c.proto === 'query' ? 'query' : 'json'][auth.kind]
+      const [status, code] = AUTH_ERRORS[c.proto === 'query' || c.proto === 's3' ? 'query' : 'json'][auth.kind]
       return replyError(ctx, req, res, status, code, auth.message)
     }
     req.fa.region = auth.region
@@ -444,6 +455,7 @@ function main () {
     ssoIssued: new Map(),
     cognito: null,
     upstream: args.upstream ? new URL(args.upstream) : null,
+    s3Upstream: args.s3_upstream ? new URL(args.s3_upstream) : null,
     agent: new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' }),
     log: args.verbose ? (msg) => process.stderr.write(`fakeaws: ${msg}\n`) : () => {},
     now: () => Date.now() + ctx.cfg.clock_offset_ms

@@ -88,6 +88,12 @@ function canonicalUri (rawPath) {
   return encodeBytes(Buffer.from(normalizePath(rawPath || '/'), 'utf8'), true)
 }
 
+// S3 signs the path as sent: no normalizing, no second encoding (only
+// bytes a client left unencoded get encoded).
+function s3CanonicalUri (rawPath) {
+  return encodeBytes(percentDecode(rawPath || '/'), true)
+}
+
 function canonicalQuery (rawQuery, dropSignature) {
   if (!rawQuery) return ''
   const pairs = []
@@ -194,7 +200,8 @@ function fail (kind, message, extra) { return Object.assign({ ok: false, kind, m
  * req:  {method, url, rawHeaders}
  * body: Buffer
  * opts: {now: ms, lookup(accessKeyId) -> {secret, token, expiresAt} | undefined,
- *        service: expected signing name or null for any}
+ *        service: expected signing name or null for any,
+ *        s3: sign the path as S3 does}
  * Returns {ok: true, accessKeyId, key, region, service} or
  * {ok: false, kind, message, ...} where kind is one of missing, incomplete,
  * date, scope, unknown-key, signature, token-invalid, token-expired.
@@ -265,7 +272,7 @@ function verify (req, body, opts) {
   }
   const payloadHash = firstHeader(headers, 'x-amz-content-sha256') || sha256Hex(body)
   const canonicalRequest = [
-    req.method, canonicalUri(path), canonicalQuery(query, f.presigned),
+    req.method, opts.s3 ? s3CanonicalUri(path) : canonicalUri(path), canonicalQuery(query, f.presigned),
     canonicalHeaders, f.SignedHeaders, payloadHash
   ].join('\n')
   const credScope = [scopeDate, region, service, 'aws4_request'].join('/')

@@ -89,6 +89,12 @@ function replyJson (ctx, req, res, status, obj, headers) {
 function replyError (ctx, req, res, status, code, message, type) {
   const fa = req.fa
   if (fa.record) fa.record.error = code
+  if (fa.proto === 's3') {
+    const body = req.method === 'HEAD' ? null : '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      `<Error><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message>` +
+      `<RequestId>${fa.requestId}</RequestId></Error>`
+    return send(ctx, req, res, status, { 'Content-Type': 'application/xml' }, body)
+  }
   if (fa.proto === 'query') {
     const ns = XML_NAMESPACES[fa.service] || XML_NAMESPACES.sts
     const body = `<ErrorResponse xmlns="${ns}"><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type>` +

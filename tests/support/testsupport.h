@@ -200,4 +200,11 @@ size_t test_count_lines(const char *s);
 /* qsort comparator for an array of strings (char *), in strcmp order. */
 int test_cmp_strings(const void *a, const void *b);
 
+/* node tests/s3rver/start.js DIR (objects kept under dir), with the
+ * OpenSSL legacy provider its listings need. */
+int test_s3rver_start(test_server *s, const char *dir);
+
+/* node tests/cognito-local/start.js DIR (user pools kept under dir). */
+int test_cognito_local_start(test_server *s, const char *dir);
+
 #endif

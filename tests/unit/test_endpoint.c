@@ -183,6 +183,31 @@ static void test_service_table(void **state)
     assert_null(aws_service_find("s4"));
 }
 
+/* S3: bucket.s3.REGION.amazonaws.com on AWS, /bucket/key elsewhere. */
+static void test_s3_addressing(void **state)
+{
+    (void)state;
+    const aws_service *s3 = aws_service_find("s3");
+    assert_int_equal(s3->protocol, AWS_PROTO_REST_XML);
+    assert_string_equal(s3->signing_name, "s3");
+    buf err = BUF_INIT;
+    char *url = endpoint_resolve(s3, "eu-west-1", NULL, NULL, &err);
+    assert_string_equal(url, "https://s3.eu-west-1.amazonaws.com");
+    free(url);
+    assert_true(endpoint_s3_virtual_host("s3.eu-west-1.amazonaws.com", "vams-assets-123"));
+    assert_true(endpoint_s3_virtual_host("s3.cn-north-1.amazonaws.com.cn", "abc"));
+    /* Loopback and other S3-compatible endpoints: path-style. */
+    assert_false(endpoint_s3_virtual_host("127.0.0.1:4569", "vams-assets-123"));
+    assert_false(endpoint_s3_virtual_host("localhost:9000", "abc"));
+    assert_false(endpoint_s3_virtual_host("minio.example.com", "abc"));
+    /* Names the wildcard certificate cannot cover, or not DNS labels. */
+    assert_false(endpoint_s3_virtual_host("s3.us-east-1.amazonaws.com", "my.bucket"));
+    assert_false(endpoint_s3_virtual_host("s3.us-east-1.amazonaws.com", "My_Bucket"));
+    assert_false(endpoint_s3_virtual_host("s3.us-east-1.amazonaws.com", "ab"));
+    assert_false(endpoint_s3_virtual_host("s3.us-east-1.amazonaws.com", "-abc"));
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +219,7 @@ int main(void)
         cmocka_unit_test_setup(test_userinfo_refused, clear_env),
         cmocka_unit_test_setup(test_bad_ports_and_parts, clear_env),
         cmocka_unit_test_setup(test_service_table, clear_env),
+        cmocka_unit_test_setup(test_s3_addressing, clear_env),
     };
     return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);
 }

@@ -4,8 +4,11 @@
 --   for user in cognito.list_users{pool = P, filter = 'email ^= "a"'} do end
 --   for user in cognito.list_users_in_group{pool = P, group = G} do end
 --   local ok, err = cognito.add_user_to_group{pool = P, user = U, group = G}
---   local resp, err = cognito.request(op, body)
+--   local resp, err = cognito.request(op, body [, route])
+--   cognito.record(op, pool, body)     -- a dry-run's would-be write, in the plan
 --
+-- `route` ({profile = P, region = R}, also an option of the iterators and
+-- of add_user_to_group) reaches a pool in another account or region.
 -- A user is Cognito's record (Username, Enabled, UserStatus, ...) with its
 -- Attributes also as a map in `attributes`. The iterators follow the
 -- pagination tokens and raise the AWS error, if any, from the loop.
@@ -25,9 +28,16 @@ M.PAGE_MAX = 60   -- ListUsers' and ListUsersInGroup's largest Limit
 
 local call, stats_copy, stats = require("mighost.service").new("cognito-idp")
 
-function M.request(op, body)
+function M.request(op, body, route)
   if type(body) == "table" then body = json.encode(body) end
-  return call(op, body or "{}")
+  return call(op, body or "{}", route)
+end
+
+function M.record(op, pool, body)
+  if type(body) == "table" then body = json.encode(body) end
+  plan.record(op, "cognito:" .. pool, body)
+  stats.recorded = stats.recorded + 1
+  return true
 end
 
 local function need(o, field, what)
@@ -45,7 +55,7 @@ local function with_attributes(u)
 end
 
 -- Pages of `op` as one stream of users; `token` names the pagination field.
-local function users(op, request, token)
+local function users(op, request, token, route)
   local page, i, next_token, done = nil, 0, nil, false
   return function()
     while true do
@@ -55,7 +65,7 @@ local function users(op, request, token)
       end
       if done then return nil end
       request[token] = next_token
-      local resp, err = call(op, json.encode(request))
+      local resp, err = call(op, json.encode(request), route)
       if not resp then error(err, 2) end
       page, i = resp.Users or {}, 0
       next_token = resp[token]
@@ -69,13 +79,13 @@ function M.list_users(o)
   local req = {UserPoolId = need(o, "pool", "the user pool id"), Limit = o.limit or M.PAGE_MAX}
   if o.filter then req.Filter = o.filter end
   if o.attributes then req.AttributesToGet = json.array(o.attributes) end
-  return users("ListUsers", req, "PaginationToken")
+  return users("ListUsers", req, "PaginationToken", o.route)
 end
 
 function M.list_users_in_group(o)
   local req = {UserPoolId = need(o, "pool", "the user pool id"),
                GroupName = need(o, "group", "the group name"), Limit = o.limit or M.PAGE_MAX}
-  return users("ListUsersInGroup", req, "NextToken")
+  return users("ListUsersInGroup", req, "NextToken", o.route)
 end
 
 -- true, or nil and the error (UserNotFoundException for an unknown user).
@@ -88,7 +98,7 @@ function M.add_user_to_group(o)
     stats.recorded = stats.recorded + 1
     return true
   end
-  local resp, err = call("AdminAddUserToGroup", body)
+  local resp, err = call("AdminAddUserToGroup", body, o.route)
   if not resp then return nil, err end
   return true
 end

@@ -30,32 +30,7 @@ M.MAX_REQUEST_BYTES = 16 * 1024 * 1024
 -- Statistics, schemas and the plan keep the whole reference, so the same
 -- NAME in two accounts stays two tables.
 
-local refs = {}
-
-local function parse_ref(t)
-  local r = refs[t]
-  if r then return r end
-  local name, rest = t:match("^([^@]*)@(.*)$")
-  if not name then
-    r = {name = t}
-  else
-    r = {name = name, route = {}}
-    for part in rest:gmatch("[^,]+") do
-      local k, v = part:match("^%s*(%a+)%s*=%s*(.-)%s*$")
-      if (k ~= "profile" and k ~= "region") or v == "" or r.route[k] then
-        error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
-              :format(require("mighost.sys").shown(t)), 0)
-      end
-      r.route[k] = v
-    end
-    if name == "" or not next(r.route) then
-      error(("table '%s': expected NAME@profile=PROFILE,region=REGION (either part optional)")
-            :format(require("mighost.sys").shown(t)), 0)
-    end
-  end
-  refs[t] = r
-  return r
-end
+local function parse_ref(t) return require("mighost.route").parse(t, "table") end
 
 -- The name sent to DynamoDB, and the route ({profile, region} or nil).
 local function wire(t) return parse_ref(t).name end

@@ -4,6 +4,7 @@
 --
 --   local call, stats = require("mighost.service").new("ecs")
 --   local resp, err = call("DescribeTasks", json_text)   -- resp: the decoded answer
+--   call(op, json_text, {profile = P, region = R})       -- another account or region
 --   stats() -> {calls, retries, throttles, errors, recorded} (a copy)
 -- The binding counts what it records in a dry-run in stats.recorded.
 
@@ -20,11 +21,11 @@ end
 function M.new(service)
   local counts = {calls = 0, retries = 0, throttles = 0, errors = 0, recorded = 0}
 
-  local function call(op, body)
+  local function call(op, body, route)
     if offline() then
       return nil, aws.error("Offline", op .. ": no AWS access in an offline run (--source-dir)", false)
     end
-    local text, meta = aws.call(service, op, body)
+    local text, meta = aws.call(service, op, body, route)
     counts.calls = counts.calls + 1
     counts.retries = counts.retries + (meta.attempts > 0 and meta.attempts - 1 or 0)
     counts.throttles = counts.throttles + (meta.throttles or 0)

@@ -4,6 +4,7 @@
 --
 --   local stack = require "mighost.stack"
 --   local s = stack.open("vams-prod")        -- nothing is read until asked
+--   stack.open("vams-b", {profile = P, region = R})   -- in another account or region
 --   s:output("ConversationTableNameV3")      -- value | nil, err
 --   s:resource("AssetStorageTable", "AWS::DynamoDB::Table")  -- physical id, resource | nil, err
 --   s:resources()                            -- every resource, nested stacks followed
@@ -88,8 +89,8 @@ local function find(e, tag)
   end
 end
 
-local function call(op, query)
-  local body, err = aws.call("cloudformation", op, query)
+local function call(op, query, route)
+  local body, err = aws.call("cloudformation", op, query, route)
   if not body then return nil, err end
   local doc, xerr = xml.decode(body)
   if not doc then return nil, aws.error("SerializationException", op .. ": " .. tostring(xerr), false) end
@@ -99,14 +100,14 @@ end
 local Stack = {}
 Stack.__index = Stack
 
-function M.open(name)
-  return setmetatable({name = name}, Stack)
+function M.open(name, route)
+  return setmetatable({name = name, route = route}, Stack)
 end
 
 -- {key = value} of the stack's outputs (DescribeStacks, read once).
 function Stack:outputs()
   if self._outputs then return self._outputs end
-  local doc, err = call("DescribeStacks", "StackName=" .. escape(self.name))
+  local doc, err = call("DescribeStacks", "StackName=" .. escape(self.name), self.route)
   if not doc then return nil, err end
   local outputs = {}
   local list = find(doc, "Outputs")
@@ -148,11 +149,11 @@ function Stack:numbered_outputs(id)
 end
 
 -- Every resource of one stack, all pages of ListStackResources.
-local function list_resources(stack_id)
+local function list_resources(stack_id, route)
   local out, token = {}, nil
   repeat
     local query = "StackName=" .. escape(stack_id) .. (token and ("&NextToken=" .. escape(token)) or "")
-    local doc, err = call("ListStackResources", query)
+    local doc, err = call("ListStackResources", query, route)
     if not doc then return nil, err end
     for _, member in ipairs(find(doc, "StackResourceSummaries") or {}) do
       out[#out + 1] = {logical = text_of(member, "LogicalResourceId"),
@@ -177,7 +178,7 @@ function Stack:resources(rtype)
         return nil, aws.error("NestingTooDeep", "stack " .. self.name .. ": nested deeper than "
           .. MAX_NESTING .. " levels", false)
       end
-      local list, err = list_resources(stack_id)
+      local list, err = list_resources(stack_id, self.route)
       if not list then return nil, err end
       for _, r in ipairs(list) do
         r.stack = stack_id

@@ -165,6 +165,8 @@ function M.start(ctx, info, o)
   end
 
   local function text(s, final)
+    -- A phase that counts in its own units (objects and bytes) says so.
+    if ctx.progress_line and not final then return ctx.progress_line() end
     local out = ("[%s] %d items"):format(s.phase, s.items)
     if s.total and s.total > 0 then
       out = out .. (" of ~%d (%d%%, by %s)"):format(s.total, math.min(100, s.items * 100 // s.total),
