@@ -7,7 +7,14 @@
  *   nil, err   = aws.call(...)                             -- AWS error
  *
  * meta = {status, request_id, attempts, throttles}; err adds code,
- * message, retryable. Misuse (unknown service, no task) raises.
+ * message, retryable, and outage = true when the endpoint stopped
+ * answering and the wait for it was given up (--max-outage): the run must
+ * stop, not count the item as failed. Misuse (unknown service, no task)
+ * raises.
+ *
+ * aws.waiting() -> {endpoint, since (epoch seconds), next_try (seconds),
+ * last_error} while a client waits out an outage, else nil.
+ * aws.gave_up() -> the message of a client that gave up waiting, else nil.
  *
  * opts.profile / opts.region send a call with another profile's
  * credentials or to another region: one client per (profile, region),
@@ -64,6 +71,11 @@ static void on_done(const aws_result *r, void *ud)
         lua_setfield(T, -2, "message");
         lua_pushboolean(T, r->error_class != RETRY_NO);
         lua_setfield(T, -2, "retryable");
+        if (r->outage) {
+            /* Not this request's fault: the endpoint stopped answering. */
+            lua_pushboolean(T, 1);
+            lua_setfield(T, -2, "outage");
+        }
         if (r->function_error[0]) {
             lua_pushstring(T, r->function_error);
             lua_setfield(T, -2, "function_error");
@@ -269,10 +281,65 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+static int push_waiting(lua_State *L, const aws_client *c)
+{
+    aws_wait_info w;
+    if (!c || !aws_client_waiting(c, &w)) return 0;
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, w.endpoint);
+    lua_setfield(L, -2, "endpoint");
+    lua_pushnumber(L, w.since_wall);
+    lua_setfield(L, -2, "since");
+    lua_pushnumber(L, w.next_try);
+    lua_setfield(L, -2, "next_try");
+    lua_pushstring(L, w.last_error);
+    lua_setfield(L, -2, "last_error");
+    return 1;
+}
+
+/* aws.waiting(): the first client found waiting out an outage, or nil. */
+static int l_waiting(lua_State *L)
+{
+    const bindings_context *ctx = bindings_ctx(L);
+    if (!ctx || !ctx->aws) return 0;
+    if (push_waiting(L, ctx->aws)) return 1;
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const client_box *b = lua_touserdata(L, -1);
+        if (b && push_waiting(L, b->c)) return 1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int l_gave_up(lua_State *L)
+{
+    const bindings_context *ctx = bindings_ctx(L);
+    if (!ctx || !ctx->aws) return 0;
+    const char *why = aws_client_gave_up(ctx->aws);
+    if (why) {
+        lua_pushstring(L, why);
+        return 1;
+    }
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const client_box *b = lua_touserdata(L, -1);
+        if (b && b->c && (why = aws_client_gave_up(b->c))) {
+            lua_pushstring(L, why);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 int luaopen_mighost_aws(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"call", l_call},   {"invoke", l_invoke},
                                      {"error", l_error}, {"stats", l_stats},
+                                     {"waiting", l_waiting}, {"gave_up", l_gave_up},
                                      {NULL, NULL}};
     if (luaL_newmetatable(L, CLIENT_MT)) {
         lua_pushcfunction(L, client_gc);

@@ -7,6 +7,7 @@
 
 #include "bindings.h"
 #include "embedded.h"
+#include "cli.h"
 #include "clock.h"
 #include "log.h"
 #include "plan.h"
@@ -74,6 +75,16 @@ int luaopen_mighost(lua_State *L)
     lua_setfield(L, -2, "dry_run");
     lua_pushliteral(L, MIGHOST_VERSION);
     lua_setfield(L, -2, "version");
+    /* mighost.EXIT: the exit codes, defined once in cli.h. */
+    static const struct { const char *name; int code; } exits[] = {
+        {"OK", EXIT_OK},         {"FAILED", EXIT_VERIFY_FAILED}, {"USAGE", EXIT_USAGE},
+        {"AWS", EXIT_AWS},       {"SCRIPT", EXIT_SCRIPT},        {"INTERRUPTED", EXIT_INTERRUPTED}};
+    lua_createtable(L, 0, 6);
+    for (size_t i = 0; i < sizeof exits / sizeof exits[0]; i++) {
+        lua_pushinteger(L, exits[i].code);
+        lua_setfield(L, -2, exits[i].name);
+    }
+    lua_setfield(L, -2, "EXIT");
     return 1;
 }
 

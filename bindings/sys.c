@@ -6,6 +6,8 @@
  *       file, fsync, rename, fsync of the folder; a crash leaves the old or
  *       the new content, never a mix (an existing device or pipe such as
  *       /dev/null is written in place, never replaced)
+ *   sys.append_file(path, text) -> true | nil, message   appended and
+ *       fsync'ed before it returns (the failed-keys file of a run)
  *   sys.mkdirs(path) -> true | nil, message
  *   sys.exists(path) -> boolean
  *   sys.list_dir(path) -> {names...} | nil, message
@@ -104,6 +106,32 @@ static int write_in_place(lua_State *L, const char *path, const char *text, size
     int bad = fwrite(text, 1, len, f) != len;
     if (fclose(f) != 0) bad = 1;
     if (bad) return fail_errno(L, "cannot write", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_append_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return fail_errno(L, "cannot write", path);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            close(fd);
+            return fail_errno(L, "cannot write", path);
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        close(fd);
+        return fail_errno(L, "cannot write", path);
+    }
+    if (close(fd) != 0) return fail_errno(L, "cannot write", path);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -299,6 +327,7 @@ int luaopen_mighost_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"read_file", l_read_file}, {"write_file", l_write_file}, {"mkdirs", l_mkdirs},
+        {"append_file", l_append_file},
         {"exists", l_exists},       {"list_dir", l_list_dir},     {"isatty", l_isatty},
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},

@@ -2,7 +2,9 @@
 #include "aws.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aws_error.h"
@@ -23,6 +25,11 @@ struct aws_client {
     sigv4_key_cache *keys;
     rate_limiter rate;
     retry_budget budget;
+    outage out;                   /* waiting out an endpoint that stopped answering */
+    struct call *held_head, *held_tail;   /* calls waiting for the outage to end */
+    struct call *probe;           /* the held call on the wire as the probe */
+    int ticking;                  /* the outage timer is set */
+    char gave_up[1024];           /* the message every call fails with after giving up */
     long skew;                    /* server time - local time, seconds */
     int in_flight;                /* calls holding a window slot */
     struct call *queue_head, *queue_tail;
@@ -46,6 +53,7 @@ typedef struct call {
     long timeout_ms;
     int max_attempts;
     int attempts;
+    int attempts_before;          /* attempts made before the last outage ended */
     int throttles;
     int refreshed;                /* expired-credentials retry used */
     int skew_fixed;               /* clock-skew retry used */
@@ -64,6 +72,7 @@ void aws_client_options_default(aws_client_options *o)
     memset(o, 0, sizeof *o);
     o->max_in_flight = 64;
     o->adaptive_rate = 1;
+    o->max_outage = OUTAGE_DEFAULT_MAX;
     retry_policy_default(&o->retry);
     http_options_default(&o->http);
 }
@@ -119,6 +128,7 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     c->keys = sigv4_key_cache_new();
     rate_init(&c->rate);
     retry_budget_init(&c->budget, RETRY_BUDGET_CAPACITY);
+    outage_init(&c->out, c->opt.max_outage);
     c->rng = (unsigned int)(clock_mono() * 1e6) ^ (unsigned int)getpid();
     return c;
 }
@@ -156,6 +166,7 @@ aws_client *aws_client_derive(const aws_client *base, const char *profile, const
     return c;
 }
 void aws_client_run(aws_client *c) { http_loop_run(c->loop); }
+void aws_client_set_interrupted(aws_client *c, int (*fn)(void)) { c->opt.interrupted = fn; }
 
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err)
 {
@@ -210,6 +221,7 @@ static void call_free(call *k)
 static void finish_call(call *k, const http_response *resp, int ok, const char *code,
                         const char *message, retry_class cls);
 static void pump(aws_client *c);
+static void fail_unreachable(call *k);
 
 static void fail_early(aws_client *c, aws_done_fn done, void *ud, const char *code,
                        const char *message)
@@ -363,6 +375,13 @@ static void dispatch(call *k)
 
 static void pump(aws_client *c)
 {
+    if (c->out.waiting) return;   /* nothing new goes out while waiting */
+    while (c->queue_head && c->out.gave_up) {
+        call *k = c->queue_head;
+        c->queue_head = k->next;
+        if (!c->queue_head) c->queue_tail = NULL;
+        fail_unreachable(k);
+    }
     while (c->queue_head && c->in_flight < c->opt.max_in_flight) {
         call *k = c->queue_head;
         c->queue_head = k->next;
@@ -383,6 +402,160 @@ static void requeue(void *ud)
     pump(c);
 }
 
+/* --- outages (outage.h) --------------------------------------------------- */
+
+static void wall_time_text(double wall, char out[16])
+{
+    time_t t = (time_t)wall;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%H:%M:%S", &tm);
+}
+
+/* A held call ends with the give-up message (it holds no window slot). */
+static void fail_unreachable(call *k)
+{
+    k->client->in_flight++;
+    finish_call(k, NULL, 0, "EndpointUnavailable", k->client->gave_up, RETRY_TRANSIENT);
+}
+
+static void give_up(aws_client *c, const char *why)
+{
+    c->out.waiting = 0;
+    c->out.gave_up = 1;
+    snprintf(c->gave_up, sizeof c->gave_up,
+             "%s did not answer for %.0f s (--max-outage %.0f)%s; last error: %s",
+             c->out.endpoint, clock_mono() - c->out.since, c->out.max_seconds, why,
+             c->out.last_error);
+    while (c->held_head) {
+        call *k = c->held_head;
+        c->held_head = k->next;
+        fail_unreachable(k);
+    }
+    c->held_tail = NULL;
+    pump(c);                      /* fails what waits in the queue */
+}
+
+static void hold(call *k, int front)
+{
+    aws_client *c = k->client;
+    c->in_flight--;
+    k->next = NULL;
+    if (front) {                  /* the probe goes back to the front */
+        k->next = c->held_head;
+        c->held_head = k;
+        if (!c->held_tail) c->held_tail = k;
+        return;
+    }
+    if (c->held_tail) c->held_tail->next = k;
+    else c->held_head = k;
+    c->held_tail = k;
+}
+
+/* Every second while waiting: Ctrl-C, the deadline, the next probe. */
+static void outage_tick(void *ud)
+{
+    aws_client *c = ud;
+    c->ticking = 0;
+    if (!c->out.waiting) return;
+    double now = clock_mono();
+    if (c->opt.interrupted && c->opt.interrupted()) {
+        give_up(c, " (interrupted while waiting)");
+        return;
+    }
+    if (!c->probe && outage_left(&c->out, now) <= 0) {
+        give_up(c, "");
+        return;
+    }
+    if (!c->probe && now >= c->out.next_try) {
+        call *k = c->held_head;
+        if (k) {
+            c->held_head = k->next;
+            if (!c->held_head) c->held_tail = NULL;
+        } else if ((k = c->queue_head)) {
+            c->queue_head = k->next;
+            if (!c->queue_head) c->queue_tail = NULL;
+        }
+        if (k) {
+            k->next = NULL;
+            c->probe = k;
+            c->in_flight++;
+            send_attempt(k);
+        }
+    }
+    if (c->out.waiting && !c->ticking) {
+        c->ticking = 1;
+        double wait = c->out.next_try - now;
+        http_timer_add(c->loop, wait > 1.0 ? 1.0 : wait > 0.01 ? wait : 0.01, outage_tick, c);
+    }
+}
+
+static void say_waiting(aws_client *c)
+{
+    char since[16];
+    wall_time_text(c->out.since_wall, since);
+    log_warn("waiting for %s since %s, next try in %.0f s (%s)", c->out.endpoint, since,
+             c->out.next_try - clock_mono() + 0.49, c->out.last_error);
+}
+
+/* An outage-kind failure of k; returns 1 if k is now held. */
+static int outage_failed(call *k, int probe, int giving_up, const char *code,
+                         const char *message)
+{
+    aws_client *c = k->client;
+    char error[400];
+    snprintf(error, sizeof error, "%s: %s", code, message);
+    double now = clock_mono();
+    if (probe) {
+        hold(k, 1);
+        if (outage_probe_failed(&c->out, now, error) != 0) give_up(c, "");
+        else say_waiting(c);
+        return 1;
+    }
+    int was_waiting = c->out.waiting;
+    if (!outage_failure(&c->out, now, clock_wall(), k->sent_at, giving_up, k->host, error))
+        return 0;
+    hold(k, 0);
+    if (!was_waiting) {
+        say_waiting(c);
+        outage_tick(c);
+    }
+    return 1;
+}
+
+/* The endpoint answered: everything held goes back to the front of the
+ * queue, with a fresh retry allowance and budget, as if nothing happened. */
+static void outage_over(aws_client *c)
+{
+    log_warn("%s answers again after %.0f s; carrying on", c->out.endpoint,
+             clock_mono() - c->out.since);
+    retry_budget_init(&c->budget, RETRY_BUDGET_CAPACITY);
+    if (c->held_head) {
+        for (call *k = c->held_head; k; k = k->next) k->attempts_before = k->attempts;
+        c->held_tail->next = c->queue_head;
+        if (!c->queue_head) c->queue_tail = c->held_tail;
+        c->queue_head = c->held_head;
+        c->held_head = c->held_tail = NULL;
+    }
+    c->probe = NULL;
+}
+
+const char *aws_client_gave_up(const aws_client *c)
+{
+    return c->out.gave_up ? c->gave_up : NULL;
+}
+
+int aws_client_waiting(const aws_client *c, aws_wait_info *out)
+{
+    if (!c->out.waiting) return 0;
+    out->endpoint = c->out.endpoint;
+    out->since_wall = c->out.since_wall;
+    double next = c->out.next_try - clock_mono();
+    out->next_try = next > 0 ? next : 0;
+    out->last_error = c->out.last_error;
+    return 1;
+}
+
 static void finish_call(call *k, const http_response *resp, int ok, const char *code,
                         const char *message, retry_class cls)
 {
@@ -400,6 +573,8 @@ static void finish_call(call *k, const http_response *resp, int ok, const char *
     r.error_class = cls;
     r.attempts = k->attempts;
     r.throttles = k->throttles;
+    r.outage = c->out.gave_up && code && strcmp(code, "EndpointUnavailable") == 0;
+    if (c->probe == k) c->probe = NULL;
     c->in_flight--;
     c->stats.calls++;
     if (!ok) c->stats.failures++;
@@ -417,6 +592,10 @@ static void on_response(http_response *resp, void *ud)
     aws_client *c = k->client;
     double now = clock_mono();
     c->stats.bytes_received += resp->body.len;
+    int probe = c->probe == k;
+    if (probe) c->probe = NULL;
+    if (!outage_kind(resp->status, resp->transport) && outage_answer(&c->out, now))
+        outage_over(c);
 
     if (resp->transport == TRANSPORT_OK && resp->status >= 200 && resp->status < 300) {
         if (c->opt.adaptive_rate) rate_on_success(&c->rate, now);
@@ -441,7 +620,7 @@ static void on_response(http_response *resp, void *ud)
     }
     retry_class cls = retry_classify(resp->status, resp->transport, buf_str(&code),
                                      buf_str(&message));
-    int retry = cls != RETRY_NO && k->attempts < k->max_attempts;
+    int retry = cls != RETRY_NO && k->attempts - k->attempts_before < k->max_attempts;
     double delay = 0;
     switch (cls) {
     case RETRY_THROTTLE:
@@ -488,6 +667,12 @@ static void on_response(http_response *resp, void *ud)
     case RETRY_NO: break;
     }
 
+    if (outage_kind(resp->status, resp->transport) &&
+        outage_failed(k, probe, !retry, buf_str(&code), buf_str(&message))) {
+        buf_free(&code);
+        buf_free(&message);
+        return;
+    }
     if (retry) {
         if (cls != RETRY_CLOCK_SKEW && cls != RETRY_EXPIRED_CREDS)
             delay = retry_backoff(&c->opt.retry, cls, k->attempts, random_unit(c));

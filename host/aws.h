@@ -14,6 +14,7 @@
 #include "creds.h"
 #include "endpoint.h"
 #include "http.h"
+#include "outage.h"
 #include "retry.h"
 
 typedef struct aws_client_options {
@@ -26,6 +27,9 @@ typedef struct aws_client_options {
     int adaptive_rate;           /* slow down on throttling; default on */
     retry_policy retry;
     http_options http;
+    double max_outage;           /* seconds to wait for an endpoint that stopped answering
+                                    (outage.h); default 900 */
+    int (*interrupted)(void);    /* non-zero: stop waiting out an outage (Ctrl-C); or NULL */
 } aws_client_options;
 
 void aws_client_options_default(aws_client_options *o);
@@ -66,6 +70,7 @@ typedef struct aws_result {
     retry_class error_class;     /* class of the final error */
     int attempts;
     int throttles;
+    int outage;                  /* the endpoint stopped answering and the wait was given up */
 } aws_result;
 
 typedef void (*aws_done_fn)(const aws_result *res, void *ud);
@@ -97,6 +102,21 @@ void aws_lambda_invoke(aws_client *c, const char *function, const char *qualifie
 void aws_client_run(aws_client *c);
 http_loop *aws_client_loop(aws_client *c);
 const aws_stats *aws_client_stats(const aws_client *c);
+/* While the client waits out an outage: 1 and what a progress line says
+ * about it; else 0. */
+typedef struct aws_wait_info {
+    const char *endpoint;
+    double since_wall;           /* epoch seconds the wait began */
+    double next_try;             /* seconds until the next probe */
+    const char *last_error;
+} aws_wait_info;
+int aws_client_waiting(const aws_client *c, aws_wait_info *out);
+/* After the client gave up waiting (every call now fails): why, naming the
+ * endpoint and its last error; else NULL. */
+const char *aws_client_gave_up(const aws_client *c);
+/* Sets opt.interrupted (clients derived later inherit it). */
+void aws_client_set_interrupted(aws_client *c, int (*fn)(void));
+
 /* Credentials now, resolving them if needed (pre-flight checks). */
 int aws_client_credentials(aws_client *c, const aws_creds **out, buf *err);
 const char *aws_client_region(const aws_client *c);

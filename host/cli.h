@@ -25,6 +25,7 @@ typedef struct cli_common {
     int segments;        /* --segments N: for the runner's scans */
     int max_attempts;
     long timeout_ms;
+    long max_outage;     /* --max-outage SECONDS, 0: the default */
 } cli_common;
 
 /* If argv[*i] is a common option, consume it (and its value) and return 1;

@@ -16,6 +16,8 @@ const char cli_common_help[] =
     "  --segments N             parallel scan segments for migrations (default 4)\n"
     "  --max-attempts N         attempts per request, retries included (default 10)\n"
     "  --timeout SECONDS        per-request timeout (default 60)\n"
+    "  --max-outage SECONDS     how long to wait for an endpoint that stopped answering\n"
+    "                           before giving up with exit 3 (default 900)\n"
     "  --log-level LEVEL        error, warn, info (default) or debug\n"
     "  --log-format FORMAT      text (default) or json\n";
 
@@ -53,6 +55,7 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i)
 {
     static const char *const names[] = {"--region", "--profile", "--endpoint-url",
                                         "--concurrency", "--segments", "--max-attempts", "--timeout",
+                                        "--max-outage",
                                         "--log-level", "--log-format", NULL};
     const char *name = NULL;
     for (const char *const *n = names; *n; n++)
@@ -88,6 +91,9 @@ int cli_common_option(cli_common *o, int argc, char **argv, int *i)
     } else if (strcmp(name, "--timeout") == 0) {
         if (positive(name, v, &num) != 0) return -1;
         o->timeout_ms = num * 1000;
+    } else if (strcmp(name, "--max-outage") == 0) {
+        if (positive(name, v, &num) != 0) return -1;
+        o->max_outage = num;
     } else if (strcmp(name, "--log-level") == 0) {
         int level = log_parse_level(v);
         if (level < 0) {
@@ -138,6 +144,7 @@ aws_client *cli_make_client(const cli_common *o)
     if (o->max_in_flight) opt.max_in_flight = o->max_in_flight;
     if (o->max_attempts) opt.retry.max_attempts = o->max_attempts;
     if (o->timeout_ms) opt.http.request_timeout_ms = o->timeout_ms;
+    if (o->max_outage) opt.max_outage = (double)o->max_outage;
     buf err = BUF_INIT;
     aws_client *c = aws_client_new(&opt, &err);
     if (!c) fprintf(stderr, "mighost: %s\n", buf_str(&err));

@@ -136,6 +136,7 @@ int cmd_lua(int argc, char **argv, const char *cmd)
             free(rest);
             return EXIT_USAGE;
         }
+        aws_client_set_interrupted(aws, sys_interrupted);
     }
     char *dir = xstrdup(script ? script : ".");
     runtime_options ro = {aws, dry_run, plan, script ? dirname(dir) : "."};
@@ -164,7 +165,9 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     else
         buf_printf(&code, "return require('mighost.runner').main('%s', MIGHOST_ARGS)", cmd);
     int rc = runtime_run_string(rt, buf_str(&code), "=mighost");
-    if (rc == EXIT_OK) rc = sys_exit_code();
+    /* The runner's code is the one its report states; a task error nobody
+     * saw (rc 4) only overrides a run that ended "ok". */
+    if (sys_exit_code() != EXIT_OK) rc = sys_exit_code();
     buf_free(&code);
     runtime_free(rt);
     aws_client_free(aws);

@@ -245,6 +245,13 @@ local function start_phase(ctx)
       entry.attempts = attempt
       local resp, meta = ecs.run_task(body)
       local err = not resp and meta or nil
+      if err and err.outage then
+        -- ECS stopped answering for longer than --max-outage: the run stops
+        -- (exit 3); the client token makes the next try of this bot safe.
+        limiter.release(nil)
+        entry.status = "not attempted"
+        return
+      end
       if meta and (meta.throttles or 0) > 0 then bucket.drain() end
       local task = resp and resp.tasks and resp.tasks[1]
       if task and task.taskArn then

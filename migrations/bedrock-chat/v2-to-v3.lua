@@ -388,6 +388,9 @@ local function migrate(ctx)
     while ticket.pending > 0 do ticket.waiter = mh.current(); mh.park() end
     st.duration = mh.clock() - started
     live[uid] = nil
+    -- Writes neither accepted nor failed (the run gave up on the endpoint):
+    -- the user stays open, as when interrupted.
+    if ticket.open then ok, err = false, "interrupted" end
     if not ok then
       if err == "interrupted" then return end
       st.error = tostring(err)
@@ -401,8 +404,9 @@ local function migrate(ctx)
         .. "%s"):format(uid, st.read.bots, st.read.aliases, st.skipped.aliases, st.read.conversations,
         st.read.related_documents, e.success and "" or (", " .. e.error)))
     end
-    if ok and not dry then
-      -- Checkpoint: a user is finished once all its writes have landed.
+    if ok and e.success and not dry then
+      -- Checkpoint: a user is finished once all its writes have landed. A
+      -- user with failed items stays open: --resume migrates it again.
       done[uid] = {b = e.bots_count, a = e.aliases_count, c = e.conversations_count,
                    r = e.related_documents_count, s = e.skipped_aliases_count,
                    ok = e.success, d = e.duration}
@@ -419,12 +423,9 @@ local function migrate(ctx)
 
   local todo, resumed = {}, 0
   for _, uid in ipairs(users) do
-    if done[uid] then
-      resumed = resumed + 1
-      -- Still a failure of this run: the exit status says so on resume too.
-      if not done[uid].ok then ctx:fail({PK = {S = uid}}, "user had failures in an earlier run "
-        .. "(listed in that run's report)") end
-    else todo[#todo + 1] = uid end
+    -- (State files of older versions kept failed users as done, ok = false.)
+    if done[uid] and done[uid].ok ~= false then resumed = resumed + 1
+    else done[uid] = nil; todo[#todo + 1] = uid end
   end
   if resumed > 0 then mh.info(("%d users finished in an earlier run are skipped"):format(resumed)) end
   finished = resumed

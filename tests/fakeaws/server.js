@@ -49,6 +49,9 @@ function defaultConfig () {
     ecs_embed_table: null,
     ecs_embed_fail: [],
     lambda_slow_ms: 3000,
+    outage_ops: [],
+    outage_after: 1,
+    outage_ms: 0,
     cognito_users: [],
     cognito_user_count: 0
   }
@@ -105,6 +108,9 @@ const SETTERS = {
   ecs_embed_table: nullableString,
   ecs_embed_fail: (v) => list(v),
   lambda_slow_ms: (v) => integer(v, 0, 'lambda_slow_ms'),
+  outage_ops: (v) => list(v),
+  outage_after: (v) => integer(v, 1, 'outage_after'),
+  outage_ms: (v) => integer(v, 0, 'outage_ms'),
   cognito_users: (v) => list(v),
   cognito_user_count: (v) => integer(v, 0, 'cognito_user_count')
 }
@@ -128,6 +134,24 @@ function applyConfig (ctx, changes) {
   if ('seed' in next) ctx.rng = mulberry32(ctx.cfg.seed)
   if ('cognito_users' in next || 'cognito_user_count' in next) ctx.cognito = null
   if ('ecs_rate' in next || 'ecs_burst' in next) ctx.ecsBucket = null
+  if ('outage_ops' in next || 'outage_after' in next || 'outage_ms' in next) ctx.outageSeen = 0
+}
+
+// An endpoint that stops answering: once the outage_after-th request for one
+// of outage_ops arrives, every AWS request for outage_ms (that one
+// included) has its connection cut before any answer. One-shot.
+function inOutage (ctx, name) {
+  const cfg = ctx.cfg
+  if (ctx.outageUntil && Date.now() < ctx.outageUntil) return true
+  if (cfg.outage_ms > 0 && cfg.outage_ops.some((op) => name === op || name.endsWith('.' + op))) {
+    ctx.outageSeen = (ctx.outageSeen || 0) + 1
+    if (ctx.outageSeen >= cfg.outage_after) {
+      ctx.outageUntil = Date.now() + cfg.outage_ms
+      cfg.outage_ms = 0
+      return true
+    }
+  }
+  return false
 }
 
 // CLI option -> setting (or special handling).
@@ -303,6 +327,11 @@ function route (ctx, req, res, body) {
   ctx.records[ctx.recordNext++ % MAX_RECORDS] = record
   ctx.stats.requests++
   ctx.stats.by_target[c.name] = (ctx.stats.by_target[c.name] || 0) + 1
+  if (inOutage(ctx, c.name)) {
+    record.fault = 'outage'
+    ctx.stats.faults.outage = (ctx.stats.faults.outage || 0) + 1
+    return req.socket.destroy()
+  }
 
   let auth = null
   if (!c.unsigned) {

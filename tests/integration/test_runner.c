@@ -184,23 +184,12 @@ static void test_dry_run_then_real_run(void **state)
     buf_free(&err);
 }
 
-/* Waits (up to 120 s) until a state file exists in `dir`: the run has
- * started copying and saved a first checkpoint. Slow builds (valgrind)
- * take a while to get there; a signal before that would hit a process
- * that has not installed its handlers yet. */
+/* Slow builds (valgrind) take a while to save a first checkpoint; a
+ * signal before that would hit a process that has not installed its
+ * handlers yet. */
 static void wait_for_state(const char *dir)
 {
-    for (int i = 0; i < 1200; i++) {
-        buf out = BUF_INIT;
-        const char *ls[] = {"sh", "-c", "ls \"$0\"/*.json 2>/dev/null", dir, NULL};
-        test_run(ls, NULL, NULL, NULL, &out, NULL);
-        int found = out.len > 0;
-        buf_free(&out);
-        if (found) return;
-        struct timespec t = {0, 100000000L};
-        nanosleep(&t, NULL);
-    }
-    fail_msg("no state file appeared in %s", dir);
+    if (test_wait_for_state(dir) != 0) fail_msg("no state file appeared in %s", dir);
 }
 
 /* A 100k-item copy killed with SIGKILL at three random moments and resumed

@@ -166,6 +166,39 @@ int test_fakeaws_start(test_server *s, const char *const extra_args[])
     return rc;
 }
 
+int test_wait_for_state(const char *dir)
+{
+    for (int i = 0; i < 1200; i++) {
+        buf out = BUF_INIT;
+        const char *ls[] = {"sh", "-c", "ls \"$0\"/*.json 2>/dev/null", dir, NULL};
+        test_run(ls, NULL, NULL, NULL, &out, NULL);
+        int found = out.len > 0;
+        buf_free(&out);
+        if (found) return 0;
+        struct timespec t = {0, 100000000L};
+        nanosleep(&t, NULL);
+    }
+    fprintf(stderr, "no state file appeared in %s\n", dir);
+    return -1;
+}
+
+int test_outage_start(test_server *s, const char *upstream_url)
+{
+    const char *argv[] = {test_node_path(), "tests/fakeaws/outage.js", "--upstream", upstream_url,
+                          NULL};
+    return test_server_start(s, argv);
+}
+
+void test_outage_begin(const test_server *s)
+{
+    if (s->pid > 0) kill(s->pid, SIGUSR1);
+}
+
+void test_outage_end(const test_server *s)
+{
+    if (s->pid > 0) kill(s->pid, SIGUSR2);
+}
+
 int test_fakeaws_with_dynalite(test_server *fake, test_server *dyn,
                                const char *const extra_args[])
 {

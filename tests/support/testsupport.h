@@ -44,6 +44,13 @@ int test_dynalite_start(test_server *s);
 /* node tests/fakeaws/server.js extra_args... (extra_args may be NULL). */
 int test_fakeaws_start(test_server *s, const char *const extra_args[]);
 
+/* node tests/fakeaws/outage.js --upstream URL: a TCP proxy in front of
+ * upstream that test_outage_begin() stops (connections cut, port closed)
+ * and test_outage_end() starts again on the same port. */
+int test_outage_start(test_server *s, const char *upstream_url);
+void test_outage_begin(const test_server *s);
+void test_outage_end(const test_server *s);
+
 /* fakeaws in front of a dynalite: starts both (dynalite first) with
  * --upstream set; extra_args as above. On failure nothing is left running. */
 int test_fakeaws_with_dynalite(test_server *fake, test_server *dyn,
@@ -171,6 +178,10 @@ char *test_path_join(const char *dir, const char *name);
  * NULL do not fit (then args holds no more than cap entries). */
 int test_args_join(const char **args, size_t cap, const char *const *base,
                    const char *const *extra);
+
+/* Waits (up to 120 s) until a state file (*.json) exists in dir: a run has
+ * started and saved a first checkpoint. Returns 0, or -1 after the wait. */
+int test_wait_for_state(const char *dir);
 
 /* Number of newline characters in s. */
 size_t test_count_lines(const char *s);

@@ -5,7 +5,12 @@
 --   w:delete(key)
 --   w:put(item, ticket)  -- ticket.pending is decremented, and ticket:settled()
 --                        -- called at 0, once the write is accepted or failed
---                        -- (how checkpoints know a page is durably written)
+--                        -- (how checkpoints know a page is durably written);
+--                        -- on_failure(f) gets the ticket as f.ticket
+-- When the run gives up on an endpoint that stopped answering (err.outage),
+-- the writes in flight are neither accepted nor failed: their tickets are
+-- released with ticket.open = true (the work stays open for --resume) and
+-- w.outage holds the error.
 --   local counts = w:flush()   -- waits until everything sent is settled
 --
 -- Puts and deletes go out as BatchWriteItem requests of at most 25 items
@@ -69,7 +74,7 @@ function Writer:fail(entry, reason)
   local c = self.counts
   c.failed = c.failed + 1
   self.stats.items_failed = self.stats.items_failed + 1
-  local f = {op = entry.op, key = entry.key, reason = reason}
+  local f = {op = entry.op, key = entry.key, reason = reason, ticket = entry.ticket}
   if #self.failures < MAX_FAILURES_KEPT then self.failures[#self.failures + 1] = f end
   if self.on_failure then self.on_failure(f) end
   release(entry)
@@ -109,6 +114,14 @@ local function settle(self, entries)
     local resp, err = self.call("BatchWriteItem", self.table, request_body(self, pending), "write",
                                 #pending)
     if not resp then
+      if err.outage then
+        self.outage = err
+        for _, e in ipairs(pending) do
+          if e.ticket then e.ticket.open = true end
+          release(e)
+        end
+        return
+      end
       if err.code == "ValidationException" and #pending > 1 then
         -- One bad item fails the whole request: halve until it is alone.
         self.counts.split = self.counts.split + 1

@@ -29,8 +29,10 @@ local state = require "mighost.runner.state"
 local copy = require "mighost.runner.copy"
 local report = require "mighost.runner.report"
 
+local aws = require "mighost.aws"
+
 local M = {}
-local EXIT = {OK = 0, FAILED = 1, USAGE = 2, AWS = 3, SCRIPT = 4, INTERRUPTED = 130}
+local EXIT = mh.EXIT   -- defined once, in C (cli.h)
 M.EXIT = EXIT
 
 local MAX_LISTED = 100   -- failures and orphans listed per phase (all are counted)
@@ -157,11 +159,18 @@ function Ctx:orphan(key, reason)
   if me then self.skip_marks[me] = true end
 end
 
+-- A failed item: counted, listed, and its key kept in the state's
+-- failed-keys file so --resume retries it. Returns false when it could not
+-- be kept (no key, too many failed keys) or when the run gave up on an
+-- endpoint (then it is no failure of the item's: the run stops with exit 3
+-- and nothing is counted); the caller must then keep the item's work open.
 function Ctx:fail(key, reason)
-  self.counts.failed = self.counts.failed + 1
-  if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
   local me = mh.current()
   if me then self.skip_marks[me] = true end
+  if aws.gave_up() then self.outage = true; return false end
+  self.counts.failed = self.counts.failed + 1
+  if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
+  return key ~= nil and self.store:record_failed(self.phase.name, key, reason)
 end
 
 function Ctx:count(name, n)
@@ -184,7 +193,9 @@ end
 -- wrote a report of its own (see Report:set_field).
 function Ctx:report_field(name, value) self.report:set_field(name, value) end
 
-function Ctx:interrupted() return sys.interrupted() > 0 end
+-- True once the run must stop issuing work: Ctrl-C, or the run gave up on
+-- an endpoint that stopped answering (--max-outage).
+function Ctx:interrupted() return sys.interrupted() > 0 or aws.gave_up() ~= nil end
 
 -- Per-phase resumable data for `run` phases: ctx.data persists in the
 -- state file; call ctx:save() after changing it.
@@ -261,6 +272,26 @@ local function preflight(mig, values, o)
     end
   end
   return info
+end
+
+-- A plain run finding an unfinished one: on a terminal, offer to resume
+-- it; otherwise say how (exit 2).
+local function offer_resume(mig, store, o)
+  local failed = store.data.last_exit == EXIT.FAILED and store:failed_total() or 0
+  local what = failed > 0
+    and ("the last run of %s with these parameters ended with %d failed items (keys in %s)")
+        :format(mig.name, failed, store:failed_path())
+    or ("an unfinished run of %s with these parameters exists (started %s, state %s)")
+        :format(mig.name, tostring(store.data.started), store.path)
+  local how = failed > 0 and "--resume to retry exactly those items and verify" or
+              "--resume to continue it"
+  if not o.yes and sys.isatty(0) and sys.isatty(2) then
+    io.stderr:write("mighost: ", what, "\n")
+    local answer = sys.prompt(("Resume it (%s)? [Y/n] "):format(how:gsub("^%-%-resume to ", "")))
+    if answer and not answer:lower():match("^n") then return true end
+  end
+  io.stderr:write(("mighost: %s: pass %s, or --fresh to start over\n"):format(what, how))
+  return false
 end
 
 local function confirm(mig, values, info, o)
@@ -381,10 +412,8 @@ function M.run(mig, o)
     if not ok then io.stderr:write("mighost: ", tostring(s), "\n"); return EXIT.USAGE end
     store = s
     if store:unfinished() and not o.resume and not o.fresh then
-      io.stderr:write(("mighost: an unfinished run of %s with these parameters exists (started %s,"
-        .. " state %s): pass --resume to continue it, or --fresh to start over\n"):format(
-        mig.name, tostring(store.data.started), store.path))
-      return EXIT.USAGE
+      if not offer_resume(mig, store, o) then return EXIT.USAGE end
+      o.resume = true
     end
     if o.fresh or (store:finished() and not o.resume) then store:reset() end
     if o.resume and not store.existed then
@@ -408,7 +437,9 @@ function M.run(mig, o)
       rep:phase_skipped(ph.name, "verification does not run in a dry-run (nothing was written)")
       goto continue
     end
-    if store:phase_done(ph.name) and not ph.always then
+    -- Verification is never "done": every run that gets there verifies
+    -- everything again, a resumed one included.
+    if store:phase_done(ph.name) and not ph.always and not is_verify then
       rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
       goto continue
     end
@@ -426,10 +457,23 @@ function M.run(mig, o)
       end, ph, ctx)
       progress:stop()
       local after = stats_sum()
+      local gave_up = aws.gave_up()
+      if gave_up and sys.interrupted() > 0 then
+        ok, err, gave_up = true, nil, nil    -- Ctrl-C while waiting: exit 130 below
+      elseif gave_up then
+        -- An endpoint stopped answering for longer than --max-outage: not
+        -- the items' fault and not the script's. What was settled is
+        -- checkpointed; the rest stays open for --resume.
+        ok, err = false, {code = "EndpointUnavailable", message = gave_up, outage = true}
+      end
       rep:phase_done(ph.name, ctx, mh.clock() - started, before, after, ok and nil or err)
       if not ok then
         store:save()
-        if type(err) == "table" and err.exit then
+        if gave_up then
+          io.stderr:write(("mighost: giving up in phase %s: %s; the state is saved: run again "
+            .. "with --resume once it answers\n"):format(ph.name, gave_up))
+          exit = EXIT.AWS
+        elseif type(err) == "table" and err.exit then
           -- A phase refusing to go on (e.g. a decision the operator must make).
           io.stderr:write(("mighost: %s\n"):format(err.message))
           exit = err.exit
@@ -449,14 +493,25 @@ function M.run(mig, o)
       end
       if ctx.counts.failed > 0 and exit == EXIT.OK then exit = EXIT.FAILED end
       if ctx.verify_failed then exit = EXIT.FAILED end
-      if not ctx.stopping and not ph.always then store:mark_phase_done(ph.name, ctx.counts) end
+      -- A plain-code phase redoes its own open work when run again (it
+      -- keeps its own progress in ctx.data): keys that failed in earlier
+      -- runs and did not fail this time are settled.
+      if ph.run and not ctx.stopping and sys.interrupted() == 0 then
+        store:settle_retried(ph.name, store:failed_of(ph.name))
+      end
+      -- A phase with failed items stays open: --resume retries them.
+      if not ctx.stopping and not ph.always and not is_verify and ctx.counts.failed == 0 then
+        store:mark_phase_done(ph.name, ctx.counts)
+      else
+        store:save()
+      end
       if ctx.stopping and not o.limit then exit = EXIT.INTERRUPTED; break end
     end
     ::continue::
   end
-  -- Finished (even with failed items, which the report lists): a later
-  -- run starts afresh and retries everything, changing nothing that is done.
-  if exit == EXIT.OK or exit == EXIT.FAILED then store:finish() end
+  -- Finished only with exit 0; after failed items, --resume retries exactly
+  -- those (a plain run offers it).
+  store:ended(exit)
   rep:finish(exit, store)
   return exit
 end

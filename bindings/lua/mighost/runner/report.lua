@@ -42,7 +42,8 @@ end
 -- The runner's own top-level fields; a migration cannot replace them.
 local RESERVED = {migration = true, mighost = true, mode = true, parameters = true, region = true,
   started = true, limit = true, phases = true, tables = true, notes = true, finished = true,
-  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true}
+  exit_code = true, outcome = true, duration_seconds = true, state_file = true, aws = true,
+  failed_keys_file = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
 -- keep the shape of the reference script's own report. "verification" is
@@ -78,6 +79,7 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
     orphaned = {count = c.orphaned, items = listed(ctx.orphans)},
     failed = {count = c.failed, items = listed(ctx.failures)},
     superseded = c.superseded,
+    retried = c.retried,          -- failed keys of earlier runs, copied again first
     retries = after.retries - before.retries, throttles = after.throttles - before.throttles,
     consumed_capacity = {read = after.read_units - before.read_units,
                          write = after.write_units - before.write_units},
@@ -112,6 +114,8 @@ function Report:finish(exit, store)
   d.outcome = EXIT_NAMES[exit]
   d.duration_seconds = math.floor((mh.clock() - self.started) * 1000) / 1000
   d.state_file = store.path
+  -- The keys of the items that failed, which --resume retries.
+  if store.path and store:failed_total() > 0 then d.failed_keys_file = store:failed_path() end
   d.aws = require("mighost.aws").stats()
   local ok, err = sys.write_file(self.path, json.encode(d) .. "\n")
   if not ok then io.stderr:write("mighost: cannot write the report: ", tostring(err), "\n") end
@@ -158,6 +162,9 @@ function Report:summary(path)
       end
     end
   end
+  if d.failed_keys_file then
+    lines[#lines + 1] = "  failed items: " .. d.failed_keys_file .. " (--resume retries exactly those)"
+  end
   if path then lines[#lines + 1] = "  report: " .. path end
   io.stderr:write(table.concat(lines, "\n"), "\n")
 end
@@ -186,7 +193,14 @@ function M.progress(ctx, info, o)
       end
     end
     local written = ctx.writer and ctx.writer.counts.put or ctx.counts.written
-    return s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
+    s = s .. (", %.0f items/s, written %d, failed %d"):format(rate, written, ctx.counts.failed)
+    -- An endpoint that stopped answering is waited out: say so.
+    local w = require("mighost.aws").waiting()
+    if w then
+      s = s .. ("; waiting for %s since %s, next try in %d s"):format(w.endpoint,
+        sys.utc(math.floor(w.since), "%H:%M:%S"), math.ceil(w.next_try))
+    end
+    return s
   end
   local task = mh.spawn(function()
     local last, drawn = mh.clock(), mh.clock()

@@ -8,7 +8,17 @@
 --    phases = {NAME = {done, segments = {["0"] = {done, key = "<item JSON>"}},
 --                      data = {...}, counts = {...}}}}
 -- It is replaced atomically (sys.write_file), so it is consistent whenever
--- the process stops, even on SIGKILL.
+-- the process stops, even on SIGKILL. `finished` is set only by a run that
+-- ended with exit 0; `last_exit` says how the last process ended.
+--
+-- Failed items: their keys go to a JSON-lines file beside the state
+-- (NAME-ID.failed.jsonl), one {"phase", "key" (item JSON), "reason"} per
+-- line, so the state file stays small however many items fail. A phase with
+-- failed keys is not done, and --resume retries exactly those keys. Keys are
+-- appended (and fsync'ed) before the state file that moves a checkpoint past
+-- them is written, so a failed item is never behind a checkpoint without
+-- being in this file. At most MAX_FAILED_KEYS are kept: past that,
+-- record_failed says no and the caller keeps its page open instead.
 
 local json = require "mighost.json"
 local sys = require "mighost.sys"
@@ -18,6 +28,7 @@ local Store = {}
 Store.__index = Store
 
 local M = {}
+M.MAX_FAILED_KEYS = 100000
 
 function M.default_dir()
   local xdg = sys.getenv("XDG_STATE_HOME")
@@ -55,7 +66,120 @@ function Store:finished() return self.existed and self.data.finished end
 
 function Store:reset()
   self.data.phases, self.data.finished, self.data.started = {}, false, sys.utc()
+  self.data.last_exit, self.data.failed_keys = nil, nil
   self.existed = false
+  self.failed, self.fresh = {}, {}
+  self.failed_count, self.failed_pending = 0, {}
+  if sys.exists(self:failed_path()) then self.rewrite_failed = true end
+end
+
+-- Failed keys ----------------------------------------------------------------
+
+function Store:failed_path() return (self.path:gsub("%.json$", "")) .. ".failed.jsonl" end
+
+local function failed_line(phase, key_text, reason)
+  return ('{"phase":%s,"key":%s,"reason":%s}\n'):format(json.quote(phase), json.quote(key_text),
+    json.quote(tostring(reason or "")))
+end
+
+-- phase -> {order = {key_text...}, reasons = {[key_text] = reason}}
+function Store:load_failed()
+  if self.failed then return self.failed end
+  self.failed, self.failed_count, self.failed_pending, self.fresh = {}, 0, {}, {}
+  local text = self.existed and sys.read_file(self:failed_path())
+  for line in (text or ""):gmatch("[^\n]+") do
+    local ok, e = pcall(json.decode, line)
+    -- A line cut short by a crash is the only partial one, the last.
+    if ok and type(e) == "table" and type(e.phase) == "string" and type(e.key) == "string" then
+      self:remember_failed(e.phase, e.key, e.reason)
+    end
+  end
+  return self.failed
+end
+
+function Store:remember_failed(phase, key_text, reason)
+  local f = self.failed[phase]
+  if not f then f = {order = {}, reasons = {}}; self.failed[phase] = f end
+  if f.reasons[key_text] == nil then
+    f.order[#f.order + 1] = key_text
+    self.failed_count = self.failed_count + 1
+  end
+  f.reasons[key_text] = reason or ""
+end
+
+-- Records a failed item of a phase; false when over MAX_FAILED_KEYS (then
+-- the work it belongs to must stay open some other way).
+function Store:record_failed(phase, key, reason)
+  self:load_failed()
+  local ok, key_text = pcall(item.encode, key)
+  if not ok or type(key) ~= "table" then return false end
+  local f = self.failed[phase]
+  local known = f and f.reasons[key_text] ~= nil
+  if not known and self.failed_count >= M.MAX_FAILED_KEYS then return false end
+  self:remember_failed(phase, key_text, reason)
+  self.fresh[phase] = self.fresh[phase] or {}
+  self.fresh[phase][key_text] = true
+  self.failed_pending[#self.failed_pending + 1] = failed_line(phase, key_text, reason)
+  self.dirty = true
+  return true
+end
+
+-- The failed keys of a phase, {key = <item>, reason}, as loaded from
+-- earlier runs (plus any recorded since).
+function Store:failed_of(phase)
+  self:load_failed()
+  local f = self.failed[phase]
+  local out = {}
+  for i, k in ipairs(f and f.order or {}) do out[i] = {key = item.decode(k), reason = f.reasons[k]} end
+  return out
+end
+
+-- After a retry of `list` (from failed_of) settled: the keys that did not
+-- fail again (record_failed in this process) leave the file.
+function Store:settle_retried(phase, list)
+  local f = self.failed[phase]
+  if not f then return end
+  local gone = {}
+  for _, e in ipairs(list) do
+    local k = item.encode(e.key)
+    if not (self.fresh[phase] and self.fresh[phase][k]) then gone[k] = true end
+  end
+  local keep = {}
+  for _, k in ipairs(f.order) do
+    if gone[k] then f.reasons[k] = nil; self.failed_count = self.failed_count - 1
+    else keep[#keep + 1] = k end
+  end
+  f.order = keep
+  self.rewrite_failed, self.dirty = true, true
+end
+
+function Store:failed_total()
+  self:load_failed()
+  return self.failed_count
+end
+
+function Store:phase_failed_count(phase)
+  self:load_failed()
+  local f = self.failed[phase]
+  return f and #f.order or 0
+end
+
+local function save_failed(self)
+  local path = self:failed_path()
+  if self.rewrite_failed then
+    local lines = {}
+    for phase, f in pairs(self.failed) do
+      for _, k in ipairs(f.order) do lines[#lines + 1] = failed_line(phase, k, f.reasons[k]) end
+    end
+    local ok, err = sys.write_file(path, table.concat(lines))
+    if not ok then error("cannot save the failed keys: " .. tostring(err), 0) end
+    self.rewrite_failed, self.failed_pending = false, {}
+  elseif #self.failed_pending > 0 then
+    local ok, err = sys.append_file(path, table.concat(self.failed_pending))
+    if not ok then error("cannot save the failed keys: " .. tostring(err), 0) end
+    self.failed_pending = {}
+  end
+  self.data.failed_keys = self.failed_count
 end
 
 function Store:phase(name)
@@ -94,16 +218,20 @@ function Store:mark_phase_done(name, counts)
   self:save()
 end
 
-function Store:finish()
-  self.data.finished = true
+-- How the process ends: finished only with exit 0 (see the top).
+function Store:ended(exit)
+  self.data.last_exit = exit
+  self.data.finished = exit == 0
   self.dirty = true
   self:save()
+  if exit == 0 then os.remove(self:failed_path()) end   -- nothing is left to retry
 end
 
 function Store:save()
   if not self.dirty then return true end
   self.data.updated = sys.utc()
   local ok, err = sys.mkdirs(self.dir)
+  if ok and self.failed then save_failed(self) end
   if ok then ok, err = sys.write_file(self.path, json.encode(self.data)) end
   if not ok then error("cannot save the checkpoint: " .. tostring(err), 0) end
   self.dirty = false
@@ -118,6 +246,12 @@ function M.null(name, values)
   return setmetatable({data = {migration = name, params = values, phases = {}}, dirty = false}, Null)
 end
 function Null:save() return true end
+function Null:ended() end
+function Null:record_failed() return true end
+function Null:failed_of() return {} end
+function Null:settle_retried() end
+function Null:failed_total() return 0 end
+function Null:phase_failed_count() return 0 end
 function Null:unfinished() return false end
 function Null:finished() return false end
 
