@@ -5,7 +5,9 @@
 --   phases in order (copy, plain code, verification) -> report -> summary
 --   -> exit code.
 --
--- A phase: {name = "...", copy = {...}} (see runner.copy), or
+-- A phase: {name = "...", copy = {...}} (runner.copy), update = {...}
+-- (runner.update), delete = {...} (runner.delete), each = {...}
+-- (runner.each), or
 -- {name = "...", run = function(ctx) ... end}, or
 -- {name = "...", verify = function(ctx) return ok, checks end} (or just
 -- `return checks`: then ok is every check's ok).
@@ -27,6 +29,11 @@ local mh = require "mighost"
 local params = require "mighost.runner.params"
 local state = require "mighost.runner.state"
 local copy = require "mighost.runner.copy"
+-- The phase kinds: declared as data, run by the runner on scan segments
+-- (runner.units), plus plain code (run) and verification (verify).
+local KIND_IMPL = {copy = copy, update = require "mighost.runner.update",
+                   delete = require "mighost.runner.delete", each = require "mighost.runner.each"}
+local KINDS = {"copy", "update", "delete", "each", "run", "verify"}
 local report = require "mighost.runner.report"
 
 local aws = require "mighost.aws"
@@ -64,17 +71,28 @@ function M.validate(mig)
     else
       if pnames[ph.name] then bad("phase %s: declared twice", ph.name) end
       pnames[ph.name] = true
-      local kinds = (ph.copy and 1 or 0) + (ph.run and 1 or 0) + (ph.verify and 1 or 0)
-      if kinds ~= 1 then bad("phase %s: needs exactly one of copy, run or verify", ph.name) end
-      if ph.copy then
-        if type(ph.copy) ~= "table" then bad("phase %s: copy must be a table", ph.name)
-        else
-          if not ph.copy.source then bad("phase %s: copy.source is required", ph.name) end
-          if not ph.copy.destination then bad("phase %s: copy.destination is required", ph.name) end
-          if ph.copy.transform and type(ph.copy.transform) ~= "function" then
-            bad("phase %s: copy.transform must be a function", ph.name)
-          end
-        end
+      local kinds = 0
+      for _, k in ipairs(KINDS) do if ph[k] ~= nil then kinds = kinds + 1 end end
+      if kinds ~= 1 then
+        bad("phase %s: needs exactly one of %s", ph.name, table.concat(KINDS, ", "))
+      end
+      local function need(kind, field, what)
+        local spec = ph[kind]
+        if type(spec) ~= "table" then return end
+        local v = spec[field]
+        if what == "function" then
+          if v ~= nil and type(v) ~= "function" then bad("phase %s: %s.%s must be a function", ph.name, kind, field) end
+        elseif v == nil then bad("phase %s: %s.%s is required", ph.name, kind, field) end
+      end
+      for _, k in ipairs{"copy", "update", "delete", "each"} do
+        if ph[k] ~= nil and type(ph[k]) ~= "table" then bad("phase %s: %s must be a table", ph.name, k) end
+      end
+      need("copy", "source"); need("copy", "destination"); need("copy", "transform", "function")
+      need("update", "table"); need("update", "change"); need("update", "change", "function")
+      need("delete", "table"); need("delete", "select", "function")
+      need("each", "fn"); need("each", "fn", "function"); need("each", "keys", "function")
+      if type(ph.each) == "table" and (ph.each.scan == nil) == (ph.each.keys == nil) then
+        bad("phase %s: each needs one of scan or keys", ph.name)
       end
       if ph.run and type(ph.run) ~= "function" then bad("phase %s: run must be a function", ph.name) end
       if ph.verify and type(ph.verify) ~= "function" then bad("phase %s: verify must be a function", ph.name) end
@@ -88,6 +106,9 @@ local function phase_tables(ph)
   local reads, writes = {}, {}
   local function add(list, v) if type(v) == "string" then list[#list + 1] = v end end
   if ph.copy then add(reads, ph.copy.source); add(writes, ph.copy.destination) end
+  if ph.update then add(reads, ph.update.table); add(writes, ph.update.table) end
+  if ph.delete then add(reads, ph.delete.table); add(writes, ph.delete.table) end
+  if ph.each and ph.each.scan then add(reads, ph.each.scan.table) end
   for _, v in ipairs(ph.reads or {}) do add(reads, v) end
   for _, v in ipairs(ph.writes or {}) do add(writes, v) end
   return reads, writes
@@ -115,7 +136,8 @@ function M.describe(mig)
   end
   w("\nphases:\n")
   for i, ph in ipairs(mig.phases) do
-    local kind = ph.copy and "copy" or ph.verify and "verify" or "run"
+    local kind = "run"
+    for _, k in ipairs(KINDS) do if ph[k] ~= nil then kind = k end end
     local reads, writes = phase_tables(ph)
     w("  %d. %-24s %-7s", i, ph.name, kind)
     if #reads > 0 then w(" reads %s", table.concat(reads, ", ")) end
@@ -328,7 +350,9 @@ local function stats_sum()
 end
 
 local function run_phase(ph, ctx)
-  if ph.copy then return copy.run(ph, ctx) end
+  for kind, impl in pairs(KIND_IMPL) do
+    if ph[kind] then return impl.run(ph, ctx) end
+  end
   if ph.run then return ph.run(ctx) end
   local ok, checks = ph.verify(ctx)
   if type(ok) == "table" and checks == nil then

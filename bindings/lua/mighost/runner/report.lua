@@ -175,8 +175,15 @@ function M.progress(ctx, info, o)
   if o.quiet then function p.stop() end return p end
   local tty = sys.isatty(2)
   local total
-  if ctx.phase.copy then
-    local src = require("mighost.runner.copy").tables(ctx.phase.copy, ctx.params)
+  -- The scanned table's size, for phase kinds that scan one.
+  local ph, src = ctx.phase
+  if ph.copy then src = require("mighost.runner.copy").tables(ph.copy, ctx.params)
+  elseif ph.update or ph.delete then
+    src = require("mighost.runner.units").resolve((ph.update or ph.delete).table, ctx.params)
+  elseif ph.each and ph.each.scan then
+    src = require("mighost.runner.units").resolve(ph.each.scan.table, ctx.params)
+  end
+  if src then
     for _, t in ipairs(info.tables) do if t.name == src then total = t.items end end
   end
   local started = mh.clock()
