@@ -6,10 +6,12 @@
 --      change = function(item, ctx, key) -- what to change, or nil for nothing:
 --        return {set = {gsi1pk = {S = "t#x"}}, remove = {"old"}, add = {n = {N = "1"}}}
 --        -- or {item = new_item}: the whole item as it should be
+--        -- or {update = "SET ...", condition =, names =, values =}: as written
 --      end,
 --      condition = "attribute_exists(#pk)",  -- the default (#pk: the hash key)
 --      names =, values =,                -- for a condition of your own
 --      concurrency = 32,                 -- UpdateItems in flight (or a parameter name)
+--      condition_failed = "reason",      -- the skip reason when the condition fails
 --   }}
 --
 -- One UpdateItem per item that needs one. The default condition means an
@@ -123,18 +125,32 @@ function M.run(phase, ctx)
     local ok, ch = pcall(spec.change, it, ctx, ticket.source)
     if not ok then units.fail(ctx, ticket, "change error: " .. tostring(ch)); return end
     if ch and ch.item then ch = diff(it, ch.item, schema) end
-    if not ch or no_op(it, ch) then
+    if not ch or (not ch.update and no_op(it, ch)) then
       if not ctx.skip_marks[me] then ctx:skip("already as wanted", nil) end
       return
     end
-    local names, values = copy_table(cond_names), copy_table(cond_values)
-    local expr = M.expression(ch, names, values)
-    local done, err = ddb.update{table = tbl, key = ticket.source, update = expr,
-      condition = condition ~= false and condition or nil,
-      names = next(names) and names or nil, values = next(values) and values or nil}
+    local o = {table = tbl, key = ticket.source}
+    if ch.update then
+      -- As the phase wrote it: its own condition, or the phase's.
+      o.update, o.condition = ch.update, ch.condition
+      o.names, o.values = copy_table(ch.names), copy_table(ch.values)
+      if o.condition == nil then
+        o.condition = condition ~= false and condition or nil
+        for k, v in pairs(cond_names or {}) do o.names[k] = v end
+        for k, v in pairs(cond_values or {}) do o.values[k] = v end
+      end
+    else
+      o.names, o.values = copy_table(cond_names), copy_table(cond_values)
+      o.update = M.expression(ch, o.names, o.values)
+      o.condition = condition ~= false and condition or nil
+    end
+    if not next(o.names) then o.names = nil end
+    if not next(o.values) then o.values = nil end
+    local done, err = ddb.update(o)
     if done then counts.written = counts.written + 1
-    elseif done == false then ctx:skip("condition failed (changed or deleted meanwhile; not written)",
-                                       ticket.source)
+    elseif done == false then
+      ctx:skip(spec.condition_failed or "condition failed (changed or deleted meanwhile; not written)",
+               ticket.source)
     else units.fail(ctx, ticket, tostring(err)) end
   end
 
