@@ -1,0 +1,280 @@
+/* test_phase_kinds.c - the declarative phase kinds (update, delete, each)
+ * as units of work: a run SIGKILLed at three random moments and resumed
+ * each time, and a run through 20% injected faults, each end with exactly
+ * the items the phase should leave (computed independently by
+ * tests/integration/kinds/fixture.lua); `each` never runs its function
+ * again for an item that had finished; failed items keep their work open
+ * and --resume retries exactly them. Migration: migrations/kinds.lua. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testassert.h"
+#include "testsupport.h"
+
+#define MIGRATION "tests/integration/migrations/kinds.lua"
+#define FIXTURE "tests/integration/kinds/fixture.lua"
+
+static test_server dynalite, fake;
+static char *tmp;
+
+static int items(void)
+{
+    const char *n = getenv("MIGHOST_TEST_RESUME_ITEMS");
+    return n ? atoi(n) : 50000;
+}
+
+static void fixture(const char *mode, const char *a, const char *b, const char *c)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", FIXTURE, mode, a, b, c, NULL};
+    int rc = test_mighost(dynalite.url, args, &out, &err);
+    if (rc != 0) fail_msg("fixture %s %s: exit %d: %s", mode, a, rc, buf_str(&err));
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void seed(const char *table, int n)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%d", n);
+    fixture("seed", table, text, NULL);
+}
+
+/* The table holds exactly what a finished `kind` phase leaves (for each:
+ * the log table, whose `calls` attribute is checked apart). */
+static void expect(const char *kind, const char *table, int n)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%d", n);
+    char *file = test_path_join(tmp, "expected.jsonl");
+    fixture("expect", kind, text, file);
+    buf got = BUF_INIT, want = BUF_INIT;
+    test_dump_items(dynalite.url, table, NULL, &got);
+    buf at = BUF_INIT;
+    buf_printf(&at, "@%s", file);
+    test_dump_items(dynalite.url, buf_str(&at), NULL, &want);
+    buf_free(&at);
+    if (strcmp(kind, "each") == 0) {
+        /* Drop the call counts: {"calls":{"N":"1"},...} sorts first. */
+        buf plain = BUF_INIT;
+        for (const char *p = buf_str(&got); *p;) {
+            const char *eol = strchr(p, '\n');
+            size_t len = eol ? (size_t)(eol - p + 1) : strlen(p);
+            const char *n_at = strstr(p, "\"n\":");
+            if (n_at && n_at < p + len) {
+                buf_puts(&plain, "{");
+                buf_append(&plain, n_at, (size_t)(p + len - n_at));
+            }
+            p += len;
+        }
+        buf_reset(&got);
+        buf_append(&got, buf_str(&plain), plain.len);
+        buf_free(&plain);
+    }
+    if (strcmp(buf_str(&got), buf_str(&want)) != 0)
+        fail_msg("%s: %zu lines, expected %zu", table, test_count_lines(buf_str(&got)),
+                 test_count_lines(buf_str(&want)));
+    buf_free(&got);
+    buf_free(&want);
+    free(file);
+}
+
+/* For each: how many items of the log ran their function more than once. */
+static long calls_over_one(const char *table)
+{
+    buf got = BUF_INIT;
+    test_dump_items(dynalite.url, table, NULL, &got);
+    long over = 0;
+    for (const char *p = buf_str(&got); (p = strstr(p, "\"calls\":{\"N\":\"")); p++)
+        if (atol(p + strlen("\"calls\":{\"N\":\"")) > 1) over++;
+    buf_free(&got);
+    return over;
+}
+
+/* mighost run MIGRATION for `kind` on `table`, then the extra arguments. */
+static void run_args(const char **args, size_t cap, const char *kind, const char *table,
+                     const char *states, const char *const *extra)
+{
+    const char *base[] = {"run", MIGRATION, "--kind", kind, "--table", table, "--yes", "--quiet",
+                          "--state-dir", states, NULL};
+    const char *with_log[] = {"run", MIGRATION, "--kind", kind, "--table", table, "--yes",
+                              "--quiet", "--state-dir", states, "--log", "kinds_log", NULL};
+    if (test_args_join(args, cap, strcmp(kind, "each") == 0 ? with_log : base, extra) < 0)
+        fail_msg("too many arguments");
+}
+
+static long faults_injected(void)
+{
+    static const char *const kinds[] = {"500", "503", "throttle", "drop", "slow", "unprocessed"};
+    long n = 0;
+    char path[32];
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        snprintf(path, sizeof path, "faults.%s", kinds[i]);
+        long v = test_fakeaws_stat(&fake, path);
+        if (v > 0) n += v;
+    }
+    return n;
+}
+
+/* Three SIGKILLs at random moments, a --resume after each, then a last
+ * --resume to the end: exit 0 and the expected items. */
+static void kill_and_resume(const char *kind, int n)
+{
+    char table[64];
+    snprintf(table, sizeof table, "kinds_%s_kill", kind);
+    seed(table, n);
+    char *states = test_path_join(tmp, table);
+    const char *first[24], *resume[24];
+    const char *quiet[] = {"--report", "/dev/null", NULL};
+    const char *resuming[] = {"--report", "/dev/null", "--resume", NULL};
+    run_args(first, 24, kind, table, states, quiet);
+    run_args(resume, 24, kind, table, states, resuming);
+    srand((unsigned)time(NULL) ^ (unsigned)n);
+    int killed = 0;
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = test_spawn_mighost(NULL, dynalite.url, round == 0 ? first : resume);
+        assert_true(pid > 0);
+        if (round == 0 && test_wait_for_state(states) != 0) fail_msg("no state in %s", states);
+        struct timespec t = {0, 200000000L + (long)(rand() % 1000) * 1500000L};
+        while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
+        nanosleep(&t, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) killed++;
+        else printf("%s: round %d ended by itself, exit %d\n", kind, round, WEXITSTATUS(status));
+    }
+    /* At full size every run outlasts its kill; smaller runs (valgrind)
+     * may finish first. */
+    if (n >= 10000) assert_true(killed >= 1);
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(dynalite.url, resume, &out, &err);
+    if (rc != 0) fail_msg("%s: the last --resume exited %d: %s", kind, rc, buf_str(&err));
+    printf("%s: %d items, killed %d times, then resumed to the end\n", kind, n, killed);
+    if (strcmp(kind, "each") == 0) {
+        expect(kind, "kinds_log", n);
+        /* Only the items whose function was running at a kill may run again
+         * (16 at once): never one that had finished. */
+        long again = calls_over_one("kinds_log");
+        printf("each: %ld items ran twice (in flight at a kill)\n", again);
+        assert_true(again <= 3 * 16);
+    } else {
+        expect(kind, table, n);
+    }
+    buf_free(&out);
+    buf_free(&err);
+    free(states);
+}
+
+/* 20% of the requests through fakeaws fail (500s, throttles, dropped
+ * connections, ...): the run retries its way to the same end. */
+static void through_faults(const char *kind, int n)
+{
+    char table[64];
+    snprintf(table, sizeof table, "kinds_%s_faults", kind);
+    seed(table, n);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\":0.2}"), 0);
+    char *states = test_path_join(tmp, table);
+    const char *args[24];
+    const char *quiet[] = {"--report", "/dev/null", NULL};
+    run_args(args, 24, kind, table, states, quiet);
+    long before = faults_injected();
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(fake.url, args, &out, &err);
+    long faults = faults_injected() - before;
+    assert_int_equal(test_fakeaws_config(&fake, "{\"fault_rate\":0}"), 0);
+    if (rc != 0) fail_msg("%s through faults: exit %d: %s", kind, rc, buf_str(&err));
+    printf("%s: %d items through %ld injected faults\n", kind, n, faults);
+    assert_true(faults > 0);
+    if (strcmp(kind, "each") != 0) expect(kind, table, n);
+    buf_free(&out);
+    buf_free(&err);
+    free(states);
+}
+
+static void test_update_kind(void **state)
+{
+    (void)state;
+    kill_and_resume("update", items());
+    through_faults("update", 3000);
+}
+
+static void test_delete_kind(void **state)
+{
+    (void)state;
+    kill_and_resume("delete", items());
+    through_faults("delete", 3000);
+}
+
+static void test_each_kind(void **state)
+{
+    (void)state;
+    fixture("log", "kinds_log", NULL, NULL);
+    kill_and_resume("each", items() / 5);
+}
+
+/* Failed items keep their work open: exit 1 naming them; fixed, --resume
+ * updates exactly those and ends with exit 0. */
+static void test_failed_items_resumed(void **state)
+{
+    (void)state;
+    seed("kinds_fail", 2000);
+    char *states = test_path_join(tmp, "kinds_fail");
+    char *report = test_path_join(tmp, "kinds_fail.json");
+    const char *args[24], *resume[24];
+    const char *failing[] = {"--report", report, "--fail-every", "7", NULL};
+    const char *fixed[] = {"--report", report, "--resume", NULL};
+    run_args(args, 24, "update", "kinds_fail", states, failing);
+    run_args(resume, 24, "update", "kinds_fail", states, fixed);
+    buf out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(test_mighost(dynalite.url, args, &out, &err), 1);
+    json_object *r = test_json_read(report);
+    assert_int_equal(test_json_int(r, "phases.0.failed.count"), 2000 / 7);
+    json_object_put(r);
+    /* Without the fault, the resumed run updates exactly those items. */
+    int rc = test_mighost(dynalite.url, resume, &out, &err);
+    if (rc != 0) fail_msg("resume exited %d: %s", rc, buf_str(&err));
+    r = test_json_read(report);
+    assert_int_equal(test_json_int(r, "phases.0.retried"), 2000 / 7);
+    assert_int_equal(test_json_int(r, "exit_code"), 0);
+    json_object_put(r);
+    expect("update", "kinds_fail", 2000);
+    free(report);
+    free(states);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return test_group_setup(&tmp, &dynalite, &fake, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_group_teardown(&tmp, &dynalite, &fake);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_update_kind),
+        cmocka_unit_test(test_delete_kind),
+        cmocka_unit_test(test_each_kind),
+        cmocka_unit_test(test_failed_items_resumed),
+    };
+    return cmocka_run_group_tests_name("phase-kinds", tests, setup, teardown);
+}
