@@ -48,6 +48,7 @@ options:
   --quiet                  no progress lines
   --max-read-rate N        hold reads to N capacity units per second
   --max-write-rate N       hold writes to N capacity units per second
+  --max-failures N         stop a phase after N failed items (default 100; 0: no limit)
   --sample N               (dry-run) show N source items and what would be written
 The migration's own parameters are options too: --NAME VALUE (see describe).
 ]]
@@ -166,71 +167,32 @@ local function check(args)
   print(("%s: ok (%d parameters, %d phases)"):format(mig.name, #(mig.params or {}), #mig.phases))
 end
 
--- `mighost new NAME`: a starting migration that passes `check` as written.
-local TEMPLATE = [==[
--- %s: describe here what this migration does and why.
---
--- Try it:   mighost check %s
---           mighost run %s --source SRC --destination DST --dry-run --sample 3
--- Then:     mighost run %s --source SRC --destination DST
-local ddb = require "mighost.dynamodb"
-
-return {
-  name = "%s",
-  description = "Copy SOURCE into DESTINATION, changing each item (edit me).",
-
-  -- Every parameter is also an option (--source NAME) and a --config key.
-  params = {
-    {name = "source", type = "table", required = true, access = "read",
-     doc = "the table to read", key = {hash = "pk"}},      -- the key schema it must have
-    {name = "destination", type = "table", required = true, access = "write",
-     doc = "the table to write", key = {hash = "pk"}},
-    {name = "stamp", type = "string", default = "v2", doc = "value written to `version`"},
-  },
-
-  phases = {
-    -- A copy phase: a parallel scan of `source`, the transform for every
-    -- item, batched writes to `destination`, checkpoints for --resume.
-    {name = "copy", copy = {
-      source = "source", destination = "destination",
-      transform = function(item, ctx)
-        -- Return nil to write nothing (say why with ctx:skip), an item, or
-        -- a list of items. Items are in DynamoDB's typed form: {S = "text"}.
-        if item.obsolete then
-          ctx:skip("obsolete item", {pk = item.pk})
-          return nil
-        end
-        item.version = {S = ctx.params.stamp}
-        return item
-      end,
-    }},
-
-    -- Verification: return ok (false makes the exit code 1) and the checks.
-    {name = "verify", reads = {"source", "destination"}, verify = function(ctx)
-      local missing, checked = 0, 0
-      for item in ddb.scan{table = ctx.params.source, segments = 4} do
-        if not item.obsolete then
-          checked = checked + 1
-          local copy = ddb.get{table = ctx.params.destination, key = {pk = item.pk}}
-          if not copy or copy.version.S ~= ctx.params.stamp then missing = missing + 1 end
-        end
-      end
-      return missing == 0, {{name = "every item copied", checked = checked, missing = missing}}
-    end},
-  },
-}
-]==]
-
 local function new(args)
-  local name
-  for _, a in ipairs(args) do
+  local templates = require "mighost.runner.templates"
+  local name, kind = nil, "copy"
+  local i = 1
+  while i <= #args do
+    local a = args[i]
     if a == "--help" or a == "-h" then
-      io.stdout:write("usage: mighost new NAME [FILE]\n\nWrites FILE (default NAME.lua, with / "
-        .. "turned into -) holding a starting migration: declared parameters, one copy phase and "
-        .. "a verification. It passes `mighost check` as written.\n")
+      io.stdout:write("usage: mighost new NAME [FILE] [--kind KIND]\n\nWrites FILE (default NAME.lua, "
+        .. "with / turned into -) holding a starting migration: declared parameters, one phase of "
+        .. "KIND and a verification. It passes `mighost check` as written.\n\nKIND:\n")
+      for _, k in ipairs(templates.KINDS) do
+        io.stdout:write(("  %-8s %s\n"):format(k, templates.doc[k]))
+      end
       return
-    end
-    if a:sub(1, 1) ~= "-" then if not name then name = a else args.file = a end end
+    elseif a == "--kind" or a:match("^%-%-kind=") then
+      kind = a:match("^%-%-kind=(.*)$")
+      if not kind then i = i + 1; kind = args[i] end
+      if not templates.doc[kind or ""] then
+        return usage_error(("new: --kind %s: one of %s"):format(tostring(kind),
+          table.concat(templates.KINDS, ", ")))
+      end
+    elseif a:sub(1, 1) == "-" then
+      return usage_error("new: unknown option " .. a)
+    elseif not name then name = a
+    else args.file = a end
+    i = i + 1
   end
   if not name then return usage_error("new: which name? (e.g. mighost new acme/add-version)") end
   if not name:match("^[%w_%-./]+$") then
@@ -238,10 +200,10 @@ local function new(args)
   end
   local file = args.file or (name:gsub("/", "-") .. ".lua")
   if sys.exists(file) then return usage_error(file .. " already exists; choose another name or remove it") end
-  local text = TEMPLATE:format(name, file, file, file, name)
+  local text = templates.render(kind, name, file)
   local ok, err = sys.write_file(file, text)
   if not ok then return usage_error(tostring(err)) end
-  print(("wrote %s: edit it, then `mighost check %s`"):format(file, file))
+  print(("wrote %s (phase kind %s): edit it, then `mighost check %s`"):format(file, kind, file))
 end
 
 function M.main(cmd, args)

@@ -192,6 +192,10 @@ function Ctx:fail(key, reason)
   if aws.gave_up() then self.outage = true; return false end
   self.counts.failed = self.counts.failed + 1
   if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
+  -- --max-failures: a cause that fails every item stops the phase instead
+  -- of running through the table; what is not done stays open.
+  local max = self.options.max_failures or 0
+  if max > 0 and self.counts.failed >= max then self.halted = true end
   return key ~= nil and self.store:record_failed(self.phase.name, key, reason)
 end
 
@@ -217,7 +221,9 @@ function Ctx:report_field(name, value) self.report:set_field(name, value) end
 
 -- True once the run must stop issuing work: Ctrl-C, or the run gave up on
 -- an endpoint that stopped answering (--max-outage).
-function Ctx:interrupted() return sys.interrupted() > 0 or aws.gave_up() ~= nil end
+function Ctx:interrupted()
+  return sys.interrupted() > 0 or aws.gave_up() ~= nil or self.halted == true
+end
 
 -- Per-phase resumable data for `run` phases: ctx.data persists in the
 -- state file; call ctx:save() after changing it.
@@ -517,6 +523,14 @@ function M.run(mig, o)
       end
       if ctx.counts.failed > 0 and exit == EXIT.OK then exit = EXIT.FAILED end
       if ctx.verify_failed then exit = EXIT.FAILED end
+      if ctx.halted then
+        store:save()
+        io.stderr:write(("mighost: phase %s stopped after %d failed items (--max-failures %d); "
+          .. "the failed keys are in %s: fix the cause, then run again with --resume\n"):format(
+          ph.name, ctx.counts.failed, o.max_failures, store:failed_path()))
+        exit = EXIT.FAILED
+        break
+      end
       -- A plain-code phase redoes its own open work when run again (it
       -- keeps its own progress in ctx.data): keys that failed in earlier
       -- runs and did not fail this time are settled.

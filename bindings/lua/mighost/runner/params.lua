@@ -123,7 +123,7 @@ local RUNNER_FLAGS = {
   ["--verify-only"] = "bool", ["--limit"] = "value", ["--report"] = "value",
   ["--resume"] = "bool", ["--fresh"] = "bool", ["--state-dir"] = "value", ["--yes"] = "bool",
   ["--quiet"] = "bool", ["--sample"] = "value", ["--max-read-rate"] = "value",
-  ["--max-write-rate"] = "value", ["--source-dir"] = "value",
+  ["--max-write-rate"] = "value", ["--source-dir"] = "value", ["--max-failures"] = "value",
 }
 
 function M.parse_run_options(mig, argv, cargs)
@@ -188,6 +188,14 @@ function M.parse_run_options(mig, argv, cargs)
   if o.sample then
     o.sample = math.tointeger(tonumber(o.sample))
     if not o.sample or o.sample < 0 then return nil, "--sample expects a whole number" end
+  end
+  if o.max_failures then
+    o.max_failures = math.tointeger(tonumber(o.max_failures))
+    if not o.max_failures or o.max_failures < 0 then
+      return nil, "--max-failures expects a whole number (0: no limit)"
+    end
+  else
+    o.max_failures = 100
   end
   for _, k in ipairs{"max_read_rate", "max_write_rate"} do
     if o[k] then

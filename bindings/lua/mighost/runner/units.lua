@@ -75,7 +75,7 @@ local function retry_failed(ctx, o)
   local schema = ctx.source_schema
   local page = {pending = 1, settled = function(t) t.done = true end}
   for first = 1, #failed, ddb.BATCH_GET_MAX do
-    if sys.interrupted() > 0 or aws.gave_up() then page.open = true; break end
+    if sys.interrupted() > 0 or aws.gave_up() or ctx.halted then page.open = true; break end
     local keys = {}
     for i = first, math.min(#failed, first + ddb.BATCH_GET_MAX - 1) do keys[#keys + 1] = failed[i].key end
     local found, err = ddb.batch_get{table = o.source, keys = keys, consistent = true}
@@ -139,12 +139,14 @@ function M.run(ctx, o)
                 start_key = pos and pos.key, limit = spec.page_size or 1000}
     for k, v in pairs(o.scan or {}) do so[k] = v end
     for page in ddb.scan_pages(so) do
-      if sys.interrupted() > 0 or ctx.stopping or stopped() then break end
+      if sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped() then break end
       local ticket = {pending = 1, key = page.last_key,
                       settled = function(t) t.done = true; advance() end}
       order[#order + 1] = ticket
       for _, it in ipairs(page.items) do
         if limit and counts.scanned >= limit then ctx.stopping = true; break end
+        -- Stopped by --max-failures: the rest of the page stays open.
+        if ctx.halted then ticket.open = true; break end
         counts.scanned = counts.scanned + 1
         o.handle(it, item_ticket(ticket, ddb.key_of(ctx.source_schema, it)), {page = ticket})
       end
