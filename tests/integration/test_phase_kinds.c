@@ -301,6 +301,41 @@ static void test_max_failures(void **state)
     buf_free(&err);
 }
 
+/* `mighost new --kind KIND` writes a migration that passes check as
+ * written and runs to exit 0 (its own verification included). */
+static void test_new_templates(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"update", "delete", "each"};
+    fixture("template", "kinds_tpl", "500", NULL);
+    buf out = BUF_INIT, err = BUF_INIT;
+    for (size_t i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "tpl-%s.lua", kinds[i]);
+        char *file = test_path_join(tmp, name);
+        const char *gen[] = {"new", "acme/tpl", file, "--kind", kinds[i], NULL};
+        assert_int_equal(test_mighost(NULL, gen, &out, &err), 0);
+        const char *check[] = {"check", file, NULL};
+        assert_int_equal(test_mighost(NULL, check, &out, &err), 0);
+        const char *base[] = {"run", file, "--table", "kinds_tpl", "--yes", "--quiet",
+                              "--state-dir", tmp, "--report", "/dev/null", NULL};
+        const char *function[] = {"--function", "fn-tpl", NULL};   /* each's own option */
+        const char *run[16];
+        test_args_join(run, 16, base, strcmp(kinds[i], "each") == 0 ? function : NULL);
+        test_fakeaws_reset(&fake);
+        int rc = test_mighost(fake.url, run, &out, &err);
+        if (rc != 0) fail_msg("template %s: exit %d: %s", kinds[i], rc, buf_str(&err));
+        if (strcmp(kinds[i], "each") == 0)   /* one Invoke per item */
+            assert_int_equal(test_fakeaws_stat(&fake, "by_target.lambda:Invoke"), 400);
+        free(file);
+    }
+    const char *bad[] = {"new", "acme/x", "--kind", "bogus", NULL};
+    assert_int_equal(test_mighost(NULL, bad, &out, &err), 2);
+    assert_non_null(strstr(buf_str(&err), "one of copy, update, delete, each"));
+    buf_free(&out);
+    buf_free(&err);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -322,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_each_kind),
         cmocka_unit_test(test_failed_items_resumed),
         cmocka_unit_test(test_max_failures),
+        cmocka_unit_test(test_new_templates),
     };
     return cmocka_run_group_tests_name("phase-kinds", tests, setup, teardown);
 }

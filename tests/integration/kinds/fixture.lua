@@ -1,6 +1,7 @@
 -- The phase kinds' test data. arg: MODE ...
 --   seed TABLE N          a table of N items k1..kN (n, junk on every 3rd, pad)
 --   log TABLE             an empty table for the each kind's calls
+--   template TABLE N      items for the `mighost new --kind` templates
 --   expect KIND N FILE    the items a finished KIND phase leaves in TABLE,
 --                         one JSON item a line (computed here, not by the
 --                         runner: the oracle the test compares against)
@@ -25,6 +26,18 @@ if mode == "seed" then
   create(t)
   local w = ddb.writer{table = t}
   for i = 1, n do w:put(source_item(i)) end
+  assert(w:flush().put == n)
+elseif mode == "template" then
+  -- For the `mighost new --kind` templates: tenant and type on most items,
+  -- status expired on every 5th.
+  local t, n = arg[2], tonumber(arg[3])
+  create(t)
+  local w = ddb.writer{table = t}
+  for i = 1, n do
+    w:put{pk = {S = "t" .. i}, tenant = i % 7 ~= 0 and {S = "acme"} or nil,
+          type = {S = i % 2 == 0 and "order" or "invoice"},
+          status = {S = i % 5 == 0 and "expired" or "active"}}
+  end
   assert(w:flush().put == n)
 elseif mode == "log" then
   create(arg[2])

@@ -189,9 +189,8 @@ return {
     {name = "invoke", each = {
       scan = {table = "table"}, concurrency = 8, rate = {rate = 20, burst = 20},
       fn = function(item, ctx)
-        -- In a dry-run the call is recorded (--plan), not sent.
-        local res, err = aws.call("lambda", "Invoke", json.encode({
-          FunctionName = ctx.params["function"], Payload = {pk = item.pk.S}}))
+        if ctx.dry_run then return true end        -- a dry-run only counts
+        local res, err = aws.invoke(ctx.params["function"], json.encode({pk = item.pk.S}))
         if not res then return nil, err end
         return true
       end,
