@@ -9,9 +9,8 @@ local lifecycle = require "mighost.runner.lifecycle"
 
 local M = {}
 
--- Exit codes (README): 0 ok, 1 verification or items failed, 2 usage or
--- configuration, 3 AWS or network, 4 script error, 130 interrupted.
-M.EXIT = {OK = 0, FAILED = 1, USAGE = 2, AWS = 3, SCRIPT = 4, INTERRUPTED = 130}
+-- Exit codes: one definition, in C (mighost.EXIT).
+M.EXIT = mh.EXIT
 
 local function usage_error(msg)
   io.stderr:write("mighost: ", msg, "\n")
