@@ -336,6 +336,43 @@ static void test_new_templates(void **state)
     buf_free(&err);
 }
 
+/* verify = {copy = PHASE}: the copy's own verification finds every item
+ * missing from or different in the destination. */
+static void test_verify_copy(void **state)
+{
+    (void)state;
+    seed("kinds_vsrc", 3000);
+    fixture("log", "kinds_vdst", NULL, NULL);
+    char *report = test_path_join(tmp, "kinds_verify.json");
+    const char *args[] = {"run", MIGRATION, "--kind", "copy", "--table", "kinds_vsrc", "--log",
+                          "kinds_vdst", "--yes", "--quiet", "--state-dir", tmp, "--report", report,
+                          NULL};
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(dynalite.url, args, &out, &err);
+    if (rc != 0) fail_msg("copy exited %d: %s", rc, buf_str(&err));
+    json_object *r = test_json_read(report), *v = test_json_phase(r, "verify");
+    assert_int_equal(test_json_int(v, "verification.checks.0.checked"), 2700);
+    assert_int_equal(test_json_int(v, "verification.checks.0.missing"), 0);
+    json_object_put(r);
+    /* One item gone, one changed behind the copy's back. */
+    const char *tamper[] = {"eval", "local ddb = require 'mighost.dynamodb'\n"
+        "assert(ddb.delete{table = 'kinds_vdst', key = {pk = {S = 'k7'}}})\n"
+        "assert(ddb.update{table = 'kinds_vdst', key = {pk = {S = 'k8'}}, update = 'SET n = :n',"
+        " values = {[':n'] = {N = '9'}}})", NULL};
+    assert_int_equal(test_mighost(dynalite.url, tamper, &out, &err), 0);
+    const char *verify[] = {"run", MIGRATION, "--kind", "copy", "--table", "kinds_vsrc", "--log",
+                            "kinds_vdst", "--verify-only", "--quiet", "--report", report, NULL};
+    assert_int_equal(test_mighost(dynalite.url, verify, &out, &err), 1);
+    r = test_json_read(report);
+    v = test_json_phase(r, "verify");
+    assert_int_equal(test_json_int(v, "verification.checks.0.missing"), 1);
+    assert_int_equal(test_json_int(v, "verification.checks.0.different"), 1);
+    json_object_put(r);
+    free(report);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -358,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_failed_items_resumed),
         cmocka_unit_test(test_max_failures),
         cmocka_unit_test(test_new_templates),
+        cmocka_unit_test(test_verify_copy),
     };
     return cmocka_run_group_tests_name("phase-kinds", tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 -- One phase of each declarative kind, for the runner's tests: --kind picks
--- it. update: doubled = 2n, junk removed; delete: the items whose n is a
+-- it. copy: into the log table, stamped, every 10th left out, and the
+-- runner's verification of it; update: doubled = 2n, junk removed; delete: the items whose n is a
 -- multiple of 4; each: per item, ADD 1 to calls and SET n in the log table
 -- (the calls attribute counts how often the function ran for an item).
 local ddb = require "mighost.dynamodb"
@@ -13,7 +14,7 @@ return {
     {name = "table", type = "table", required = true, access = "write", key = {hash = "pk"}},
     {name = "log", type = "table", access = "write", key = {hash = "pk"},
      doc = "the each kind's call log"},
-    {name = "kind", type = "string", required = true, doc = "update, delete or each"},
+    {name = "kind", type = "string", required = true, doc = "copy, update, delete or each"},
     {name = "fail_every", type = "integer", default = 0, identity = false,
      doc = "each/update: fail the items whose n is a multiple of this (0: none)"},
   },
@@ -28,6 +29,13 @@ return {
       end}},
     {name = "delete", when = kind("delete"), delete = {table = "table",
       select = function(it) return tonumber(it.n.N) % 4 == 0 end}},
+    {name = "copy", when = kind("copy"), copy = {source = "table", destination = "log",
+      transform = function(it)
+        if tonumber(it.n.N) % 10 == 0 then return nil end
+        it.copied = {BOOL = true}
+        return it
+      end}},
+    {name = "verify", when = kind("copy"), verify = {copy = "copy"}},
     {name = "each", when = kind("each"), writes = {"log"}, each = {scan = {table = "table"},
       concurrency = 16,
       fn = function(it, ctx)

@@ -34,6 +34,7 @@ local copy = require "mighost.runner.copy"
 local KIND_IMPL = {copy = copy, update = require "mighost.runner.update",
                    delete = require "mighost.runner.delete", each = require "mighost.runner.each"}
 local KINDS = {"copy", "update", "delete", "each", "run", "verify"}
+local verify_copy = require "mighost.runner.verify_copy"
 local report = require "mighost.runner.report"
 
 local aws = require "mighost.aws"
@@ -95,7 +96,10 @@ function M.validate(mig)
         bad("phase %s: each needs one of scan or keys", ph.name)
       end
       if ph.run and type(ph.run) ~= "function" then bad("phase %s: run must be a function", ph.name) end
-      if ph.verify and type(ph.verify) ~= "function" then bad("phase %s: verify must be a function", ph.name) end
+      if ph.verify and type(ph.verify) ~= "function" and
+         not (type(ph.verify) == "table" and type(ph.verify.copy) == "string") then
+        bad("phase %s: verify must be a function or {copy = PHASE}", ph.name)
+      end
     end
   end
   return problems
@@ -360,7 +364,9 @@ local function run_phase(ph, ctx)
     if ph[kind] then return impl.run(ph, ctx) end
   end
   if ph.run then return ph.run(ctx) end
-  local ok, checks = ph.verify(ctx)
+  local ok, checks
+  if type(ph.verify) == "table" then ok, checks = verify_copy.run(ctx.migration, ph.verify, ctx)
+  else ok, checks = ph.verify(ctx) end
   if type(ok) == "table" and checks == nil then
     checks, ok = ok, true
     for _, c in ipairs(checks) do ok = ok and c.ok ~= false end
@@ -475,6 +481,7 @@ function M.run(mig, o)
     end
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
+        migration = mig,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
