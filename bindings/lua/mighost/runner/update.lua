@@ -3,7 +3,8 @@
 --   {name = "backfill", update = {
 --      table = "table",                  -- a parameter name, or function(params)
 --      scan = {filter =, projection =, names =, values =},
---      change = function(item, ctx, key) -- what to change, or nil for nothing:
+--      change = function(item, ctx, key) -- what to change, nil for nothing, or
+--                                        -- nil, reason: the item fails (listed)
 --        return {set = {gsi1pk = {S = "t#x"}}, remove = {"old"}, add = {n = {N = "1"}}}
 --        -- or {item = new_item}: the whole item as it should be
 --        -- or {update = "SET ...", condition =, names =, values =}: as written
@@ -122,8 +123,9 @@ function M.run(phase, ctx)
   local function update_one(it, ticket)
     local me = mh.current()
     ctx.skip_marks[me] = nil
-    local ok, ch = pcall(spec.change, it, ctx, ticket.source)
+    local ok, ch, why = pcall(spec.change, it, ctx, ticket.source)
     if not ok then units.fail(ctx, ticket, "change error: " .. tostring(ch)); return end
+    if ch == nil and why ~= nil then units.fail(ctx, ticket, tostring(why)); return end
     if ch and ch.item then ch = diff(it, ch.item, schema) end
     if not ch or (not ch.update and no_op(it, ch)) then
       if not ctx.skip_marks[me] then ctx:skip("already as wanted", nil) end
