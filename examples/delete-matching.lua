@@ -1,5 +1,6 @@
 -- examples/delete-matching: delete every item that matches a predicate, in
--- batches (BatchWriteItem through the batch writer, with retries).
+-- batches (a delete phase: BatchWriteItem through the batch writer, with
+-- retries; scan segments checkpointed for --resume).
 --
 -- Default predicate: status = "deleted" AND updatedAt < --before (ISO dates
 -- compare as strings). The scan filter narrows what comes back; `matches`
@@ -12,10 +13,16 @@
 -- matters, use ddb.delete{..., condition = ...} per item instead.
 local ddb = require "mighost.dynamodb"
 
-local function scan_options(p)
-  return {table = p.table, filter = "#s = :s AND #u < :before",
+local function filter(p)
+  return {filter = "#s = :s AND #u < :before",
           names = {["#s"] = p.status_attr, ["#u"] = "updatedAt"},
           values = {[":s"] = {S = p.status}, [":before"] = {S = p.before}}}
+end
+
+local function scan_options(p)
+  local o = filter(p)
+  o.table = p.table
+  return o
 end
 
 -- The final word on an item (the filter is only an optimisation).
@@ -24,22 +31,10 @@ local function matches(it, p)
   return s and s.S == p.status and u and u.S and u.S < p.before
 end
 
-local function delete(ctx)
-  local p = ctx.params
-  local schema = ddb.schema(p.table)
-  local w = ddb.writer{table = p.table, on_failure = function(f) ctx:fail(f.key, f.reason) end}
-  local o = scan_options(p)
-  o.segments = ctx.options.segments or 4
-  for it in ddb.scan(o) do
-    if ctx:interrupted() then break end
-    ctx.counts.scanned = ctx.counts.scanned + 1
-    if matches(it, p) then w:delete(ddb.key_of(schema, it))
-    else ctx:skip("does not match") end
-  end
-  local c = w:flush()
-  ctx.counts.deleted = ctx.counts.deleted + c.deleted
-  -- In a dry-run nothing is sent: the report's note says what would go.
-  ctx:note(ctx.dry_run and "would_delete" or "deleted", c.deleted)
+local function select(it, ctx)
+  if matches(it, ctx.params) then return true end
+  ctx:skip("does not match")
+  return false
 end
 
 local function verify(ctx)
@@ -70,7 +65,7 @@ return {
       p.status_attr, p.status, p.before)}
   end,
   phases = {
-    {name = "delete", run = delete, writes = {"table"}},
+    {name = "delete", delete = {table = "table", scan = filter, select = select}},
     {name = "verify", verify = verify, reads = {"table"}},
   },
 }

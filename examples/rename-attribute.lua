@@ -13,7 +13,6 @@
 -- Copy this file, change the params' defaults (or pass --from/--to/...),
 -- and edit `plan_update` if your change is different.
 local ddb = require "mighost.dynamodb"
-local mh = require "mighost"
 
 -- "3", " 12 ", "-1.5" -> the number's text; anything else -> nil.
 local function number_text(s)
@@ -48,46 +47,24 @@ local function plan_update(it, p)
           values = next(values) and values or nil}
 end
 
--- Runs fn(item) for every item, at most `limit` at once (fn may make AWS
--- calls: each runs as its own task). The same pattern as the VAMS backfill.
-local function for_each_parallel(items, limit, fn)
-  local in_flight, waiting = 0, nil
-  local function one(it)
-    fn(it)
-    in_flight = in_flight - 1
-    if waiting then local w = waiting; waiting = nil; mh.unpark(w) end
-  end
-  for it in items do
-    while in_flight >= limit do waiting = mh.current(); mh.park() end
-    in_flight = in_flight + 1
-    mh.spawn(one, it)
-  end
-  while in_flight > 0 do waiting = mh.current(); mh.park() end
-end
-
 -- Only items that still need work: the old name, or the number as a string.
-local function scan_todo(ctx)
-  local p = ctx.params
-  return ddb.scan{table = p.table, segments = ctx.options.segments or 4,
-    filter = "attribute_exists(#from) OR attribute_type(#num, :S)",
-    names = {["#from"] = p.from, ["#num"] = p.number}, values = {[":S"] = {S = "S"}}}
+local function todo_filter(p)
+  return {filter = "attribute_exists(#from) OR attribute_type(#num, :S)",
+          names = {["#from"] = p.from, ["#num"] = p.number}, values = {[":S"] = {S = "S"}}}
 end
 
-local function migrate(ctx)
-  local p = ctx.params
-  local schema = ddb.schema(p.table)
-  for_each_parallel(scan_todo(ctx), p.concurrency, function(it)
-    if ctx:interrupted() then return end
-    ctx.counts.scanned = ctx.counts.scanned + 1
-    local key = ddb.key_of(schema, it)
-    local u, why = plan_update(it, p)
-    if not u then ctx:skip(why, key); return end
-    u.table, u.key = p.table, key
-    local ok, err = ddb.update(u)
-    if ok then ctx.counts.written = ctx.counts.written + 1
-    elseif ok == false then ctx:skip("changed while migrating (run again)", key)
-    else ctx:fail(key, tostring(err)) end
-  end)
+local function scan_todo(ctx)
+  local o = todo_filter(ctx.params)
+  o.table, o.segments = ctx.params.table, ctx.options.segments or 4
+  return ddb.scan(o)
+end
+
+-- The update phase's change: the UpdateItem as planned, or nil (skipped,
+-- with the reason and the key).
+local function change(it, ctx, key)
+  local u, why = plan_update(it, ctx.params)
+  if not u then ctx:skip(why, key) end
+  return u
 end
 
 local function verify(ctx)
@@ -118,8 +95,9 @@ return {
     {name = "concurrency", type = "integer", default = 32, doc = "updates in flight at once"},
   },
   phases = {
-    {name = "migrate", run = migrate, writes = {"table"},
-     doc = "one conditional UpdateItem per item that still needs it"},
+    {name = "migrate", doc = "one conditional UpdateItem per item that still needs it",
+     update = {table = "table", scan = todo_filter, change = change, concurrency = "concurrency",
+               condition_failed = "changed while migrating (run again)"}},
     {name = "verify", verify = verify, reads = {"table"}},
   },
 }

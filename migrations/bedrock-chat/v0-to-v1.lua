@@ -315,7 +315,7 @@ local function start_phase(ctx)
   ctx:note("run_id", data.run_id)
   ctx:note("bots", report)
   if halt then
-    error({exit = 3, message = ("RunTask for %s failed: %s. Starting stopped; fix the cause and run "
+    error({exit = mh.EXIT.AWS, message = ("RunTask for %s failed: %s. Starting stopped; fix the cause and run "
       .. "again with --resume (bots already started are not started again)"):format(halt.sk,
       tostring(halt.err))})
   end

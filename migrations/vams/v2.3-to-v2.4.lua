@@ -272,7 +272,7 @@ local function setup(ctx)
     local n, err = ddb.count{table = p.old_schema_table}
     if not n then error(err) end
     if n > o.limit then
-      error({exit = 2, message = ("--limit %d would truncate metadata schemas (%s holds %d field records): "
+      error({exit = mh.EXIT.USAGE, message = ("--limit %d would truncate metadata schemas (%s holds %d field records): "
         .. "a truncated schema would stand for the complete one. Use --limit only with --dry-run, or "
         .. "a limit of at least %d"):format(o.limit, p.old_schema_table, n, n)})
     end

@@ -180,7 +180,7 @@ local function lookup(ctx)
           .. "(copy them under every database); this %s treats them as skipped."):format(#dups, list,
           ctx.dry_run and "dry-run" or "verification"))
       else
-        error({exit = 2, message = ("%d assetIds are in several databases: %s. Decide with "
+        error({exit = mh.EXIT.USAGE, message = ("%d assetIds are in several databases: %s. Decide with "
           .. "--duplicate-assets=skip (leave their versions in V1, listed in the report) or "
           .. "--duplicate-assets=all (copy them under every database); nothing was written"):format(
           #dups, list)})

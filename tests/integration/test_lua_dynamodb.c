@@ -89,6 +89,21 @@ static void test_api_and_dry_run_validation(void **state)
     buf_free(&err);
 }
 
+/* mighost.sync (no AWS call): bounded loops, errors, single flight, the
+ * token bucket; the script raises on the first wrong answer. */
+static void test_sync_primitives(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"tests/integration/lua/sync.lua", NULL};
+    assert_int_equal(run_script(dynalite.url, args, &out, &err), 0);
+    assert_non_null(strstr(buf_str(&out), "each: 200 values once each, at most 7 at once"));
+    assert_non_null(strstr(buf_str(&out), "once_per_key: one fetch per key, failures retried"));
+    assert_non_null(strstr(buf_str(&out), "sync: ok"));
+    buf_free(&out);
+    buf_free(&err);
+}
+
 static void test_parallel_scan_exactly_once(void **state)
 {
     (void)state;
@@ -264,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_corpus),
         cmocka_unit_test(test_random_items_roundtrip),
         cmocka_unit_test(test_api_and_dry_run_validation),
+        cmocka_unit_test(test_sync_primitives),
         cmocka_unit_test(test_parallel_scan_exactly_once),
         cmocka_unit_test(test_dry_run_sends_no_write),
         cmocka_unit_test(test_writer_under_faults),

@@ -111,7 +111,7 @@ static void test_list_describe_check(void **state)
     test_write_file(bad, "return {name = 'x', phases = {{name = 'a'}}}\n");
     const char *check_bad[] = {"check", bad, NULL};
     assert_int_equal(test_mighost(NULL, check_bad, &out, &err), 4);
-    assert_non_null(strstr(buf_str(&err), "phase a: needs exactly one of copy, run or verify"));
+    assert_non_null(strstr(buf_str(&err), "phase a: needs exactly one of copy, update, delete, each, run, verify"));
     free(bad);
     const char *list[] = {"list", NULL};
     assert_int_equal(test_mighost(NULL, list, &out, &err), 0);

@@ -11,9 +11,7 @@ local json = require "mighost.json"
 
 local M = {}
 
--- Exit codes (README): 0 ok, 1 verification or items failed, 2 usage or
--- configuration, 3 AWS or network, 4 script error, 130 interrupted;
--- defined once, in C.
+-- Exit codes: one definition, in C (mighost.EXIT).
 M.EXIT = mh.EXIT
 
 local function usage_error(msg)
@@ -161,76 +159,26 @@ local function status(args)
   end
 end
 
--- `mighost new NAME`: a starting migration that passes `check` as written.
-local TEMPLATE = [==[
--- %s: describe here what this migration does and why.
---
--- Try it:   mighost check %s
---           mighost run %s --source SRC --destination DST --dry-run --sample 3
--- Then:     mighost run %s --source SRC --destination DST
-local ddb = require "mighost.dynamodb"
-
-return {
-  name = "%s",
-  description = "Copy SOURCE into DESTINATION, changing each item (edit me).",
-
-  -- Every parameter is also an option (--source NAME) and a --config key.
-  params = {
-    {name = "source", type = "table", required = true, access = "read",
-     doc = "the table to read", key = {hash = "pk"}},      -- the key schema it must have
-    {name = "destination", type = "table", required = true, access = "write",
-     doc = "the table to write", key = {hash = "pk"}},
-    {name = "stamp", type = "string", default = "v2", doc = "value written to `version`"},
-  },
-
-  phases = {
-    -- A copy phase: a parallel scan of `source`, the transform for every
-    -- item, batched writes to `destination`, checkpoints for --resume.
-    {name = "copy", copy = {
-      source = "source", destination = "destination",
-      transform = function(item, ctx)
-        -- Return nil to write nothing (say why with ctx:skip), an item, or
-        -- a list of items. Items are in DynamoDB's typed form: {S = "text"}.
-        if item.obsolete then
-          ctx:skip("obsolete item", {pk = item.pk})
-          return nil
-        end
-        item.version = {S = ctx.params.stamp}
-        return item
-      end,
-    }},
-
-    -- Verification: return ok (false makes the exit code 1) and the checks.
-    {name = "verify", reads = {"source", "destination"}, verify = function(ctx)
-      local missing, checked = 0, 0
-      for item in ddb.scan{table = ctx.params.source, segments = 4} do
-        if not item.obsolete then
-          checked = checked + 1
-          local copy = ddb.get{table = ctx.params.destination, key = {pk = item.pk}}
-          if not copy or copy.version.S ~= ctx.params.stamp then missing = missing + 1 end
-        end
-      end
-      return missing == 0, {{name = "every item copied", checked = checked, missing = missing}}
-    end},
-  },
-}
-]==]
-
 local function new(args)
   local o = parsed("new", args)
   if not o then return end
-  local name = o.positional[1]
+  local templates = require "mighost.runner.templates"
+  local name, kind = o.positional[1], o.kind or "copy"
   args.file = o.positional[2]
+  if not templates.doc[kind] then
+    return usage_error(("new: --kind %s: one of %s"):format(sys.shown(kind),
+      table.concat(templates.KINDS, ", ")))
+  end
   if not name then return usage_error("new: which name? (e.g. mighost new acme/add-version)") end
   if not name:match("^[%w_%-./]+$") then
     return usage_error("new: a name is letters, digits, '-', '_', '.' and '/'")
   end
   local file = args.file or (name:gsub("/", "-") .. ".lua")
   if sys.exists(file) then return usage_error(file .. " already exists; choose another name or remove it") end
-  local text = TEMPLATE:format(name, file, file, file, name)
+  local text = templates.render(kind, name, file)
   local ok, err = sys.write_file(file, text)
   if not ok then return usage_error(tostring(err)) end
-  print(("wrote %s: edit it, then `mighost check %s`"):format(file, file))
+  print(("wrote %s (phase kind %s): edit it, then `mighost check %s`"):format(file, kind, file))
 end
 
 function M.main(cmd, args)

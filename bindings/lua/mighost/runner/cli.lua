@@ -50,11 +50,13 @@ M.COMMANDS = {
     max_args = 1,
   },
   new = {
-    usage = "mighost new NAME [FILE]",
+    usage = "mighost new NAME [FILE] [--kind KIND]",
     about = "Writes FILE (default NAME.lua, with / turned into -) holding a starting "
-      .. "migration: declared parameters, one copy phase and a verification. It passes "
+      .. "migration: declared parameters, one phase of KIND and a verification. It passes "
       .. "`mighost check` as written.",
-    options = {},
+    options = {["--kind"] = "value KIND: the phase kind: copy (default; read, transform, write "
+      .. "elsewhere), update (in place), delete (the items a predicate selects), each (a "
+      .. "function per item)"},
     max_args = 2,
   },
 }

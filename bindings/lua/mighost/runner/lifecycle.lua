@@ -5,7 +5,9 @@
 --   phases in order (copy, plain code, verification) -> report -> summary
 --   -> exit code.
 --
--- A phase: {name = "...", copy = {...}} (see runner.copy), or
+-- A phase: {name = "...", copy = {...}} (runner.copy), update = {...}
+-- (runner.update), delete = {...} (runner.delete), each = {...}
+-- (runner.each), or
 -- {name = "...", run = function(ctx) ... end}, or
 -- {name = "...", verify = function(ctx) return ok, checks end} (or just
 -- `return checks`: then ok is every check's ok).
@@ -27,6 +29,12 @@ local mh = require "mighost"
 local params = require "mighost.runner.params"
 local state = require "mighost.runner.state"
 local copy = require "mighost.runner.copy"
+-- The phase kinds: declared as data, run by the runner on scan segments
+-- (runner.units), plus plain code (run) and verification (verify).
+local KIND_IMPL = {copy = copy, update = require "mighost.runner.update",
+                   delete = require "mighost.runner.delete", each = require "mighost.runner.each"}
+local KINDS = {"copy", "update", "delete", "each", "run", "verify"}
+local verify_copy = require "mighost.runner.verify_copy"
 local report = require "mighost.runner.report"
 local backup = require "mighost.runner.backup"
 local where = require "mighost.runner.where"
@@ -66,20 +74,34 @@ function M.validate(mig)
     else
       if pnames[ph.name] then bad("phase %s: declared twice", ph.name) end
       pnames[ph.name] = true
-      local kinds = (ph.copy and 1 or 0) + (ph.run and 1 or 0) + (ph.verify and 1 or 0)
-      if kinds ~= 1 then bad("phase %s: needs exactly one of copy, run or verify", ph.name) end
-      if ph.copy then
-        if type(ph.copy) ~= "table" then bad("phase %s: copy must be a table", ph.name)
-        else
-          if not ph.copy.source then bad("phase %s: copy.source is required", ph.name) end
-          if not ph.copy.destination then bad("phase %s: copy.destination is required", ph.name) end
-          if ph.copy.transform and type(ph.copy.transform) ~= "function" then
-            bad("phase %s: copy.transform must be a function", ph.name)
-          end
-        end
+      local kinds = 0
+      for _, k in ipairs(KINDS) do if ph[k] ~= nil then kinds = kinds + 1 end end
+      if kinds ~= 1 then
+        bad("phase %s: needs exactly one of %s", ph.name, table.concat(KINDS, ", "))
+      end
+      local function need(kind, field, what)
+        local spec = ph[kind]
+        if type(spec) ~= "table" then return end
+        local v = spec[field]
+        if what == "function" then
+          if v ~= nil and type(v) ~= "function" then bad("phase %s: %s.%s must be a function", ph.name, kind, field) end
+        elseif v == nil then bad("phase %s: %s.%s is required", ph.name, kind, field) end
+      end
+      for _, k in ipairs{"copy", "update", "delete", "each"} do
+        if ph[k] ~= nil and type(ph[k]) ~= "table" then bad("phase %s: %s must be a table", ph.name, k) end
+      end
+      need("copy", "source"); need("copy", "destination"); need("copy", "transform", "function")
+      need("update", "table"); need("update", "change"); need("update", "change", "function")
+      need("delete", "table"); need("delete", "select", "function")
+      need("each", "fn"); need("each", "fn", "function"); need("each", "keys", "function")
+      if type(ph.each) == "table" and (ph.each.scan == nil) == (ph.each.keys == nil) then
+        bad("phase %s: each needs one of scan or keys", ph.name)
       end
       if ph.run and type(ph.run) ~= "function" then bad("phase %s: run must be a function", ph.name) end
-      if ph.verify and type(ph.verify) ~= "function" then bad("phase %s: verify must be a function", ph.name) end
+      if ph.verify and type(ph.verify) ~= "function" and
+         not (type(ph.verify) == "table" and type(ph.verify.copy) == "string") then
+        bad("phase %s: verify must be a function or {copy = PHASE}", ph.name)
+      end
     end
   end
   return problems
@@ -90,6 +112,9 @@ local function phase_tables(ph)
   local reads, writes = {}, {}
   local function add(list, v) if type(v) == "string" then list[#list + 1] = v end end
   if ph.copy then add(reads, ph.copy.source); add(writes, ph.copy.destination) end
+  if ph.update then add(reads, ph.update.table); add(writes, ph.update.table) end
+  if ph.delete then add(reads, ph.delete.table); add(writes, ph.delete.table) end
+  if ph.each and ph.each.scan then add(reads, ph.each.scan.table) end
   for _, v in ipairs(ph.reads or {}) do add(reads, v) end
   for _, v in ipairs(ph.writes or {}) do add(writes, v) end
   return reads, writes
@@ -113,7 +138,9 @@ function M.describe_data(mig)
   end
   for i, ph in ipairs(mig.phases) do
     local reads, writes = phase_tables(ph)
-    d.phases[i] = {name = ph.name, kind = ph.copy and "copy" or ph.verify and "verify" or "run",
+    local kind = "run"
+    for _, k in ipairs(KINDS) do if ph[k] ~= nil then kind = k end end
+    d.phases[i] = {name = ph.name, kind = kind,
                    reads = json.array(reads), writes = json.array(writes), doc = ph.doc}
   end
   return d
@@ -193,6 +220,10 @@ function Ctx:fail(key, reason)
   if aws.gave_up() then self.outage = true; return false end
   self.counts.failed = self.counts.failed + 1
   if #self.failures < MAX_LISTED then self.failures[#self.failures + 1] = {key = key, reason = reason} end
+  -- --max-failures: a cause that fails every item stops the phase instead
+  -- of running through the table; what is not done stays open.
+  local max = self.options.max_failures or 0
+  if max > 0 and self.counts.failed >= max then self.halted = true end
   return key ~= nil and self.store:record_failed(self.phase.name, key, reason)
 end
 
@@ -218,7 +249,9 @@ function Ctx:report_field(name, value) self.report:set_field(name, value) end
 
 -- True once the run must stop issuing work: Ctrl-C, or the run gave up on
 -- an endpoint that stopped answering (--max-outage).
-function Ctx:interrupted() return sys.interrupted() > 0 or aws.gave_up() ~= nil end
+function Ctx:interrupted()
+  return sys.interrupted() > 0 or aws.gave_up() ~= nil or self.halted == true
+end
 
 -- Per-phase resumable data for `run` phases: ctx.data persists in the
 -- state file; call ctx:save() after changing it.
@@ -366,9 +399,13 @@ local function stats_sum()
 end
 
 local function run_phase(ph, ctx)
-  if ph.copy then return copy.run(ph, ctx) end
+  for kind, impl in pairs(KIND_IMPL) do
+    if ph[kind] then return impl.run(ph, ctx) end
+  end
   if ph.run then return ph.run(ctx) end
-  local ok, checks = ph.verify(ctx)
+  local ok, checks
+  if type(ph.verify) == "table" then ok, checks = verify_copy.run(ctx.migration, ph.verify, ctx)
+  else ok, checks = ph.verify(ctx) end
   if type(ok) == "table" and checks == nil then
     checks, ok = ok, true
     for _, c in ipairs(checks) do ok = ok and c.ok ~= false end
@@ -514,6 +551,7 @@ function M.run(mig, o)
     store.data.current_phase = ph.name
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
+        migration = mig,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
@@ -562,6 +600,14 @@ function M.run(mig, o)
       end
       if ctx.counts.failed > 0 and exit == EXIT.OK then exit = EXIT.FAILED end
       if ctx.verify_failed then exit = EXIT.FAILED end
+      if ctx.halted then
+        store:save()
+        io.stderr:write(("mighost: phase %s stopped after %d failed items (--max-failures %d); "
+          .. "the failed keys are in %s: fix the cause, then run again with --resume\n"):format(
+          ph.name, ctx.counts.failed, o.max_failures, store:failed_path()))
+        exit = EXIT.FAILED
+        break
+      end
       -- A plain-code phase redoes its own open work when run again (it
       -- keeps its own progress in ctx.data): keys that failed in earlier
       -- runs and did not fail this time are settled.

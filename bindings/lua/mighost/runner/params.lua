@@ -146,6 +146,7 @@ local RUNNER_FLAGS = {
   ["--backup"] = "bool: before the first write, an on-demand backup of each table the run writes, waited for until AVAILABLE",
   ["--require-backup"] = "bool: refuse a real run unless each table it writes has point-in-time recovery on or --backup is given",
   ["--backup-timeout"] = "value SECONDS: how long --backup waits for AVAILABLE (default 1800)",
+  ["--max-failures"] = "value N: stop a phase after N failed items, exit 1, the rest left for --resume (default 100; 0: no limit)",
 }
 M.RUNNER_FLAGS = RUNNER_FLAGS
 
@@ -231,6 +232,14 @@ function M.parse_run_options(mig, argv, cargs)
   if o.sample then
     o.sample = math.tointeger(tonumber(o.sample))
     if not o.sample or o.sample < 0 then return nil, "--sample expects a whole number" end
+  end
+  if o.max_failures then
+    o.max_failures = math.tointeger(tonumber(o.max_failures))
+    if not o.max_failures or o.max_failures < 0 then
+      return nil, "--max-failures expects a whole number (0: no limit)"
+    end
+  else
+    o.max_failures = 100
   end
   for _, k in ipairs{"max_read_rate", "max_write_rate"} do
     if o[k] then

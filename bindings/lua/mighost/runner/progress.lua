@@ -42,8 +42,13 @@ end
 -- first table the phase declares it reads.
 local function main_table(ctx, info)
   local name
-  if ctx.phase.copy then
-    name = require("mighost.runner.copy").tables(ctx.phase.copy, ctx.params)
+  local ph = ctx.phase
+  if ph.copy then
+    name = require("mighost.runner.copy").tables(ph.copy, ctx.params)
+  elseif ph.update or ph.delete then
+    name = require("mighost.runner.units").resolve((ph.update or ph.delete).table, ctx.params)
+  elseif ph.each and ph.each.scan then
+    name = require("mighost.runner.units").resolve(ph.each.scan.table, ctx.params)
   elseif type(ctx.phase.reads) == "table" and ctx.phase.reads[1] then
     name = ctx.params[ctx.phase.reads[1]]
   end

@@ -1,0 +1,192 @@
+-- mighost.sync: the concurrency a procedural phase needs, so that no
+-- migration writes park/unpark by hand.
+--
+--   sync.each(iter, limit, fn)   fn(v) for every value of iter, each in its
+--                                own task, at most `limit` at once
+--   sync.pool(limit)             :go(fn, ...) to start work, :wait() for all
+--   sync.group()                 a wait group: :add(n), :done(), :wait()
+--   sync.once_per_key(fetch)     a single-flight cache: get(key) loads once
+--   sync.bucket{rate=, burst=}   a token bucket: :take(n), :give(n), :drain()
+--
+-- Everything runs on the host's tasks (coroutines on the event loop): a
+-- task that waits suspends alone, the rest go on. An error raised by a
+-- worker does not leave the others hanging: no new work starts, the work in
+-- flight finishes, and the first error is raised to whoever waits.
+local mh = require "mighost"
+
+local M = {}
+
+-- Wait groups -------------------------------------------------------------
+
+local Group = {}
+Group.__index = Group
+
+function M.group()
+  return setmetatable({count = 0, waiters = {}}, Group)
+end
+
+function Group:add(n)
+  self.count = self.count + (n or 1)
+end
+
+function Group:done()
+  self.count = self.count - 1
+  if self.count < 0 then error("sync.group: done() without add()", 2) end
+  if self.count == 0 then
+    local ws = self.waiters
+    self.waiters = {}
+    for _, w in ipairs(ws) do mh.unpark(w) end
+  end
+end
+
+-- Waits until every add() has its done().
+function Group:wait()
+  while self.count > 0 do
+    self.waiters[#self.waiters + 1] = mh.current()
+    mh.park()
+  end
+end
+
+-- Pools: bounded concurrency ----------------------------------------------
+
+local Pool = {}
+Pool.__index = Pool
+
+function M.pool(limit)
+  limit = math.tointeger(limit)
+  if not limit or limit < 1 then error("sync.pool: the limit must be a positive integer", 2) end
+  return setmetatable({limit = limit, running = 0, group = M.group(), slot_waiters = {}}, Pool)
+end
+
+local function release(pool)
+  pool.running = pool.running - 1
+  local w = table.remove(pool.slot_waiters, 1)
+  if w then mh.unpark(w) end
+  pool.group:done()
+end
+
+-- Starts fn(...) in its own task once a slot is free (the caller waits for
+-- one). Returns false, without starting it, once a worker has failed.
+function Pool:go(fn, ...)
+  while self.running >= self.limit and not self.err do
+    self.slot_waiters[#self.slot_waiters + 1] = mh.current()
+    mh.park()
+  end
+  if self.err then return false end
+  self.running = self.running + 1
+  self.group:add()
+  local args = table.pack(...)
+  mh.spawn(function()
+    local ok, err = pcall(fn, table.unpack(args, 1, args.n))
+    if not ok and self.err == nil then
+      self.err = err
+      -- Whoever waits for a slot learns of the failure now.
+      local ws = self.slot_waiters
+      self.slot_waiters = {}
+      for _, w in ipairs(ws) do mh.unpark(w) end
+    end
+    release(self)
+  end)
+  return true
+end
+
+-- Waits for everything started; raises the first worker's error, if any.
+function Pool:wait()
+  self.group:wait()
+  if self.err ~= nil then error(self.err, 0) end
+end
+
+-- Whether a worker has failed (no more work is started once one has).
+function Pool:failed()
+  return self.err ~= nil
+end
+
+function M.each(iter, limit, fn)
+  local pool = M.pool(limit)
+  for v in iter do
+    if not pool:go(fn, v) then break end
+  end
+  pool:wait()
+end
+
+-- Single flight ------------------------------------------------------------
+
+-- get(key) returns fetch(key)'s results; concurrent callers for one key
+-- share one fetch. A fetch that raises or returns nil, err is not kept, so
+-- the next caller tries again; its callers get nil, err.
+function M.once_per_key(fetch)
+  local entries = {}
+  local cache = {}
+  function cache.get(key)
+    local e = entries[key]
+    if e then
+      while not e.done do
+        e.waiters[#e.waiters + 1] = mh.current()
+        mh.park()
+      end
+      return e.value, e.err
+    end
+    e = {done = false, waiters = {}}
+    entries[key] = e
+    local ok, value, err = pcall(fetch, key)
+    if not ok then value, err = nil, value end
+    e.value, e.err, e.done = value, err, true
+    if value == nil then entries[key] = nil end
+    for _, w in ipairs(e.waiters) do mh.unpark(w) end
+    return value, err
+  end
+  -- How many keys hold a value.
+  function cache.size()
+    local n = 0
+    for _, e in pairs(entries) do if e.done then n = n + 1 end end
+    return n
+  end
+  return cache
+end
+
+-- Token buckets ------------------------------------------------------------
+
+local Bucket = {}
+Bucket.__index = Bucket
+
+-- `rate` tokens per second, at most `burst` held (default: one second's).
+function M.bucket(o)
+  local rate = tonumber(o.rate)
+  if not rate or rate <= 0 then error("sync.bucket: rate must be a positive number", 2) end
+  local burst = tonumber(o.burst) or rate
+  return setmetatable({rate = rate, burst = burst, tokens = burst, at = mh.clock()}, Bucket)
+end
+
+function Bucket:refill()
+  local now = mh.clock()
+  self.tokens = math.min(self.burst, self.tokens + (now - self.at) * self.rate)
+  self.at = now
+end
+
+-- Waits until `n` tokens (default 1) are there and takes them. A request
+-- larger than the burst waits for a full bucket and leaves it in debt, so
+-- the long-run rate still holds.
+function Bucket:take(n)
+  n = n or 1
+  local need = math.min(n, self.burst)
+  self:refill()
+  while self.tokens < need do
+    mh.sleep((need - self.tokens) / self.rate)
+    self:refill()
+  end
+  self.tokens = self.tokens - n
+end
+
+-- Gives back tokens taken on an estimate (or takes more: n < 0).
+function Bucket:give(n)
+  self:refill()
+  self.tokens = math.min(self.burst, self.tokens + n)
+end
+
+-- Empties the bucket: the service said we are too fast.
+function Bucket:drain()
+  self:refill()
+  self.tokens = math.min(self.tokens, 0)
+end
+
+return M
