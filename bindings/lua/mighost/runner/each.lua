@@ -17,12 +17,14 @@
 -- recorded in the state before the run goes on, and a resumed run skips
 -- it: fn is never called twice for a unit that finished, whatever the
 -- stop. (A stop while fn runs may leave that one unit half done: fn must
--- be safe to repeat, e.g. with an idempotency token.) Per-item units over
--- a scan keep the done keys only for the pages the checkpoint has not
--- passed yet, so the state stays small.
+-- be safe to repeat, e.g. with an idempotency token.) The finished units
+-- are a journal beside the state (a line each); in memory, per-item units
+-- over a scan keep only those of pages the checkpoint has not passed.
 
 local item = require "mighost.item"
 local mh = require "mighost"
+local json = require "mighost.json"
+local sys = require "mighost.sys"
 local sync = require "mighost.sync"
 local aws = require "mighost.aws"
 local units = require "mighost.runner.units"
@@ -54,14 +56,35 @@ function M.run(phase, ctx)
   local pool = sync.pool(limit)
   local bucket = spec.rate and sync.bucket(spec.rate)
   local store = ctx.store
+  -- Finished units go to a journal beside the state, one line each,
+  -- appended and fsync'ed before the run goes on (writing the whole state
+  -- per unit would not scale). The journal's name is kept in the state, so
+  -- a fresh run of the same identity starts a new one.
   local st = store:phase(phase.name)
-  st.done_keys = st.done_keys or {}
-  local done_keys = st.done_keys
+  local done_keys = {}
+  local journal
+  if store.path then
+    if not st.done_journal then
+      st.done_journal = ("%s.%s-%d.done.jsonl"):format(store.path:gsub("%.json$", ""),
+        phase.name:gsub("[^%w%-_.]", "_"), math.floor(sys.time()))
+      store.dirty = true
+      store:save()
+    end
+    journal = st.done_journal
+    for line in (sys.read_file(journal) or ""):gmatch("[^\n]+") do
+      local ok, k = pcall(json.decode, line)
+      if ok and type(k) == "string" then done_keys[k] = true end
+    end
+  end
 
   local function finished(k)
     done_keys[k] = true
     ctx.counts.written = ctx.counts.written + 1
-    store:save()          -- before anything else: never call fn twice for it
+    -- Before anything else: fn is never called twice for a finished unit.
+    if journal then
+      local ok, err = sys.append_file(journal, json.encode(k) .. "\n")
+      if not ok then error("cannot record a finished unit: " .. tostring(err), 0) end
+    end
   end
 
   if spec.keys then
@@ -107,7 +130,8 @@ function M.run(phase, ctx)
         units.close(ticket)
       end)
     end,
-    -- Keys before the checkpoint are never read again: forget them.
+    -- Keys before the checkpoint are never read again: forget them (the
+    -- journal keeps them; it is only read when a run resumes).
     passed = function(page)
       for _, k in ipairs(page.done_keys or {}) do done_keys[k] = nil end
     end,
