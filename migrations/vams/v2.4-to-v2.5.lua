@@ -18,6 +18,7 @@
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local mh = require "mighost"
+local config = require "vams._config"
 
 local VKEY, FKEY = "databaseId:assetId", "databaseId:assetId:assetVersionId"
 local V1FKEY = "assetId:assetVersionId"
@@ -333,7 +334,7 @@ return {
   name = "vams/v2.4-to-v2.5",
   description = "VAMS v2.4 -> v2.5: re-key asset versions and file versions by database, "
     .. "backfill databaseId:assetId on metadata versions.",
-  params = {
+  params = config.with_params({
     {name = "asset_table", type = "table", required = true, access = "read",
      config = "asset_storage_table_name", stack_resource = "AssetStorageTable",
      key = {hash = "databaseId", range = "assetId"}, doc = "the asset table (lookup of assetId -> databaseId)"},
@@ -371,16 +372,7 @@ return {
     {name = "config_limit", type = "integer", identity = false,
      config = "limit", flag = "--config-limit",
      doc = "the config file's limit: used as --limit when that is not given (0: none)"},
-    {name = "aws_profile", type = "string", identity = false,
-     config = "aws_profile", flag = "--config-aws-profile",
-     doc = "the config file's AWS profile, used unless --profile is given"},
-    {name = "aws_region", type = "string", identity = false,
-     config = "aws_region", flag = "--config-aws-region",
-     doc = "the config file's region: must match the region in use"},
-    {name = "log_level", type = "string", identity = false,
-     config = "log_level", flag = "--config-log-level",
-     doc = "accepted and ignored, as by the reference (use --log-level)"},
-  },
+  }),
 
   check = function(p, o)
     local choices = {duplicate_assets = {refuse = 1, skip = 1, all = 1},
@@ -405,13 +397,7 @@ return {
       return ("the config file's \"limit\" must be 0 (no limit) or more, not %d"):format(p.config_limit)
     end
     if p.config_limit and p.config_limit > 0 and not o.limit then o.limit = p.config_limit end
-    if p.aws_region then
-      local creds = require("mighost.sys").credentials()
-      if creds and creds.region ~= p.aws_region then
-        return ("the config file says \"aws_region\": \"%s\" but the region in use is %s: pass "
-          .. "--region %s"):format(p.aws_region, creds.region, p.aws_region)
-      end
-    end
+    return config.region_mismatch(p, o)
   end,
 
   confirm_notes = function(p)
