@@ -2,6 +2,7 @@
  *
  * Modules (in package.preload): "mighost" (tasks, logging, run mode),
  * "mighost.gz" (lines of gzip'd or plain files, for offline evaluation),
+ * "mighost.ctl" (the control socket of a run, the undo journal's appends),
  * "mighost.item" (the item codec), "mighost.aws" (signed calls from
  * tasks), "mighost.plan" (the dry-run recorder), and the Lua modules in
  * bindings/lua compiled in (mighost.dynamodb, ...). Bindings translate
@@ -36,6 +37,7 @@ int luaopen_mighost_json(lua_State *L);
 int luaopen_mighost_sys(lua_State *L);
 int luaopen_mighost_xml(lua_State *L);
 int luaopen_mighost_gz(lua_State *L);
+int luaopen_mighost_ctl(lua_State *L);
 
 /* Ctrl-C / SIGTERM: the first asks the run to stop (sys.interrupted()),
  * the second exits at once with 130. */

@@ -117,6 +117,7 @@ void bindings_register(lua_State *L, const bindings_context *ctx)
                                     {"mighost.sys", luaopen_mighost_sys},
                                     {"mighost.xml", luaopen_mighost_xml},
                                     {"mighost.gz", luaopen_mighost_gz},
+                                    {"mighost.ctl", luaopen_mighost_ctl},
                                     {NULL, NULL}};
     for (const luaL_Reg *m = mods; m->name; m++) {
         lua_pushcfunction(L, m->func);

@@ -101,7 +101,8 @@ static char *config_profile(int argc, char **argv)
     return profile;
 }
 
-/* cmd is "run", "eval", "list", "describe" or "check". */
+/* cmd is "run", "eval", "list", "describe", "check", "status", "new",
+ * "history", "undo" or "ctl". */
 int cmd_lua(int argc, char **argv, const char *cmd)
 {
     cli_common common;
@@ -109,7 +110,8 @@ int cmd_lua(int argc, char **argv, const char *cmd)
     int dry_run = 0, source_dir = 0, eval = strcmp(cmd, "eval") == 0;
     /* Only run and eval reach AWS; the other commands' options are all the
      * runner's, and it refuses unknown ones. */
-    int aws_cmd = eval || strcmp(cmd, "run") == 0;
+    int aws_cmd = eval || strcmp(cmd, "run") == 0 || strcmp(cmd, "history") == 0 ||
+                  strcmp(cmd, "undo") == 0;
     const char *plan = NULL;
     /* What the runner sees: everything C does not consume. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);

@@ -67,6 +67,7 @@ local function run(args)
   end
   local opts, err = params.parse_run_options(result, rest, args)
   if not opts then return usage_error(err) end
+  opts.script = args.script
   sys.set_exit_code(lifecycle.run(result, opts))
 end
 
@@ -181,10 +182,42 @@ local function new(args)
   print(("wrote %s (phase kind %s): edit it, then `mighost check %s`"):format(file, kind, file))
 end
 
+-- `mighost ctl RUN COMMAND...`: live control of a running migration.
+local function ctl(args)
+  local o = parsed("ctl", args)
+  if not o then return end
+  local run = table.remove(o.positional, 1)
+  if not run or #o.positional == 0 then
+    return usage_error("ctl: which run and which command? (mighost ctl RUN pause|resume|status|stop|"
+      .. "set max-write-rate N|set max-read-rate N|set concurrency N)")
+  end
+  local state = require "mighost.runner.state"
+  local path, err = state.find(o.state_dir or state.default_dir(), run)
+  if not path then return usage_error("ctl: " .. err) end
+  local answer, serr = require("mighost.runner.control").send(path, table.concat(o.positional, " "),
+    o.flag_file)
+  if not answer then
+    io.stderr:write("mighost: ctl: ", serr, "\n")
+    return sys.set_exit_code(M.EXIT.AWS)
+  end
+  if o.output == "json" then print(json.encode(answer))
+  elseif answer.status then
+    local st = answer.status
+    print(("phase %s: scanned %s, written %s, deleted %s, failed %s; %s, %s requests in flight; "
+      .. "max-write-rate %s, max-read-rate %s, concurrency %s"):format(tostring(st.phase),
+      tostring(st.scanned), tostring(st.written), tostring(st.deleted), tostring(st.failed),
+      st.paused and "PAUSED" or "running", tostring(st.in_flight), tostring(st.max_write_rate or "none"),
+      tostring(st.max_read_rate or "none"), tostring(st.concurrency or "engine default")))
+  else print(answer.message) end
+  if not answer.ok then sys.set_exit_code(M.EXIT.USAGE) end
+end
+
 function M.main(cmd, args)
   if mh.log_json and io.type(io.stderr) == "file" then io.stderr = cli.json_stderr(io.stderr) end
   local commands = {run = run, list = list, describe = describe, check = check, new = new,
-                    status = status}
+                    status = status, ctl = ctl,
+                    history = function(a) return require("mighost.runner.history").command(a, parsed) end,
+                    undo = function(a) return require("mighost.runner.undo").command(a, parsed) end}
   return commands[cmd](args)
 end
 

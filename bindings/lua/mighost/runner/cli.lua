@@ -11,6 +11,7 @@ local params = require "mighost.runner.params"
 local M = {}
 
 local OUTPUT = "value FORMAT: text (default) or json"
+local STATE_DIR = "value DIR: the state folder (default $XDG_STATE_HOME/mighost or ~/.local/state/mighost)"
 
 M.COMMANDS = {
   run = {
@@ -49,6 +50,42 @@ M.COMMANDS = {
                ["--state-dir"] = "value DIR: the state folder (default $XDG_STATE_HOME/mighost or ~/.local/state/mighost)"},
     max_args = 1,
   },
+  ctl = {
+    usage = "mighost ctl RUN COMMAND [ARGS]",
+    about = "Controls a running migration (RUN: its state file's name, as mighost status "
+      .. "shows it, or the start of it): pause (requests in flight finish, no new ones are "
+      .. "sent), resume, status, stop (as Ctrl-C: state saved, exit 130), set max-write-rate N, "
+      .. "set max-read-rate N, set concurrency N (DynamoDB requests in flight). Talks to the "
+      .. "run through the Unix socket beside its state file, else through a flag file.",
+    options = {["--state-dir"] = STATE_DIR,
+               ["--flag-file"] = "bool: use the flag file even where the socket works",
+               ["--output"] = OUTPUT},
+    max_args = 4,
+  },
+  history = {
+    usage = "mighost history [NAME] [options]",
+    about = "The runs recorded in the history table (all, or those of migration NAME), "
+      .. "newest first: when, by whom, where, on which tables, with what outcome.",
+    options = {["--output"] = OUTPUT,
+               ["--history"] = "value TABLE: the history table (default mighost-history)"},
+    max_args = 1,
+    aws = true,
+  },
+  undo = {
+    usage = "mighost undo RUN [options]",
+    about = "Puts back what run RUN (its state file's name, as mighost status shows it) "
+      .. "changed, from its undo journal: each item it updated, replaced or deleted gets its "
+      .. "earlier image again, unless it changed since the run (those are listed and left "
+      .. "alone); items it wrote into tables that were empty before are deleted. Asks first "
+      .. "(--yes without a terminal); --resume continues an undo that was stopped.",
+    options = {["--state-dir"] = STATE_DIR, ["--dry-run"] = "bool: say what would be restored; write nothing",
+               ["--yes"] = "bool: do not ask for confirmation",
+               ["--resume"] = "bool: continue an undo that was stopped",
+               ["--report"] = "value FILE: the undo's JSON report (default mighost-undo-RUN-TIMESTAMP.json)",
+               ["--output"] = OUTPUT},
+    max_args = 1,
+    aws = true,
+  },
   new = {
     usage = "mighost new NAME [FILE] [--kind KIND]",
     about = "Writes FILE (default NAME.lua, with / turned into -) holding a starting "
@@ -68,7 +105,7 @@ function M.options(cmd, args)
     local kind, arg, help = params.flag_spec(spec)
     out[#out + 1] = {name = name, kind = kind, arg = arg, help = help}
   end
-  if cmd == "run" then
+  if cmd == "run" or M.COMMANDS[cmd].aws then
     for _, o in ipairs(args and args.c_options or {}) do
       out[#out + 1] = {name = o.name, kind = o.arg and "value" or "bool", arg = o.arg, help = o.help,
                        from = "c"}

@@ -518,6 +518,21 @@ function M.run(mig, o)
     store.data.region = store.data.region or info.region
   end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
+  local history = require "mighost.runner.history"
+  local hist = history.new(mig, values, o, info, store, history.tables_of(mig, values, phase_tables))
+  if hist and not o.resume and o.script and
+     o.script:sub(1, #sys.migrations_dir() + 1) == sys.migrations_dir() .. "/" then
+    -- A packaged migration that already did its work here: running it
+    -- again changes nothing, which the operator may not expect.
+    local earlier = hist:finished_before()
+    if earlier then
+      info.notes = info.notes or {}
+      table.insert(info.notes, 1, ("warning: %s already finished with exit 0 on these tables "
+        .. "(%s, by %s; mighost history %s): running it again changes nothing%s"):format(mig.name,
+        tostring(earlier.started), tostring(earlier.principal or earlier.user or "?"), mig.name,
+        o.yes and "" or "; pass --yes to run it anyway"))
+    end
+  end
   local backed, bcode, bmsg = backup.prepare(mig, values, o, info, store)
   if not backed then
     io.stderr:write("mighost: ", bmsg, "\n")
@@ -533,6 +548,9 @@ function M.run(mig, o)
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
   info.sources = from_or_err
   local rep = report.new(mig, values, o, info)
+  -- Live control (mighost ctl) for runs that keep a state file.
+  local control = store.path and require("mighost.runner.control").start(store, rep, o)
+  if hist then hist:start(rep) end
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do
     local is_verify = ph.verify ~= nil
@@ -555,6 +573,7 @@ function M.run(mig, o)
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
+      if control then control.ctx = ctx end
       local before = stats_sum()
       local started = mh.clock()
       local progress = require("mighost.runner.progress").start(ctx, info, o)
@@ -626,8 +645,10 @@ function M.run(mig, o)
   end
   -- Finished only with exit 0; after failed items, --resume retries exactly
   -- those (a plain run offers it). A report that cannot be written is no "ok".
+  if control then control:stop() end
   store:ended(exit)
   if not rep:finish(exit, store) and exit == EXIT.OK then exit = EXIT.USAGE end
+  if hist then hist:finish(rep, store.journal_dir and store:journal_dir()) end
   return exit
 end
 

@@ -146,6 +146,9 @@ local RUNNER_FLAGS = {
   ["--backup"] = "bool: before the first write, an on-demand backup of each table the run writes, waited for until AVAILABLE",
   ["--require-backup"] = "bool: refuse a real run unless each table it writes has point-in-time recovery on or --backup is given",
   ["--backup-timeout"] = "value SECONDS: how long --backup waits for AVAILABLE (default 1800)",
+  ["--history"] = "value TABLE: the history table, one item per run (default mighost-history, created on first use)",
+  ["--no-history"] = "bool: do not record this run in the history table",
+  ["--no-undo"] = "bool: keep no undo journal (the before-images of in-place writes)",
   ["--max-failures"] = "value N: stop a phase after N failed items, exit 1, the rest left for --resume (default 100; 0: no limit)",
 }
 M.RUNNER_FLAGS = RUNNER_FLAGS

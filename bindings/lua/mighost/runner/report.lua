@@ -51,7 +51,7 @@ local RESERVED = {migration = true, mighost = true, mode = true, parameters = tr
   finished = true, exit_code = true, outcome = true, duration_seconds = true, state_file = true,
   aws = true, account = true, principal = true, profile = true, endpoints = true,
   credential_source = true, failed_keys_file = true, parameter_sources = true,
-  command_line = true}
+  command_line = true, control = true, history = true, undo = true}
 
 -- A top-level field set by a migration (ctx:report_field), so a report can
 -- keep the shape of the reference script's own report. "verification" is

@@ -72,6 +72,25 @@ function M.open(dir, name, values, where)
   return s
 end
 
+-- The state file a user names a run by (mighost ctl, undo): its path, its
+-- name with or without .json, or the start of that name when only one
+-- state file in dir begins with it. Returns the path, or nil, message.
+function M.find(dir, run)
+  if run:match("%.json$") and sys.exists(run) then return run end
+  if sys.exists(dir .. "/" .. run .. ".json") then return dir .. "/" .. run .. ".json" end
+  local found = {}
+  for _, f in ipairs(sys.list_dir(dir) or {}) do
+    if f:match("%.json$") and f:sub(1, #run) == run then found[#found + 1] = f end
+  end
+  if #found == 1 then return dir .. "/" .. found[1] end
+  if #found > 1 then
+    table.sort(found)
+    return nil, ("'%s' names %d runs in %s (%s): give more of the name"):format(run, #found, dir,
+      table.concat(found, ", "))
+  end
+  return nil, ("no run '%s' in %s (see mighost status --state-dir %s)"):format(run, dir, dir)
+end
+
 -- The unfinished runs whose state files are in dir (damaged files left
 -- out), oldest first: {path, migration, params_identity, where, started}.
 function M.unfinished_runs(dir)

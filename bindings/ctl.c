@@ -1,0 +1,241 @@
+/* ctl.c - module "mighost.ctl": the Unix socket a running migration is
+ * controlled through (`mighost ctl RUN ...`), and the gzip'd appends of
+ * the undo journal. The runner polls the socket between requests, so it
+ * never blocks the event loop for more than a short read.
+ *
+ *   ctl.listen(path) -> fd | nil, message   a socket only its owner may use
+ *       (mode 0600); a stale socket left by a killed run is replaced
+ *   ctl.accept(fd) -> line, conn | nil      a client's command line, if one
+ *       is waiting (never blocks for more than 0.5 s, a client's write)
+ *   ctl.reply(conn, text)                   answers and closes the client
+ *   ctl.close(fd, path)                     closes and removes the socket
+ *   ctl.send(path, line, seconds) -> reply | nil, message   the client side
+ *   ctl.interrupt()                         as Ctrl-C: the run stops with
+ *       its state saved and exit 130
+ *   ctl.gz_append(path, text) -> true | nil, message   text as one more
+ *       gzip member appended to path and fsync'ed before it returns (zlib
+ *       reads the members of a file as one stream)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bindings.h"
+#include "buf.h"
+
+#define LINE_MAX_BYTES 4096
+
+static int fail(lua_State *L, const char *what, const char *path)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(errno));
+    return 2;
+}
+
+static int socket_address(struct sockaddr_un *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a->sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(a->sun_path, path, strlen(path) + 1);
+    return 0;
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un a;
+    if (socket_address(&a, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int l_listen(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct sockaddr_un a;
+    if (socket_address(&a, path) != 0) return fail(L, "control socket", path);
+    int probe = connect_to(path);
+    if (probe >= 0) {
+        close(probe);
+        lua_pushnil(L);
+        lua_pushfstring(L, "control socket %s: another process is listening on it", path);
+        return 2;
+    }
+    unlink(path);   /* left by a run that was killed */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(L, "control socket", path);
+    mode_t old = umask(077);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (rc != 0 || chmod(path, 0600) != 0 || listen(fd, 8) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return fail(L, "control socket", path);
+    }
+    lua_pushinteger(L, fd);
+    return 1;
+}
+
+/* Reads up to a newline or EOF, waiting at most ms for each chunk. */
+static int read_line(int fd, buf *out, int ms, int to_eof)
+{
+    char chunk[512];
+    while (out->len < LINE_MAX_BYTES) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, ms) <= 0) return -1;
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) return 0;
+        buf_append(out, chunk, (size_t)n);
+        if (!to_eof && memchr(chunk, '\n', (size_t)n)) return 0;
+    }
+    return 0;
+}
+
+static int l_accept(lua_State *L)
+{
+    int fd = (int)luaL_checkinteger(L, 1);
+    int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) return 0;
+    buf line = BUF_INIT;
+    if (read_line(conn, &line, 500, 0) != 0 && line.len == 0) {
+        close(conn);
+        buf_free(&line);
+        return 0;
+    }
+    size_t n = line.len;
+    while (n > 0 && (line.data[n - 1] == '\n' || line.data[n - 1] == '\r')) n--;
+    lua_pushlstring(L, line.len ? line.data : "", n);
+    lua_pushinteger(L, conn);
+    buf_free(&line);
+    return 2;
+}
+
+static int write_all(int fd, const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        text += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int l_reply(lua_State *L)
+{
+    int conn = (int)luaL_checkinteger(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    (void)write_all(conn, text, len);   /* a client that left needs no answer */
+    close(conn);
+    return 0;
+}
+
+static int l_close(lua_State *L)
+{
+    close((int)luaL_checkinteger(L, 1));
+    if (lua_isstring(L, 2)) unlink(lua_tostring(L, 2));
+    return 0;
+}
+
+static int l_send(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *line = luaL_checklstring(L, 2, &len);
+    int ms = (int)(luaL_optnumber(L, 3, 5) * 1000);
+    int fd = connect_to(path);
+    if (fd < 0) return fail(L, "cannot connect to", path);
+    if (write_all(fd, line, len) != 0 || write_all(fd, "\n", 1) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return fail(L, "cannot write to", path);
+    }
+    shutdown(fd, SHUT_WR);
+    buf reply = BUF_INIT;
+    int rc = read_line(fd, &reply, ms, 1);
+    close(fd);
+    if (rc != 0 && reply.len == 0) {
+        buf_free(&reply);
+        lua_pushnil(L);
+        lua_pushfstring(L, "no answer on %s within %d s", path, ms / 1000);
+        return 2;
+    }
+    lua_pushlstring(L, reply.len ? reply.data : "", reply.len);
+    buf_free(&reply);
+    return 1;
+}
+
+static int l_interrupt(lua_State *L)
+{
+    (void)L;
+    raise(SIGINT);
+    return 0;
+}
+
+static int l_gz_append(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    /* windowBits 15 + 16: a gzip header and trailer around the member. */
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return luaL_error(L, "gz_append: zlib cannot start");
+    uLong bound = deflateBound(&z, (uLong)len);
+    unsigned char *out = lua_newuserdatauv(L, bound, 0);
+    z.next_in = (unsigned char *)(uintptr_t)text;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)bound;
+    int zr = deflate(&z, Z_FINISH);
+    size_t n = bound - z.avail_out;
+    deflateEnd(&z);
+    if (zr != Z_STREAM_END) return luaL_error(L, "gz_append: zlib could not compress");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(L, "cannot append to", path);
+    if (write_all(fd, (const char *)out, n) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return fail(L, "cannot append to", path);
+    }
+    close(fd);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int luaopen_mighost_ctl(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"listen", l_listen},       {"accept", l_accept},
+                                   {"reply", l_reply},         {"close", l_close},
+                                   {"send", l_send},           {"interrupt", l_interrupt},
+                                   {"gz_append", l_gz_append}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    return 1;
+}
