@@ -109,12 +109,12 @@ end
 -- Live control (mighost ctl): while paused no new request is sent (those
 -- in flight finish); `limit` caps the DynamoDB requests in flight. Ctrl-C
 -- or `stop` releases a pause so the run can settle and save its state.
-local gate = {paused = false, limit = nil, busy = 0}
+local gate = {paused = false, limit = nil, busy = 0, wire = 0}
 function M.control(o)
   if o.paused ~= nil then gate.paused = o.paused end
   if o.limit ~= nil then gate.limit = o.limit > 0 and o.limit or nil end
 end
-function M.control_state() return {paused = gate.paused, limit = gate.limit, in_flight = gate.busy} end
+function M.control_state() return {paused = gate.paused, limit = gate.limit, in_flight = gate.wire} end
 
 local function enter_gate()
   while (gate.paused and sys.interrupted() == 0) or (gate.limit and gate.busy >= gate.limit) do
@@ -161,8 +161,10 @@ local function call(op, tname, body, kind, estimate)
   local ok, text, meta = pcall(function()
     wait_for_capacity(kind, estimate)
     while gate.paused and sys.interrupted() == 0 do mh.sleep(0.05) end
+    gate.wire = gate.wire + 1
     return aws.call("dynamodb", op, body, parse_ref(tname).route)
   end)
+  if ok or gate.wire > 0 then gate.wire = gate.wire - 1 end
   gate.busy = gate.busy - 1
   if not ok then error(text, 0) end
   local s = table_stats(tname)

@@ -39,6 +39,12 @@ function Control:status()
   if ctx then
     s.phase = ctx.phase.name
     for _, k in ipairs{"scanned", "written", "deleted", "failed"} do s[k] = ctx.counts[k] end
+    -- A kind with a batch writer counts its writes at the end: its own
+    -- counts meanwhile.
+    if ctx.writer then
+      s.written = s.written + ctx.writer.counts.put
+      s.deleted = s.deleted + ctx.writer.counts.deleted
+    end
   end
   s.paused, s.in_flight, s.concurrency = g.paused, g.in_flight, g.limit
   s.max_write_rate, s.max_read_rate = self.o.max_write_rate, self.o.max_read_rate
@@ -77,10 +83,11 @@ function Control:execute(line)
     return {ok = false, message = "unknown command: " .. line .. " (pause, resume, status, stop, "
       .. "set max-write-rate N, set max-read-rate N, set concurrency N)"}
   end
+  if cmd == "status" then return answer end
   local list = self.rep.data.control or json.array()
   self.rep.data.control = list
   list[#list + 1] = {at = sys.utc(), command = line, answer = answer.message}
-  if cmd ~= "status" then mh.info(("control: %s: %s"):format(line, answer.message)) end
+  mh.info(("control: %s: %s"):format(line, answer.message))
   return answer
 end
 

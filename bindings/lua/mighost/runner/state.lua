@@ -73,20 +73,29 @@ function M.open(dir, name, values, where)
 end
 
 -- The state file a user names a run by (mighost ctl, undo): its path, its
--- name with or without .json, or the start of that name when only one
--- state file in dir begins with it. Returns the path, or nil, message.
+-- name with or without .json, or the start of that name when only one run
+-- in dir begins with it (a run that is going, with its control socket,
+-- wins over finished ones: its state file may not be written yet).
+-- Returns the state file's path, or nil, message.
 function M.find(dir, run)
   if run:match("%.json$") and sys.exists(run) then return run end
-  if sys.exists(dir .. "/" .. run .. ".json") then return dir .. "/" .. run .. ".json" end
-  local found = {}
+  run = run:gsub("%.json$", "")
+  local names, live, seen = {}, {}, {}
   for _, f in ipairs(sys.list_dir(dir) or {}) do
-    if f:match("%.json$") and f:sub(1, #run) == run then found[#found + 1] = f end
+    local base = f:match("^(.+)%.json$") or f:match("^(.+)%.ctl%.sock$")
+    if base and base:sub(1, #run) == run and not seen[base] then
+      seen[base] = true
+      names[#names + 1] = base
+      if sys.exists(dir .. "/" .. base .. ".ctl.sock") then live[#live + 1] = base end
+    end
   end
-  if #found == 1 then return dir .. "/" .. found[1] end
-  if #found > 1 then
-    table.sort(found)
-    return nil, ("'%s' names %d runs in %s (%s): give more of the name"):format(run, #found, dir,
-      table.concat(found, ", "))
+  if seen[run] then return dir .. "/" .. run .. ".json" end
+  if #names > 1 and #live == 1 then names = live end
+  if #names == 1 then return dir .. "/" .. names[1] .. ".json" end
+  if #names > 1 then
+    table.sort(names)
+    return nil, ("'%s' names %d runs in %s (%s): give more of the name"):format(run, #names, dir,
+      table.concat(names, ", "))
   end
   return nil, ("no run '%s' in %s (see mighost status --state-dir %s)"):format(run, dir, dir)
 end
