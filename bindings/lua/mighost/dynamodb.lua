@@ -158,13 +158,14 @@ local function call(op, tname, body, kind, estimate)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   enter_gate()
+  local on_wire = false
   local ok, text, meta = pcall(function()
     wait_for_capacity(kind, estimate)
     while gate.paused and sys.interrupted() == 0 do mh.sleep(0.05) end
-    gate.wire = gate.wire + 1
+    gate.wire, on_wire = gate.wire + 1, true
     return aws.call("dynamodb", op, body, parse_ref(tname).route)
   end)
-  if ok or gate.wire > 0 then gate.wire = gate.wire - 1 end
+  if on_wire then gate.wire = gate.wire - 1 end
   gate.busy = gate.busy - 1
   if not ok then error(text, 0) end
   local s = table_stats(tname)

@@ -12,6 +12,9 @@
 -- released with ticket.open = true (the work stays open for --resume) and
 -- w.outage holds the error.
 --   local counts = w:flush()   -- waits until everything sent is settled
+--   ddb.writer{..., before_send = function(entries) end}  -- called with each
+--     request's entries ({op, key, text, before, ticket}) before it is sent;
+--     raising fails them unsent (how the undo journal gets there first)
 --
 -- Puts and deletes go out as BatchWriteItem requests of at most 25 items
 -- and 16 MB, never two writes to one key in a request (the later replaces
@@ -50,6 +53,7 @@ function Writer.new(ddb, o, internal)
     table = o.table, wire_name = ddb.table_name(o.table),
     window = o.window or 16, max_attempts = o.max_attempts or 10,
     on_failure = o.on_failure, schema = internal.must_schema(o.table),
+    before_send = o.before_send,
     buffer = {}, buffer_bytes = 0, buffered = {}, in_flight = 0, flying = {},
     waiting = {},
     counts = {put = 0, deleted = 0, failed = 0, superseded = 0, requests = 0,
@@ -203,14 +207,29 @@ function Writer:send_buffer()
   while self.in_flight >= self.window or in_flight_conflict(self, entries) do wait_turn(self) end
   for _, e in ipairs(entries) do self.flying[e.id] = (self.flying[e.id] or 0) + 1 end
   self.in_flight = self.in_flight + 1
+  if self.before_send then
+    -- The undo journal: on disk before the request leaves. When it cannot
+    -- be written, nothing is sent and the writes fail (kept for --resume).
+    local ok, err = pcall(self.before_send, entries)
+    if not ok then
+      for _, e in ipairs(entries) do
+        local n = self.flying[e.id] - 1
+        self.flying[e.id] = n > 0 and n or nil
+        self:fail(e, tostring(err))
+      end
+      self.in_flight = self.in_flight - 1
+      wake_all(self)
+      return
+    end
+  end
   mh.spawn(run_request, self, entries)
 end
 
-function Writer:add(op, it, ticket)
+function Writer:add(op, it, ticket, before)
   local schema = self.schema
   local reason = self.ddb.validate(schema, it, op == "delete")
   local key = type(it) == "table" and it[schema.hash] and self.ddb.key_of(schema, it) or it
-  local entry = {op = op, key = key, ticket = ticket}
+  local entry = {op = op, key = key, ticket = ticket, before = before}
   if ticket then ticket.pending = ticket.pending + 1 end
   if reason then
     self:fail(entry, reason)
@@ -221,7 +240,7 @@ function Writer:add(op, it, ticket)
     self:fail(entry, tostring(text))
     return false, text
   end
-  entry.id = key_id(schema, it)
+  entry.id, entry.text = key_id(schema, it), text
   entry.wire = op == "put" and '{"PutRequest":{"Item":' .. text .. '}}'
                             or '{"DeleteRequest":{"Key":' .. text .. '}}'
   if mh.dry_run then
@@ -254,7 +273,8 @@ function Writer:add(op, it, ticket)
 end
 
 function Writer:put(it, ticket) return self:add("put", it, ticket) end
-function Writer:delete(key, ticket) return self:add("delete", key, ticket) end
+-- before: the item as read (the undo journal's before-image), optional.
+function Writer:delete(key, ticket, before) return self:add("delete", key, ticket, before) end
 
 -- Waits until everything handed to the writer is accepted or failed.
 function Writer:flush()

@@ -58,7 +58,12 @@ function M.run(phase, ctx)
   local spec = phase.copy
   local src, dst = M.tables(spec, ctx.params)
   local scan = type(spec.scan) == "function" and spec.scan(ctx.params) or spec.scan or {}
-  local writer = ddb.writer{table = dst, window = spec.window or 16,
+  local before_send
+  if ctx.journal and not ctx.dry_run then
+    before_send = ctx.journal:writer_hook(ctx.journal:phase(phase.name, "copy", dst,
+      require("mighost.runner.journal").is_empty(dst)), dst)
+  end
+  local writer = ddb.writer{table = dst, window = spec.window or 16, before_send = before_send,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end

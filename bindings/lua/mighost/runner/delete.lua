@@ -29,7 +29,12 @@ function M.run(phase, ctx)
   local tbl = M.tables(spec, ctx.params)
   local scan = type(spec.scan) == "function" and spec.scan(ctx.params) or spec.scan or {}
   local select = spec.select or function() return true end
-  local writer = ddb.writer{table = tbl, window = spec.window or 16,
+  local before_send
+  if ctx.journal and not ctx.dry_run then
+    before_send = ctx.journal:writer_hook(ctx.journal:phase(phase.name, "delete", tbl), tbl,
+      scan.projection ~= nil)
+  end
+  local writer = ddb.writer{table = tbl, window = spec.window or 16, before_send = before_send,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end
@@ -41,7 +46,7 @@ function M.run(phase, ctx)
       ctx.skip_marks[me] = nil
       local fine, chosen = pcall(select, it, ctx)
       if not fine then units.fail(ctx, ticket, "select error: " .. tostring(chosen))
-      elseif chosen then writer:delete(ticket.source, ticket)
+      elseif chosen then writer:delete(ticket.source, ticket, it)
       elseif not ctx.skip_marks[me] then ctx:skip("not selected") end
       units.close(ticket)
     end,

@@ -496,7 +496,7 @@ function M.run(mig, o)
 
   -- Checkpoints: never for dry-runs or trial runs (--limit), which must not
   -- touch a real run's progress.
-  local store
+  local store, journal
   if o.dry_run or o.limit or o.verify_only then
     store = state.null(mig.name, values)
   else
@@ -513,6 +513,7 @@ function M.run(mig, o)
       io.stderr:write("mighost: ", state.no_match_message(store), "\n")
       return EXIT.USAGE
     end
+    if not o.no_undo then journal = require("mighost.runner.journal").open(store) end
     -- For `mighost status`: how to run it again, and where.
     store.data.command = require("mighost.runner.cli").command_line(o.argv, mig)
     store.data.region = store.data.region or info.region
@@ -544,6 +545,8 @@ function M.run(mig, o)
     return why and EXIT.INTERRUPTED or EXIT.USAGE
   end
   backup.record(store, info)
+  -- The undo journal: a fresh run starts its own (once confirmed).
+  if journal and not o.resume then journal:reset() end
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
   info.sources = from_or_err
@@ -569,7 +572,7 @@ function M.run(mig, o)
     store.data.current_phase = ph.name
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
-        migration = mig,
+        migration = mig, journal = journal,
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
@@ -648,7 +651,7 @@ function M.run(mig, o)
   if control then control:stop() end
   store:ended(exit)
   if not rep:finish(exit, store) and exit == EXIT.OK then exit = EXIT.USAGE end
-  if hist then hist:finish(rep, store.journal_dir and store:journal_dir()) end
+  if hist then hist:finish(rep, journal and next(journal.meta.phases) and journal.dir) end
   return exit
 end
 

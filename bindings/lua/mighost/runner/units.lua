@@ -43,7 +43,7 @@ end
 -- scanned table: what a failure records, so --resume re-reads it by key.
 local function item_ticket(page, source)
   page.pending = page.pending + 1
-  return {pending = 1, source = source, settled = function(t)
+  return {pending = 1, source = source, seg = page.seg, settled = function(t)
     if t.open then page.open = true end
     page.pending = page.pending - 1
     if page.pending == 0 then page:settled() end
@@ -73,7 +73,7 @@ local function retry_failed(ctx, o)
   mh.info(("%s: retrying the %d items that failed in an earlier run"):format(ctx.phase.name,
     #failed))
   local schema = ctx.source_schema
-  local page = {pending = 1, settled = function(t) t.done = true end}
+  local page = {pending = 1, seg = "retry", settled = function(t) t.done = true end}
   for first = 1, #failed, ddb.BATCH_GET_MAX do
     if sys.interrupted() > 0 or aws.gave_up() or ctx.halted then page.open = true; break end
     local keys = {}
@@ -140,7 +140,7 @@ function M.run(ctx, o)
     for k, v in pairs(o.scan or {}) do so[k] = v end
     for page in ddb.scan_pages(so) do
       if sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped() then break end
-      local ticket = {pending = 1, key = page.last_key,
+      local ticket = {pending = 1, key = page.last_key, seg = seg,
                       settled = function(t) t.done = true; advance() end}
       order[#order + 1] = ticket
       for _, it in ipairs(page.items) do

@@ -30,6 +30,7 @@ local mh = require "mighost"
 local sync = require "mighost.sync"
 local aws = require "mighost.aws"
 local units = require "mighost.runner.units"
+local journal = require "mighost.runner.journal"
 
 local M = {}
 
@@ -119,10 +120,14 @@ function M.run(phase, ctx)
     condition, cond_names = "attribute_exists(#pk)", {["#pk"] = schema.hash}
   end
   local counts = ctx.counts
+  local undo = ctx.journal and not ctx.dry_run and
+    {journal = ctx.journal, phase = ctx.journal:phase(phase.name, "update", tbl)}
 
   local function update_one(it, ticket)
     local me = mh.current()
     ctx.skip_marks[me] = nil
+    -- The item as read, before `change` can touch it (the undo journal's).
+    local before_text = undo and item.encode(it)
     local ok, ch, why = pcall(spec.change, it, ctx, ticket.source)
     if not ok then units.fail(ctx, ticket, "change error: " .. tostring(ch)); return end
     if ch == nil and why ~= nil then units.fail(ctx, ticket, tostring(why)); return end
@@ -148,7 +153,30 @@ function M.run(phase, ctx)
     end
     if not next(o.names) then o.names = nil end
     if not next(o.values) then o.values = nil end
-    local done, err = ddb.update(o)
+    local done, err, after
+    if undo then
+      -- The before-image on disk first; what the update left comes back
+      -- with it (ALL_NEW) for undo's check that nobody changed it since.
+      if scan.projection then
+        -- A projected scan read part of the item: the whole of it.
+        local got, gerr = ddb.get{table = tbl, key = ticket.source, consistent = true}
+        if gerr then units.fail(ctx, ticket, "reading its before-image: " .. tostring(gerr)); return end
+        if not got then ctx:skip("deleted meanwhile; not written", ticket.source); return end
+        before_text = item.encode(got)
+      end
+      local key_text = item.encode(ticket.source)
+      undo.journal:record(undo.phase, ticket.seg, {journal.pre_line(key_text, before_text)})
+      o.return_values = "ALL_NEW"
+      done, err, after = ddb.update(o)
+      if done then
+        undo.journal:note(undo.phase, ticket.seg, journal.post_line(key_text, after and item.encode(after)))
+      elseif done == false then
+        -- The condition held it back: nothing of this run's to undo.
+        undo.journal:note(undo.phase, ticket.seg, journal.none_line(key_text))
+      end
+    else
+      done, err = ddb.update(o)
+    end
     if done then counts.written = counts.written + 1
     elseif done == false then
       ctx:skip(spec.condition_failed or "condition failed (changed or deleted meanwhile; not written)",
@@ -165,7 +193,10 @@ function M.run(phase, ctx)
       end)
     end,
     stopped = function() return aws.gave_up() end,
-    finish = function() pool:wait() end})
+    finish = function()
+      pool:wait()
+      if undo then undo.journal:flush() end
+    end})
 end
 
 return M
