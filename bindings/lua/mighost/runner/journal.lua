@@ -8,14 +8,16 @@
 -- Layout, beside the state file NAME-ID.json:
 --   NAME-ID.undo/meta.json          {state, phases = [{name, table, kind, file, new}]}
 --   NAME-ID.undo/PHASE.SEG.jsonl.gz one file per phase and scan segment
--- Lines (item JSON in DynamoDB's typed form; "b" or "a" null = no item):
---   {"t":"w","k":KEY,"b":BEFORE,"a":AFTER}   a write whose result was known
---                                            before it was sent (put, delete)
---   {"t":"pre","k":KEY,"b":BEFORE}           an update about to be sent ...
---   {"t":"post","k":KEY,"a":AFTER}           ... and what it left (ALL_NEW),
---   {"t":"none","k":KEY}                     ... or that its condition held it back
---   {"t":"new","k":KEY}                      a put into a table that was empty
---                                            when the phase first wrote to it
+-- Lines, in DynamoDB's JSON (so json.decode_ddb reads them typed): Key is
+-- the item's key, Item what it was before (null: no item), Attributes
+-- what the run left (null: no item):
+--   {"t":"w","Key":K,"Item":B,"Attributes":A}  a write whose result was
+--                                              known before it was sent
+--   {"t":"pre","Key":K,"Item":B}               an update about to be sent ...
+--   {"t":"post","Key":K,"Attributes":A}        ... what it left (ALL_NEW),
+--   {"t":"none","Key":K}                       ... or that its condition held it back
+--   {"t":"new","Key":K}                        a put into a table that was
+--                                              empty when the phase first wrote to it
 -- Appends from concurrent tasks are committed together (one gzip member
 -- and one fsync for all that arrived meanwhile); a "post" line waits for
 -- the next commit. Each member is complete or, cut by a crash, the last:
@@ -181,11 +183,16 @@ end
 -- Line builders (item texts are item.encode output, or nil).
 local function text_or_null(t) return t or "null" end
 function M.write_line(key, before, after)
-  return ('{"t":"w","k":%s,"b":%s,"a":%s}\n'):format(key, text_or_null(before), text_or_null(after))
+  return ('{"t":"w","Key":%s,"Item":%s,"Attributes":%s}\n'):format(key, text_or_null(before),
+    text_or_null(after))
 end
-function M.pre_line(key, before) return ('{"t":"pre","k":%s,"b":%s}\n'):format(key, text_or_null(before)) end
-function M.post_line(key, after) return ('{"t":"post","k":%s,"a":%s}\n'):format(key, text_or_null(after)) end
-function M.none_line(key) return ('{"t":"none","k":%s}\n'):format(key) end
-function M.new_line(key) return ('{"t":"new","k":%s}\n'):format(key) end
+function M.pre_line(key, before)
+  return ('{"t":"pre","Key":%s,"Item":%s}\n'):format(key, text_or_null(before))
+end
+function M.post_line(key, after)
+  return ('{"t":"post","Key":%s,"Attributes":%s}\n'):format(key, text_or_null(after))
+end
+function M.none_line(key) return ('{"t":"none","Key":%s}\n'):format(key) end
+function M.new_line(key) return ('{"t":"new","Key":%s}\n'):format(key) end
 
 return M

@@ -167,7 +167,9 @@ function M.run(phase, ctx)
       local key_text = item.encode(ticket.source)
       undo.journal:record(undo.phase, ticket.seg, {journal.pre_line(key_text, before_text)})
       o.return_values = "ALL_NEW"
-      done, err, after = ddb.update(o)
+      local r1, r2 = ddb.update(o)
+      done = r1
+      if done then after = r2 else err = r2 end
       if done then
         undo.journal:note(undo.phase, ticket.seg, journal.post_line(key_text, after and item.encode(after)))
       elseif done == false then
