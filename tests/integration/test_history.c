@@ -173,19 +173,9 @@ static void test_dry_run_and_no_history(void **state)
 static void test_rerun_of_packaged(void **state)
 {
     (void)state;
-    buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT;
-    const char *fix[] = {"run", "tests/integration/vams/v25_fixture.lua", "hist-v25", "", NULL};
-    if (test_mighost(dynalite.url, fix, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
-    buf_printf(&cfg, "{\"asset_storage_table_name\": \"%1$s-assets\",\n"
-                     " \"asset_versions_storage_table_name_v1\": \"%1$s-versions-v1\",\n"
-                     " \"asset_versions_storage_table_name_v2\": \"%1$s-versions-v2\",\n"
-                     " \"asset_file_versions_storage_table_name_v1\": \"%1$s-files-v1\",\n"
-                     " \"asset_file_versions_storage_table_name_v2\": \"%1$s-files-v2\",\n"
-                     " \"asset_file_metadata_versions_storage_table_name\": \"%1$s-metadata\"}\n",
-               "hist-v25");
-    char *config = test_path_join(tmp, "v25.json");
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *config = test_vams_v25_dataset(dynalite.url, tmp, "hist-v25");
     char *states = test_path_join(tmp, "v25-states");
-    test_write_file(config, buf_str(&cfg));
     const char *run_yes[] = {"run", "vams/v2.4-to-v2.5", "--config", config, "--state-dir", states,
                              "--duplicate-assets=skip", "--quiet", "--yes", NULL};
     const char *run_no[] = {"run", "vams/v2.4-to-v2.5", "--config", config, "--state-dir", states,
@@ -201,7 +191,6 @@ static void test_rerun_of_packaged(void **state)
     assert_non_null(strstr(buf_str(&err), "warning: vams/v2.4-to-v2.5 already finished"));
     free(config);
     free(states);
-    buf_free(&cfg);
     buf_free(&out);
     buf_free(&err);
 }

@@ -93,20 +93,10 @@ static void expect_left_alone(const char *report, const char *key_text)
 static void test_vams_v25_backfill(void **state)
 {
     (void)state;
-    buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT;
-    const char *fix[] = {"run", "tests/integration/vams/v25_fixture.lua", "undo-v25", "", NULL};
-    if (test_mighost(dynalite.url, fix, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
-    buf_printf(&cfg, "{\"asset_storage_table_name\": \"%1$s-assets\",\n"
-                     " \"asset_versions_storage_table_name_v1\": \"%1$s-versions-v1\",\n"
-                     " \"asset_versions_storage_table_name_v2\": \"%1$s-versions-v2\",\n"
-                     " \"asset_file_versions_storage_table_name_v1\": \"%1$s-files-v1\",\n"
-                     " \"asset_file_versions_storage_table_name_v2\": \"%1$s-files-v2\",\n"
-                     " \"asset_file_metadata_versions_storage_table_name\": \"%1$s-metadata\"}\n",
-               "undo-v25");
-    char *config = test_path_join(tmp, "v25.json");
+    buf out = BUF_INIT, err = BUF_INIT;
+    char *config = test_vams_v25_dataset(dynalite.url, tmp, "undo-v25");
     char *states = test_path_join(tmp, "v25-states");
     char *report = test_path_join(tmp, "v25-undo.json");
-    test_write_file(config, buf_str(&cfg));
     buf meta_before = BUF_INIT, v2_before = BUF_INIT, files_before = BUF_INIT, got = BUF_INIT;
     test_dump_items(fake.url, "undo-v25-metadata", NULL, &meta_before);
     test_dump_items(fake.url, "undo-v25-versions-v2", NULL, &v2_before);
@@ -162,7 +152,6 @@ static void test_vams_v25_backfill(void **state)
     buf_free(&v2_before);
     buf_free(&files_before);
     buf_free(&got);
-    buf_free(&cfg);
     buf_free(&out);
     buf_free(&err);
 }

@@ -132,6 +132,28 @@ void test_make_table(const char *endpoint, const char *name, int n)
     buf_free(&err);
 }
 
+char *test_vams_v25_dataset(const char *endpoint, const char *dir, const char *prefix)
+{
+    buf out = BUF_INIT, err = BUF_INIT, cfg = BUF_INIT, name = BUF_INIT;
+    const char *fix[] = {"run", "tests/integration/vams/v25_fixture.lua", prefix, "", NULL};
+    if (test_mighost(endpoint, fix, &out, &err) != 0) fail_msg("fixture: %s", buf_str(&err));
+    buf_printf(&cfg, "{\"asset_storage_table_name\": \"%1$s-assets\",\n"
+                     " \"asset_versions_storage_table_name_v1\": \"%1$s-versions-v1\",\n"
+                     " \"asset_versions_storage_table_name_v2\": \"%1$s-versions-v2\",\n"
+                     " \"asset_file_versions_storage_table_name_v1\": \"%1$s-files-v1\",\n"
+                     " \"asset_file_versions_storage_table_name_v2\": \"%1$s-files-v2\",\n"
+                     " \"asset_file_metadata_versions_storage_table_name\": \"%1$s-metadata\"}\n",
+               prefix);
+    buf_printf(&name, "%s.json", prefix);
+    char *config = test_path_join(dir, buf_str(&name));
+    if (test_write_file(config, buf_str(&cfg)) != 0) fail_msg("cannot write %s", config);
+    buf_free(&name);
+    buf_free(&cfg);
+    buf_free(&out);
+    buf_free(&err);
+    return config;
+}
+
 void test_expect_items(const char *endpoint, const char *table, const char *expected_file,
                        const char *drop)
 {

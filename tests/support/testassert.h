@@ -55,6 +55,11 @@ void test_dump_items(const char *endpoint, const char *what, const char *drop, b
  * items k1..kn with n = i, and skip = true on every 100th. */
 void test_make_table(const char *endpoint, const char *name, int n);
 
+/* The VAMS v2.4 dataset (tests/integration/vams/v25_fixture.lua) under
+ * tables PREFIX-... at endpoint, and a config file for vams/v2.4-to-v2.5
+ * naming them, written in dir: its path (the caller frees it). */
+char *test_vams_v25_dataset(const char *endpoint, const char *dir, const char *prefix);
+
 /* The table's items (test_dump_items) are exactly those of expected_file
  * less the lines containing drop (NULL: none); fails the test otherwise. */
 void test_expect_items(const char *endpoint, const char *table, const char *expected_file,
