@@ -123,7 +123,8 @@ static void test_pause_rate_stop_resume(void **state)
     long fast_from = writes();
     nap(2.0);
     long fast = writes() - fast_from;
-    assert_true(fast >= 10);
+    /* Under valgrind (make valgrind) mighost may not reach the first rate. */
+    assert_true(fast >= (getenv("MIGHOST_REAL_BIN") ? 1 : 10));
 
     /* 50 units/s: two requests a second, within 2 s of the change. */
     const char *slow[] = {"set", "max-write-rate", "50", NULL};
@@ -135,6 +136,17 @@ static void test_pause_rate_stop_resume(void **state)
     print_message("write requests: %ld in 2 s at 500 units/s, %ld in 3 s at 50 units/s\n", fast,
                   slowed);
     if (slowed > 8) fail_msg("%ld write requests in 3 s at 50 units/s (%ld in 2 s before)", slowed, fast);
+
+    /* Fewer requests in flight, as the status says. */
+    const char *fewer[] = {"set", "concurrency", "2", NULL};
+    assert_int_equal(ctl(states, fewer, &out), 0);
+    assert_int_equal(ctl(states, status, &out), 0);
+    answer = json_tokener_parse(buf_str(&out));
+    assert_int_equal(test_json_int(answer, "status.concurrency"), 2);
+    assert_true(test_json_int(answer, "status.in_flight") <= 2);
+    json_object_put(answer);
+    const char *bad[] = {"set", "speed", "9", NULL};
+    assert_int_equal(ctl(states, bad, &out), 2);
 
     /* Stop (faster again first, so the writes in flight land soon). */
     const char *faster[] = {"set", "max-write-rate", "100000", NULL};
