@@ -343,8 +343,10 @@ static void test_rerun_then_cleanup(void **state)
     dump(&f, "meta-new", &b2);
     dump(&f, "schema-new", &b3);
     test_fakeaws_reset(&fake);
-    /* A later clock: anything rewritten would show it. */
-    assert_int_equal(migrate(&f, extra, &out, &err), 0);
+    /* A later clock: anything rewritten would show it (--no-history: the
+     * history's own PutItems would count). */
+    const char *again[] = {"--yes", "--no-history", NULL};
+    assert_int_equal(migrate(&f, again, &out, &err), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "by_target.DynamoDB_20120810.PutItem"), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "by_target.DynamoDB_20120810.DeleteItem"), 0);
     assert_int_equal(test_fakeaws_stat(&fake, "writes_forwarded"), 0);
