@@ -148,8 +148,9 @@ static void test_pause_rate_stop_resume(void **state)
     const char *bad[] = {"set", "speed", "9", NULL};
     assert_int_equal(ctl(states, bad, &out), 2);
 
-    /* Stop (faster again first, so the writes in flight land soon). */
-    const char *faster[] = {"set", "max-write-rate", "100000", NULL};
+    /* Stop (a little faster first, so the writes in flight land soon,
+     * but not so fast that the copy ends before the stop). */
+    const char *faster[] = {"set", "max-write-rate", "300", NULL};
     assert_int_equal(ctl(states, faster, &out), 0);
     const char *stop[] = {"stop", NULL};
     assert_int_equal(ctl(states, stop, &out), 0);
