@@ -69,7 +69,8 @@ static const char *const fake_env[] = {
 static int migrate(fixture *f, const char *const *extra, buf *out, buf *err)
 {
     const char *base[] = {"run", "vams/v2.3-to-v2.4", "--config", f->config, "--report", f->report,
-                          "--state-dir", f->state, "--quiet", NULL};
+                          "--state-dir", f->state, "--quiet",
+                          "--no-history", NULL};   /* the tests count the writes that arrive */
     const char *args[40];
     assert_true(test_args_join(args, sizeof args / sizeof *args, base, extra) >= 0);
     return test_mighost_env(fake.url, fake_env, args, out, err);
