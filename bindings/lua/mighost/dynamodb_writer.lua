@@ -17,7 +17,9 @@
 -- and 16 MB, never two writes to one key in a request (the later replaces
 -- the earlier while both wait in the buffer; a key already in flight holds
 -- its next request back until it lands). At most `window` requests are in
--- flight. UnprocessedItems are re-sent with backoff until accepted or
+-- flight (default: --concurrency); below that, the window of
+-- BatchWriteItems in flight is learnt from their latency (mighost.inflight).
+-- UnprocessedItems are re-sent with backoff until accepted or
 -- max_attempts rounds, then reported per item. A request DynamoDB rejects
 -- as a whole (ValidationException) is split in halves until the bad item
 -- is alone, so one malformed item fails alone. Counts are exact: `put` and
@@ -48,7 +50,7 @@ function Writer.new(ddb, o, internal)
   local w = setmetatable({
     ddb = ddb, call = internal.call, stats = internal.table_stats(o.table),
     table = o.table, wire_name = ddb.table_name(o.table),
-    window = o.window or 16, max_attempts = o.max_attempts or 10,
+    window = o.window or require("mighost.inflight").cap(), max_attempts = o.max_attempts or 10,
     on_failure = o.on_failure, schema = internal.must_schema(o.table),
     buffer = {}, buffer_bytes = 0, buffered = {}, in_flight = 0, flying = {},
     waiting = {},

@@ -531,6 +531,7 @@ function M.run(mig, o)
   backup.record(store, info)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  require("mighost.inflight").set_cap(o.concurrency)
   info.sources = from_or_err
   local rep = report.new(mig, values, o, info)
   local exit = EXIT.OK
@@ -556,6 +557,7 @@ function M.run(mig, o)
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
       local before = stats_sum()
+      require("mighost.inflight").mark()
       local started = mh.clock()
       local progress = require("mighost.runner.progress").start(ctx, info, o)
       local ok, err = xpcall(run_phase, function(e)

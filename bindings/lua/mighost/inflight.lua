@@ -1,0 +1,169 @@
+-- mighost.inflight: how many requests of one kind (one operation on one
+-- table) to keep in flight, learnt from the requests themselves.
+--
+--   local w = inflight.window("BatchWriteItem", "T")
+--   local t0 = w:acquire()          -- waits while the window is full
+--   ... the request ...
+--   w:release(t0, {throttled = n > 0, units = consumed})
+--
+-- Little's law: throughput = requests in flight / latency. While the
+-- latency of a round trip stays near its floor (the latency with no queue
+-- at the server), more requests in flight means more throughput, so the
+-- window grows by a quarter every round trip. Once the latency rises with
+-- the window, the extra requests only queue at the server: throughput has
+-- stopped rising, and the window shrinks toward the level where the
+-- latency is back within TOLERANCE of its floor. A throttle halves the
+-- window (the multiplicative decrease of AIMD), at most once a round trip.
+-- The floor creeps up slowly between fresh minima, so a server that gets
+-- slower for good is not mistaken for a queue forever.
+--
+-- Bounds: 1 to the cap (--concurrency: the requests the engine puts on
+-- the wire at once, default 64) and, under --max-read-rate or
+-- --max-write-rate, rate / (capacity units per request) x latency x 1.5:
+-- more in flight than that would only wait for capacity.
+local mh = require "mighost"
+
+local M = {}
+
+local START = 4            -- the first window: small, it grows within a few round trips
+local TOLERANCE = 2.0      -- latency up to twice its floor is not a queue yet
+local GROWTH = 0.25        -- +25% a round trip while there is no queue
+local FLOOR_CREEP = 1.02   -- per round trip, so an old minimum fades
+
+local cap = 64
+local windows = {}         -- "op table" -> window, for the report
+local order = {}
+
+local Window = {}
+Window.__index = Window
+
+-- The cap: --concurrency (the engine's own limit of requests on the wire).
+function M.set_cap(n)
+  n = math.tointeger(n)
+  if n and n > 0 then cap = n end
+  for _, w in pairs(windows) do w.limit = math.min(w.limit, cap) end
+end
+function M.cap() return cap end
+
+-- The window of an operation on a table (created on first use).
+-- `rate` returns the --max-*-rate that applies, or nil.
+function M.window(op, tname, rate)
+  local k = op .. " " .. tname
+  local w = windows[k]
+  if not w then
+    w = setmetatable({op = op, table = tname, rate = rate, limit = math.min(START, cap),
+                      in_flight = 0, waiters = {}, head = 1, tail = 0,
+                      floor = math.huge, round_n = 0, round_sum = 0, round_min = math.huge,
+                      srtt = nil, units = nil, last_cut = -math.huge,
+                      max = 0, throttles = 0, cuts = 0, requests = 0}, Window)
+    windows[k] = w
+    order[#order + 1] = w
+  end
+  return w
+end
+
+local function wake(w)
+  while w.head <= w.tail and w.in_flight < math.floor(w.limit) do
+    local t = w.waiters[w.head]
+    w.waiters[w.head] = nil
+    w.head = w.head + 1
+    w.in_flight = w.in_flight + 1    -- the slot is taken on its behalf
+    mh.unpark(t)
+  end
+end
+
+-- Waits for a slot; returns the clock at the start of the request.
+function Window:acquire()
+  if self.in_flight < math.floor(self.limit) and self.head > self.tail then
+    self.in_flight = self.in_flight + 1
+  else
+    self.tail = self.tail + 1
+    self.waiters[self.tail] = mh.current()
+    mh.park()                           -- woken with the slot taken (wake)
+  end
+  if self.in_flight > self.max then self.max = self.in_flight end
+  self.requests = self.requests + 1
+  return mh.clock()
+end
+
+local function bound(w)
+  local top = cap
+  local rate = w.rate and w.rate()
+  if rate and w.units and w.units > 0 and w.srtt then
+    top = math.min(top, math.max(1, rate / w.units * w.srtt * 1.5))
+  end
+  if w.limit > top then w.limit = top end
+  if w.limit < 1 then w.limit = 1 end
+end
+
+-- One round trip of samples: compare its latency with the floor.
+local function end_round(w)
+  local avg = w.round_sum / w.round_n
+  w.srtt = avg
+  w.floor = math.min(w.floor * FLOOR_CREEP, w.round_min)
+  if avg <= w.floor * TOLERANCE then
+    w.limit = w.limit + math.max(1, w.limit * GROWTH)
+  else
+    -- Shrink in proportion to the queue, at most by half a round trip.
+    w.limit = w.limit * math.max(0.5, w.floor * TOLERANCE / avg)
+  end
+  w.round_n, w.round_sum, w.round_min = 0, 0, math.huge
+end
+
+-- The request that started at t0 is over. how.throttled: the service
+-- throttled it (or left part of a batch unprocessed); how.units: the
+-- capacity it consumed.
+function Window:release(t0, how)
+  local now = mh.clock()
+  local rtt = now - t0
+  self.in_flight = self.in_flight - 1
+  if how and how.units and how.units > 0 then
+    self.units = self.units and self.units * 0.9 + how.units * 0.1 or how.units
+  end
+  if how and how.throttled then
+    self.throttles = self.throttles + 1
+    if now - self.last_cut >= (self.srtt or rtt) then
+      self.limit = self.limit / 2
+      self.last_cut = now
+      self.cuts = self.cuts + 1
+      self.round_n, self.round_sum, self.round_min = 0, 0, math.huge
+    end
+  else
+    self.round_n = self.round_n + 1
+    self.round_sum = self.round_sum + rtt
+    if rtt < self.round_min then self.round_min = rtt end
+    if self.round_n >= math.max(4, math.floor(self.limit)) then end_round(self) end
+  end
+  bound(self)
+  wake(self)
+end
+
+-- The windows used since the last mark (the current phase), for the report:
+-- {op = {final =, max =, throttles =}} (the widest table's, per operation).
+function M.mark()
+  for _, w in ipairs(order) do w.max, w.throttles, w.requests = w.in_flight, 0, 0 end
+end
+
+function M.levels()
+  local by_op = {}
+  for _, w in ipairs(order) do
+    if w.requests > 0 then
+      local e = by_op[w.op]
+      if not e or w.max > e.max then
+        by_op[w.op] = {final = math.floor(w.limit), max = w.max, throttles = w.throttles}
+      end
+    end
+  end
+  return by_op
+end
+
+-- Requests in flight now and the sum of the windows in use (progress line).
+function M.now()
+  local n, limit = 0, 0
+  for _, w in ipairs(order) do
+    if w.requests > 0 then n, limit = n + w.in_flight, limit + math.floor(w.limit) end
+  end
+  return n, limit
+end
+
+return M
