@@ -6,29 +6,33 @@
 --   ... the request ...
 --   w:release(t0, {throttled = n > 0, units = consumed})
 --
--- Little's law: throughput = requests in flight / latency. While the
--- latency of a round trip stays near its floor (the latency with no queue
--- at the server), more requests in flight means more throughput, so the
--- window grows by a quarter every round trip. Once the latency rises with
--- the window, the extra requests only queue at the server: throughput has
--- stopped rising, and the window shrinks toward the level where the
--- latency is back within TOLERANCE of its floor. A throttle halves the
--- window (the multiplicative decrease of AIMD), at most once a round trip.
--- The floor creeps up slowly between fresh minima, so a server that gets
--- slower for good is not mistaken for a queue forever.
+-- Grows while throughput grows, the way TCP probes a path, but judged by
+-- what was delivered rather than by latency (latency on a shared machine
+-- is too noisy to read a queue from). A round is one window's worth of
+-- answers. After a round in which the window was full, throughput (answers
+-- per second: by Little's law, window / latency) is compared with the best
+-- seen: 10% more and the window grows by a quarter; when it has grown to
+-- twice the best round's window with nothing to show for it, the server
+-- (or the client) is the limit, and the window goes back to the best
+-- round's plus a quarter, for headroom. The best is forgotten slowly (2%
+-- a round), so the window probes upward again when the server gets
+-- faster. A throttle (or a batch answered in part) halves the window,
+-- the multiplicative decrease of AIMD, at most once a round trip.
 --
 -- Bounds: 1 to the cap (--concurrency: the requests the engine puts on
 -- the wire at once, default 64) and, under --max-read-rate or
--- --max-write-rate, rate / (capacity units per request) x latency x 1.5:
--- more in flight than that would only wait for capacity.
+-- --max-write-rate, rate / (capacity units per request) x latency x 1.5
+-- (Little's law again): more in flight would only wait for capacity.
 local mh = require "mighost"
 
 local M = {}
 
 local START = 4            -- the first window: small, it grows within a few round trips
-local TOLERANCE = 2.0      -- latency up to twice its floor is not a queue yet
-local GROWTH = 0.25        -- +25% a round trip while there is no queue
-local FLOOR_CREEP = 1.02   -- per round trip, so an old minimum fades
+local GROWTH = 0.25        -- a quarter more a round while throughput grows
+local GAIN = 1.10          -- what counts as growing
+local GIVE_UP = 2.0        -- twice the best round's window without a gain: stop there
+local FORGET = 0.98        -- the best throughput fades by this a round
+local MIN_ROUND = 8        -- answers in a round, at least (fewer are noise)
 
 local cap = 64
 local windows = {}         -- "op table" -> window, for the report
@@ -53,8 +57,8 @@ function M.window(op, tname, rate)
   if not w then
     w = setmetatable({op = op, table = tname, rate = rate, limit = math.min(START, cap),
                       in_flight = 0, waiters = {}, head = 1, tail = 0,
-                      floor = math.huge, round_n = 0, round_sum = 0, round_min = math.huge,
-                      srtt = nil, units = nil, last_cut = -math.huge,
+                      round_n = 0, round_sum = 0, round_start = nil, round_full = false,
+                      best = 0, best_limit = 1, srtt = nil, units = nil, last_cut = -math.huge,
                       max = 0, throttles = 0, cuts = 0, requests = 0}, Window)
     windows[k] = w
     order[#order + 1] = w
@@ -82,6 +86,8 @@ function Window:acquire()
     mh.park()                           -- woken with the slot taken (wake)
   end
   if self.in_flight > self.max then self.max = self.in_flight end
+  if self.in_flight >= math.floor(self.limit) then self.round_full = true end
+  if not self.round_start then self.round_start = mh.clock() end
   self.requests = self.requests + 1
   return mh.clock()
 end
@@ -96,18 +102,27 @@ local function bound(w)
   if w.limit < 1 then w.limit = 1 end
 end
 
--- One round trip of samples: compare its latency with the floor.
-local function end_round(w)
-  local avg = w.round_sum / w.round_n
-  w.srtt = avg
-  w.floor = math.min(w.floor * FLOOR_CREEP, w.round_min)
-  if avg <= w.floor * TOLERANCE then
+local function new_round(w, now)
+  w.round_n, w.round_sum, w.round_start, w.round_full = 0, 0, now, false
+end
+
+-- A window's worth of answers: compare its throughput with the best.
+local function end_round(w, now)
+  w.srtt = w.round_sum / w.round_n
+  local x = w.round_n / math.max(now - w.round_start, 1e-6)
+  w.best = w.best * FORGET
+  if not w.round_full then
+    -- Fewer requests than the window came: nothing learnt about the server.
+  elseif x > w.best * GAIN then
+    w.best, w.best_limit = x, w.limit
     w.limit = w.limit + math.max(1, w.limit * GROWTH)
+  elseif w.limit >= w.best_limit * GIVE_UP then
+    w.limit = w.best_limit * (1 + GROWTH)
   else
-    -- Shrink in proportion to the queue, at most by half a round trip.
-    w.limit = w.limit * math.max(0.5, w.floor * TOLERANCE / avg)
+    w.limit = w.limit + math.max(1, w.limit * GROWTH)
+    if x > w.best then w.best = x end
   end
-  w.round_n, w.round_sum, w.round_min = 0, 0, math.huge
+  new_round(w, now)
 end
 
 -- The request that started at t0 is over. how.throttled: the service
@@ -126,13 +141,13 @@ function Window:release(t0, how)
       self.limit = self.limit / 2
       self.last_cut = now
       self.cuts = self.cuts + 1
-      self.round_n, self.round_sum, self.round_min = 0, 0, math.huge
+      self.best, self.best_limit = 0, 1
+      new_round(self, now)
     end
   else
     self.round_n = self.round_n + 1
     self.round_sum = self.round_sum + rtt
-    if rtt < self.round_min then self.round_min = rtt end
-    if self.round_n >= math.max(4, math.floor(self.limit)) then end_round(self) end
+    if self.round_n >= math.max(MIN_ROUND, math.floor(self.limit)) then end_round(self, now) end
   end
   bound(self)
   wake(self)
