@@ -22,6 +22,7 @@ local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local json = require "mighost.json"
 local mh = require "mighost"
+local sync = require "mighost.sync"
 
 local KINDS = {"bots", "aliases", "conversations", "related_documents"}
 local REASONS_PER_USER = 20      -- reasons listed in a user's stats (all are counted)
@@ -75,59 +76,37 @@ end
 
 -- Owners of original bots ---------------------------------------------------
 
--- botId -> {done, owner (uid or false), err, waiters}: one lookup per
--- original bot, however many aliases point at it and however many tasks
--- ask at once; errors are not cached (the next alias asks again).
-local lookups, lookup_count = {}, 0
-
-local function settle_lookup(cache, key, e)
-  e.done = true
-  if e.err then cache[key] = nil end
-  for _, w in ipairs(e.waiters) do mh.unpark(w) end
-end
-
-local function cached(cache, key, fetch)
-  local e = cache[key]
-  if e then
-    while not e.done do e.waiters[#e.waiters + 1] = mh.current(); mh.park() end
-    return e.value, e.err
-  end
-  e = {done = false, waiters = {}}
-  cache[key] = e
-  local ok, v = pcall(fetch)
-  if ok then e.value = v else e.err = tostring(v) end
-  settle_lookup(cache, key, e)
-  return e.value, e.err
-end
+-- One lookup per original bot, however many aliases point at it and
+-- however many users ask at once (single flight); an owner (uid or false)
+-- is kept, an error is not (the next alias asks again).
+local lookup_count, params = 0, nil
 
 -- The owner of a shared (public) bot, from PublicBotIdIndex; false if none.
-local function public_owner(p, bot_id)
-  return cached(lookups, bot_id, function()
-    lookup_count = lookup_count + 1
-    for it in ddb.query{table = p.v2_conversation_table, index = "PublicBotIdIndex",
-                        key_condition = "#b = :b", names = {["#b"] = "PublicBotId", ["#pk"] = "PK"},
-                        values = {[":b"] = {S = bot_id}}, projection = "#pk", max_items = 1,
-                        limit = 1} do
-      return str(it.PK) or false
-    end
-    return false
-  end)
-end
+local public_owner = sync.once_per_key(function(bot_id)
+  lookup_count = lookup_count + 1
+  for it in ddb.query{table = params.v2_conversation_table, index = "PublicBotIdIndex",
+                      key_condition = "#b = :b", names = {["#b"] = "PublicBotId", ["#pk"] = "PK"},
+                      values = {[":b"] = {S = bot_id}}, projection = "#pk", max_items = 1,
+                      limit = 1} do
+    return str(it.PK) or false
+  end
+  return false
+end).get
 
 -- Only with --keep-inaccessible-aliases: botId -> owner of every bot, from
 -- the V2 keys (one scan, made the first time a private original is met).
-local private_owners = {}
+local all_owners = sync.once_per_key(function()
+  local m = {}
+  for it in ddb.scan{table = params.v2_conversation_table, segments = 4, projection = "#pk, #sk",
+                     names = NAMES, filter = "contains(#sk, :b)", values = {[":b"] = {S = "#BOT#"}}} do
+    local uid, sk = str(it.PK), str(it.SK)
+    if uid and sk and sk:sub(1, #uid + 5) == uid .. "#BOT#" then m[sk:match("([^#]*)$")] = uid end
+  end
+  return m
+end).get
 
-local function any_owner(p, bot_id)
-  local map, err = cached(private_owners, "all", function()
-    local m = {}
-    for it in ddb.scan{table = p.v2_conversation_table, segments = 4, projection = "#pk, #sk",
-                       names = NAMES, filter = "contains(#sk, :b)", values = {[":b"] = {S = "#BOT#"}}} do
-      local uid, sk = str(it.PK), str(it.SK)
-      if uid and sk and sk:sub(1, #uid + 5) == uid .. "#BOT#" then m[sk:match("([^#]*)$")] = uid end
-    end
-    return m
-  end)
+local function any_owner(bot_id)
+  local map, err = all_owners("all")
   if not map then return nil, err end
   return map[bot_id] or false
 end
@@ -169,21 +148,22 @@ end
 -- A V2 alias -> the V3 alias item; or nil, why, and "skip" when it is left
 -- out on purpose (inaccessible original) rather than malformed or failed.
 local function convert_alias(p, it)
+  params = p
   local uid, original = str(it.PK), str(it.OriginalBotId)
   if not uid or not original or original == "" then
     return nil, "malformed alias: OriginalBotId is missing or not a non-empty string"
   end
   local m = first_missing(it, ALIAS_REQUIRED)
   if m then return nil, ("malformed alias: required attribute '%s' is missing"):format(m) end
-  local owner, err = public_owner(p, original)
-  if err then return nil, "owner lookup failed: " .. err end
+  local owner, err = public_owner(original)
+  if err then return nil, "owner lookup failed: " .. tostring(err) end
   local accessible = owner and true or false
   if not owner then
     if not p.keep_inaccessible_aliases then
       return nil, "original bot is private or deleted (not migrated, as by the reference)", "skip"
     end
-    owner, err = any_owner(p, original)
-    if err then return nil, "owner lookup failed: " .. err end
+    owner, err = any_owner(original)
+    if err then return nil, "owner lookup failed: " .. tostring(err) end
     if not owner then return nil, "original bot is deleted (no owner to record)", "skip" end
   end
   local a = {
@@ -243,21 +223,11 @@ end
 -- Runs fn(uid) for every user in `list` with at most `limit` at once. An
 -- error in fn is raised once every user in flight has finished.
 local function for_each_user(ctx, list, limit, fn)
-  local in_flight, waiting, failure = 0, nil, nil
-  local function one(uid)
-    local ok, err = pcall(fn, uid)
-    if not ok and not failure then failure = err end
-    in_flight = in_flight - 1
-    if waiting then local w = waiting; waiting = nil; mh.unpark(w) end
-  end
+  local pool = sync.pool(limit)
   for _, uid in ipairs(list) do
-    if ctx:interrupted() or failure then break end
-    while in_flight >= limit do waiting = mh.current(); mh.park() end
-    in_flight = in_flight + 1
-    mh.spawn(one, uid)
+    if ctx:interrupted() or not pool:go(fn, uid) then break end
   end
-  while in_flight > 0 do waiting = mh.current(); mh.park() end
-  if failure then error(failure, 0) end
+  pool:wait()
 end
 
 -- Phase 1: the users in scope ----------------------------------------------------
@@ -327,9 +297,11 @@ local function migrate(ctx)
     local st = new_stats(uid)
     live[uid] = st
     local started = mh.clock()
-    local ticket = {pending = 1, settled = function(t)
-      if t.waiter then local w = t.waiter; t.waiter = nil; mh.unpark(w) end
-    end}
+    -- Held once by the user and once per write in flight (the writer's
+    -- tickets); settled when all are done.
+    local settled = sync.group()
+    settled:add()
+    local ticket = {pending = 1, settled = function() settled:done() end}
     local function put(w, kind, it)
       st.submitted[kind] = st.submitted[kind] + 1
       w:put(it, ticket)
@@ -383,9 +355,10 @@ local function migrate(ctx)
     bots_w:send_buffer()
     convs_w:send_buffer()
     ticket.pending = ticket.pending - 1
+    if ticket.pending == 0 then ticket:settled() end
     -- The writer reports a failed entry before its ticket settles, so the
     -- user's counts are complete when this wakes.
-    while ticket.pending > 0 do ticket.waiter = mh.current(); mh.park() end
+    settled:wait()
     st.duration = mh.clock() - started
     live[uid] = nil
     -- Writes neither accepted nor failed (the run gave up on the endpoint):

@@ -30,6 +30,7 @@ local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local ids = require "mighost.ids"
 local mh = require "mighost"
+local sync = require "mighost.sync"
 local conv = require "vams._v24_convert"
 local reindexer = require "vams._reindex"
 local config = require "vams._config"
@@ -79,18 +80,8 @@ Batcher.__index = Batcher
 -- o: table, schema, compare(have, want) (nil: presence is enough),
 -- share_timestamps, deleter (a batch writer on the source table, or nil).
 local function batcher(ctx, o)
-  return setmetatable({ctx = ctx, o = o, units = {}, nkeys = 0, tasks = 0, waiters = {}}, Batcher)
-end
-
-local function wait(self)
-  self.waiters[#self.waiters + 1] = mh.current()
-  mh.park()
-end
-
-local function wake(self)
-  local ws = self.waiters
-  self.waiters = {}
-  for _, t in ipairs(ws) do mh.unpark(t) end
+  return setmetatable({ctx = ctx, o = o, units = {}, nkeys = 0, pool = sync.pool(MAX_BATCHES)},
+                      Batcher)
 end
 
 function Batcher:add(unit)
@@ -111,7 +102,7 @@ function Batcher:add(unit)
   if self.nkeys >= ddb.BATCH_GET_MAX then self:send() end
 end
 
-local function put_one(self, entry, done)
+local function put_one(self, entry)
   local ctx, o = self.ctx, self.o
   local u, it = entry[1], entry[2]
   local ok, err = ddb.put{table = o.table, item = it, condition = "attribute_not_exists(#k)",
@@ -127,7 +118,6 @@ local function put_one(self, entry, done)
     u.confirmed = false
     ctx:fail(ddb.key_of(o.schema, it), tostring(err))
   end
-  done()
 end
 
 local function process(self, units)
@@ -197,19 +187,7 @@ local function process(self, units)
   end
   -- A few workers per batch (MAX_BATCHES x PUT_WORKERS requests in
   -- flight), not a task per item.
-  local left, me, parked, next_put = #puts, mh.current(), false, 0
-  local function done()
-    left = left - 1
-    if left == 0 and parked then mh.unpark(me) end
-  end
-  local function worker()
-    while next_put < #puts do
-      next_put = next_put + 1
-      put_one(self, puts[next_put], done)
-    end
-  end
-  for _ = 1, math.min(PUT_WORKERS, #puts) do mh.spawn(worker) end
-  while left > 0 do parked = true; mh.park(); parked = false end
+  sync.each(puts, PUT_WORKERS, function(entry) put_one(self, entry) end)
   for _, d in ipairs(dups) do
     local u, it, first = d[1], d[2], d[3]
     if not first.ok or (o.compare and not o.compare(first[2], it)) then
@@ -232,21 +210,17 @@ function Batcher:send()
   if #self.units == 0 then return end
   local units = self.units
   self.units, self.nkeys = {}, 0
-  while self.tasks >= MAX_BATCHES do wait(self) end
-  self.tasks = self.tasks + 1
-  mh.spawn(function()
+  self.pool:go(function()
     local ok, err = pcall(process, self, units)
     if not ok then
       for _, u in ipairs(units) do self.ctx:fail(u.source_key, "internal error: " .. tostring(err)) end
     end
-    self.tasks = self.tasks - 1
-    wake(self)
   end)
 end
 
 function Batcher:finish()
   self:send()
-  while self.tasks > 0 do wait(self) end
+  self.pool:wait()
   if self.o.deleter then
     local c = self.o.deleter:flush()
     self.ctx.counts.deleted = self.ctx.counts.deleted + c.deleted

@@ -212,46 +212,20 @@ local function clear_v2(ctx)
   end
 end
 
--- Phase 4: add databaseId:assetId to metadata rows lacking it; never
--- recreates a row deleted meanwhile (the update is conditional).
-local function backfill(ctx)
-  local t = ctx.params.metadata
-  local s = ddb.schema(t)
-  local in_flight, waiting, limit = 0, nil, inflight.cap()
-  local left = ctx.options.limit
-  local function update(it)
-    local pk, sk = str(it[s.hash]), str(it[s.range])
-    local key = {[s.hash] = it[s.hash], [s.range] = it[s.range]}
-    if not pk or not sk then
-      ctx:fail(key, "malformed: empty key")
-    elseif str(it[VKEY]) then
-      ctx:skip("already has databaseId:assetId")
-    else
-      local cut = pk:match("^.*():")
-      if not cut or cut == 1 then
-        ctx:fail(key, "malformed: the key has no databaseId:assetId:assetVersionId form")
-      else
-        local ok, err = ddb.update{table = t, key = key, update = "SET #v = :v",
-          condition = "attribute_exists(#pk)", names = {["#v"] = VKEY, ["#pk"] = s.hash},
-          values = {[":v"] = {S = pk:sub(1, cut - 1)}}}
-        if ok then ctx.counts.written = ctx.counts.written + 1
-        elseif ok == false then ctx:skip("deleted while migrating (not recreated)", key)
-        else ctx:fail(key, tostring(err)) end
-      end
-    end
-    in_flight = in_flight - 1
-    if waiting then local w = waiting; waiting = nil; mh.unpark(w) end
+-- Phase 4 (an update phase): databaseId:assetId on a metadata row lacking
+-- it, taken from its key; the runner's default condition
+-- attribute_exists(<hash key>) means a row deleted meanwhile is never
+-- recreated.
+local function backfill(it, ctx)
+  local s = ddb.schema(ctx.params.metadata)
+  local pk, sk = str(it[s.hash]), str(it[s.range])
+  if not pk or not sk then return nil, "malformed: empty key" end
+  if str(it[VKEY]) then ctx:skip("already has databaseId:assetId"); return nil end
+  local cut = pk:match("^.*():")
+  if not cut or cut == 1 then
+    return nil, "malformed: the key has no databaseId:assetId:assetVersionId form"
   end
-  local scan = {table = t, segments = ctx.options.segments or 4}
-  if left then scan = {table = t, segment = 0, total_segments = 1, max_items = left} end
-  for it in ddb.scan(scan) do
-    if ctx:interrupted() then break end
-    ctx.counts.scanned = ctx.counts.scanned + 1
-    while in_flight >= limit do waiting = mh.current(); mh.park() end
-    in_flight = in_flight + 1
-    mh.spawn(update, it)
-  end
-  while in_flight > 0 do waiting = mh.current(); mh.park() end
+  return {update = "SET #v = :v", names = {["#v"] = VKEY}, values = {[":v"] = {S = pk:sub(1, cut - 1)}}}
 end
 
 -- Phase 5: every V1 row this run processed is checked against the V2 item
@@ -426,8 +400,9 @@ return {
       transform = version_items}},
     {name = "file_versions", copy = {source = "files_v1", destination = "files_v2",
       transform = file_items}},
-    {name = "metadata_backfill", run = backfill, writes = {"metadata"},
-     when = function(p) return p.metadata ~= nil end},
+    {name = "metadata_backfill", when = function(p) return p.metadata ~= nil end,
+     update = {table = "metadata", change = backfill,
+               condition_failed = "deleted while migrating (not recreated)"}},
     {name = "verify", verify = verify, reads = {"versions_v1", "versions_v2", "files_v1",
       "files_v2", "metadata"}},
   },

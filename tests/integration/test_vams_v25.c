@@ -470,7 +470,9 @@ static void test_backfill_outage_and_failures(void **state)
     assert_int_equal(migrate(&c, still, &out, &err), 1);
     assert_non_null(strstr(buf_str(&err), "x3333"));
     assert_non_null(strstr(buf_str(&err), "InternalFailure"));
-    expect_counts(&c, "metadata_backfill", 4, 0, 0, 3, 1);
+    /* A resumed run reads again only the 3 keys that failed (the scan's
+     * checkpoint is past them), not the row that was already done. */
+    expect_counts(&c, "metadata_backfill", 3, 0, 0, 3, 0);
     test_fakeaws_config(&fake, "{\"fault_rate\": 0, \"fault_ops\": null}");
     rc = migrate(&c, resume, &out, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
@@ -479,7 +481,7 @@ static void test_backfill_outage_and_failures(void **state)
     assert_string_equal(json_object_get_string(test_json_get(test_json_phase(doc, "asset_versions"),
                                                              "status")), "skipped");
     json_object_put(doc);
-    expect_counts(&c, "metadata_backfill", 4, 3, 0, 0, 1);
+    expect_counts(&c, "metadata_backfill", 3, 3, 0, 0, 0);
     expect_backfilled(&c);
     buf_free(&out);
     buf_free(&err);

@@ -1,8 +1,8 @@
 -- mighost.sync: the concurrency a procedural phase needs, so that no
 -- migration writes park/unpark by hand.
 --
---   sync.each(iter, limit, fn)   fn(v) for every value of iter, each in its
---                                own task, at most `limit` at once
+--   sync.each(iter, limit, fn)   fn(v) for every value of iter (an iterator
+--                                or a list), at most `limit` at once
 --   sync.pool(limit)             :go(fn, ...) to start work, :wait() for all
 --   sync.group()                 a wait group: :add(n), :done(), :wait()
 --   sync.once_per_key(fetch)     a single-flight cache: get(key) loads once
@@ -122,10 +122,24 @@ function Pool:failed()
   return self.err ~= nil
 end
 
+-- Over a list, `limit` tasks take the values in turn (a task per worker,
+-- not per value); over an iterator, only the caller calls it (an iterator
+-- that waits, such as a scan, must not be called by two tasks at once).
 function M.each(iter, limit, fn)
   local pool = M.pool(limit)
-  for v in iter do
-    if not pool:go(fn, v) then break end
+  if type(iter) == "table" then
+    local list, at = iter, 0
+    local function worker()
+      while at < #list and not pool.err do
+        at = at + 1
+        fn(list[at])
+      end
+    end
+    for _ = 1, math.min(pool.limit, #list) do pool:go(worker) end
+  else
+    for v in iter do
+      if not pool:go(fn, v) then break end
+    end
   end
   pool:wait()
 end

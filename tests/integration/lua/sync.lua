@@ -23,6 +23,29 @@ do
   print("each: 200 values once each, at most 7 at once")
 end
 
+-- each over a list: the same, with a task per worker; an error stops the rest.
+do
+  local list, seen, running, peak = {}, {}, 0, 0
+  for v = 1, 50 do list[v] = v end
+  sync.each(list, 5, function(v)
+    running = running + 1
+    peak = math.max(peak, running)
+    mh.sleep(0.001 * (v % 2))
+    seen[v] = (seen[v] or 0) + 1
+    running = running - 1
+  end)
+  for v = 1, 50 do assert(seen[v] == 1, "list value " .. v .. " seen " .. tostring(seen[v])) end
+  assert(peak == 5, "list peak " .. peak)
+  local done = 0
+  local ok, err = pcall(sync.each, list, 3, function(v)
+    mh.sleep(0.001)
+    if v == 4 then error("list boom", 0) end
+    done = done + 1
+  end)
+  assert(not ok and err == "list boom" and done < 49, tostring(err) .. " " .. done)
+  print("each over a list: 50 values once each, at most 5 at once; an error stops the rest")
+end
+
 -- A worker's error: no new work starts, the rest finish, the error is raised.
 do
   local started, finished = 0, 0
