@@ -242,6 +242,7 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
   -- A window of BatchGetItems in flight (mighost.inflight sizes it), not
   -- one at a time inside the scan loop.
   local pool = sync.pool(inflight.cap())
+  pool.ready = function() return inflight.ready("BatchGetItem", dest) end
   local function compare(batch)
     local keys = {}
     for i, e in ipairs(batch) do keys[i] = e.key end

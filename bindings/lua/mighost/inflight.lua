@@ -54,6 +54,7 @@ function M.cap() return cap end
 function M.window(op, tname, rate)
   local k = op .. " " .. tname
   local w = windows[k]
+  if w and rate then w.rate = rate end
   if not w then
     w = setmetatable({op = op, table = tname, rate = rate, limit = math.min(START, cap),
                       in_flight = 0, waiters = {}, head = 1, tail = 0,
@@ -64,6 +65,13 @@ function M.window(op, tname, rate)
     order[#order + 1] = w
   end
   return w
+end
+
+-- How many requests of this kind a producer should keep ready: the window
+-- and two more, so the window can fill (and grow) without the producers
+-- holding the cap's worth of work in memory.
+function M.ready(op, tname)
+  return math.floor(M.window(op, tname).limit) + 2
 end
 
 local function wake(w)

@@ -90,11 +90,17 @@ local function worker(pool)
   pool.running = pool.running - 1
 end
 
+-- pool.ready (optional): how much work to keep going now (what a learnt
+-- window needs, mighost.inflight), at most the limit.
+local function room(pool)
+  return pool.ready and math.min(pool.limit, pool.ready()) or pool.limit
+end
+
 -- Queues fn(...) for a worker (the caller waits while `limit` pieces of
 -- work already wait). Returns false, without queueing it, once a worker
 -- has failed; work queued but not started by then is dropped.
 function Pool:go(fn, ...)
-  while self.tail - self.head + 1 >= self.limit and not self.err do
+  while self.tail - self.head + 1 >= room(self) and not self.err do
     self.slot_waiters[#self.slot_waiters + 1] = mh.current()
     mh.park()
   end
@@ -104,7 +110,7 @@ function Pool:go(fn, ...)
   job.fn = fn
   self.tail = self.tail + 1
   self.jobs[self.tail] = job
-  if self.running < self.limit then
+  if self.running < room(self) then
     self.running = self.running + 1
     mh.spawn(worker, self)
   end

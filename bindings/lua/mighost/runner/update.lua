@@ -119,6 +119,7 @@ function M.run(phase, ctx)
   local limit = spec.concurrency or inflight.cap()
   if type(limit) == "string" then limit = ctx.params[limit] end
   local pool = sync.pool(limit)
+  pool.ready = function() return inflight.ready("UpdateItem", tbl) end
   local condition, cond_names, cond_values = spec.condition, spec.names, spec.values
   if condition == nil then
     condition, cond_names = "attribute_exists(#pk)", {["#pk"] = schema.hash}

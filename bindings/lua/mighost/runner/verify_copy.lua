@@ -76,6 +76,7 @@ function M.run(mig, spec, ctx)
   end
 
   local pool = sync.pool(spec.window or inflight.cap())
+  pool.ready = function() return inflight.ready("BatchGetItem", dst) end
   local batch = {}
   for it in ddb.scan(so) do
     if ctx:interrupted() then break end
