@@ -43,18 +43,25 @@ static long endpoint_stat(const test_server *s, const char *name)
     return v;
 }
 
-/* The script's "levels" line: the field of the operation's window. */
-static long level(const char *out, const char *op, const char *field)
+/* In text (a report's "in_flight" or the script's "levels" line): the
+ * field of the operation's window. */
+static long level_in(const char *text, const char *op, const char *field)
 {
-    const char *at = strstr(out, "levels\t");
-    assert_non_null(at);
-    at = strstr(at, op);
+    const char *at = strstr(text, op);
     assert_non_null(at);
     char key[32];
     snprintf(key, sizeof key, "\"%s\":", field);
     const char *v = strstr(at, key);
     assert_non_null(v);
     return strtol(v + strlen(key), NULL, 10);
+}
+
+/* The script's "levels" line: the field of the operation's window. */
+static long level(const char *out, const char *op, const char *field)
+{
+    const char *at = strstr(out, "levels\t");
+    assert_non_null(at);
+    return level_in(at, op, field);
 }
 
 static void run_items(const test_server *s, const char *n, buf *out)
@@ -106,11 +113,50 @@ static void test_window_shrinks_on_throttling(void **state)
     test_server_stop(&dyn);
 }
 
+/* The update kind at 20 ms a request: its UpdateItems open a window
+ * past the start, the report's phase says so (in_flight), and every item
+ * is updated. */
+static void test_update_phase_window_in_report(void **state)
+{
+    (void)state;
+    test_server dyn;
+    const char *opts[] = {"--latency-ms", "20", NULL};
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    char *tmp = test_tempdir();
+    char *report = test_path_join(tmp, "report.json");
+    char *states = test_path_join(tmp, "state");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *seed[] = {"run", "tests/integration/kinds/fixture.lua", "seed", "upd", "1500", NULL};
+    assert_int_equal(test_mighost(dyn.url, seed, &out, &err), 0);
+    const char *run[] = {"run", "tests/integration/migrations/kinds.lua", "--kind", "update",
+                         "--table", "upd", "--yes", "--quiet", "--state-dir", states,
+                         "--report", report, NULL};
+    int rc = test_mighost(dyn.url, run, &out, &err);
+    if (rc != 0) fprintf(stderr, "stderr:\n%s\n", buf_str(&err));
+    assert_int_equal(rc, 0);
+    buf text = BUF_INIT;
+    assert_int_equal(test_read_file(report, &text), 0);
+    assert_non_null(strstr(buf_str(&text), "\"written\":1500"));
+    const char *phase = strstr(buf_str(&text), "\"in_flight\"");
+    assert_non_null(phase);
+    assert_true(level_in(phase, "UpdateItem", "max") > START_WINDOW);
+    assert_true(endpoint_stat(&dyn, "max_in_flight") > START_WINDOW);
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+    free(report);
+    free(states);
+    test_rmtree(tmp);
+    free(tmp);
+    test_server_stop(&dyn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_grows_under_latency),
         cmocka_unit_test(test_window_shrinks_on_throttling),
+        cmocka_unit_test(test_update_phase_window_in_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
