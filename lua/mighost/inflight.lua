@@ -11,10 +11,11 @@
 -- is too noisy to read a queue from). A round is one window's worth of
 -- answers. After a round in which the window was full, throughput (answers
 -- per second: by Little's law, window / latency) is compared with the best
--- seen: 10% more and the window grows by a quarter; when it has grown to
--- twice the best round's window with nothing to show for it, the server
+-- seen: 10% more is a new best, and the window grows by a quarter. Less,
+-- and it still grows by a quarter (one round is noisy) until it is twice
+-- the best round's window with nothing to show for it: then the server
 -- (or the client) is the limit, and the window goes back to the best
--- round's plus a quarter, for headroom. The best is forgotten slowly (2%
+-- round's plus a quarter, for headroom, and probes from there. The best is forgotten slowly (2%
 -- a round), so the window probes upward again when the server gets
 -- faster. A throttle (or a batch answered in part) halves the window,
 -- the multiplicative decrease of AIMD, at most once a round trip.
