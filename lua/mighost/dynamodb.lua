@@ -12,6 +12,7 @@ local item = require "mighost.item"
 local json = require "mighost.json"
 local plan = require "mighost.plan"
 local mh = require "mighost"
+local inflight = require "mighost.inflight"
 
 local M = {}
 local q = json.quote
@@ -126,11 +127,41 @@ local function offline_call(op, tname, body)
   return resp
 end
 
+-- Item reads and writes go through a window of requests in flight per
+-- operation and table, sized from what they show (mighost.inflight);
+-- scans and queries are paced by their segments.
+local windowed = {BatchWriteItem = true, BatchGetItem = true, PutItem = true, UpdateItem = true,
+                  DeleteItem = true, GetItem = true, TransactWriteItems = true}
+local function rate_of(kind)
+  return function() local l = limits[kind]; return l and l.rate end
+end
+local rates = {read = rate_of("read"), write = rate_of("write")}
+
+local function unprocessed(resp)
+  local u = resp.UnprocessedItems or resp.UnprocessedKeys
+  return u ~= nil and next(u) ~= nil
+end
+
+local function consumed(cc)
+  if not cc then return nil end
+  if cc.TableName then return cc.CapacityUnits end
+  local n = 0
+  for _, c in ipairs(cc) do n = n + (c.CapacityUnits or 0) end
+  return n
+end
+
 local function call(op, tname, body, kind, estimate)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   wait_for_capacity(kind, estimate)
+  local w = windowed[op] and inflight.window(op, tname, rates[kind])
+  local t0 = w and w:acquire()
   local text, meta = aws.call("dynamodb", op, body, parse_ref(tname).route)
+  local resp = text and json.decode_ddb(text)
+  if w then
+    w:release(t0, {throttled = meta.throttles > 0 or (resp ~= nil and unprocessed(resp)),
+                   units = resp and consumed(resp.ConsumedCapacity)})
+  end
   local s = table_stats(tname)
   s.bytes_sent = s.bytes_sent + #body
   if text then s.bytes_received = s.bytes_received + #text end
@@ -143,7 +174,6 @@ local function call(op, tname, body, kind, estimate)
     meta.table, meta.operation = tname, op
     return nil, meta
   end
-  local resp = json.decode_ddb(text)
   add_capacity(s, resp.ConsumedCapacity, kind)
   spend(kind, resp.ConsumedCapacity, estimate)
   return resp

@@ -53,6 +53,8 @@ local function run(args)
     elseif seen then after[#after + 1] = a
     else before[#before + 1] = a end
   end
+  -- --concurrency caps the learnt windows of plain scripts too.
+  if (args.concurrency or 0) > 0 then require("mighost.inflight").set_cap(args.concurrency) end
   local chunk = load_migration(args.script)
   arg = {[0] = args.script}
   for i, a in ipairs(after) do arg[i] = a end

@@ -58,7 +58,7 @@ function M.run(phase, ctx)
   local spec = phase.copy
   local src, dst = M.tables(spec, ctx.params)
   local scan = type(spec.scan) == "function" and spec.scan(ctx.params) or spec.scan or {}
-  local writer = ddb.writer{table = dst, window = spec.window or 16,
+  local writer = ddb.writer{table = dst, window = spec.window,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end

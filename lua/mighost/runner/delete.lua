@@ -29,7 +29,7 @@ function M.run(phase, ctx)
   local tbl = M.tables(spec, ctx.params)
   local scan = type(spec.scan) == "function" and spec.scan(ctx.params) or spec.scan or {}
   local select = spec.select or function() return true end
-  local writer = ddb.writer{table = tbl, window = spec.window or 16,
+  local writer = ddb.writer{table = tbl, window = spec.window,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end

@@ -448,6 +448,7 @@ local function run_one(ph, mig, values, o, store, rep, info, exit)
   local ctx = new_ctx{params = values, options = o, store = store, phase = ph, report = rep,
     migration = mig, dry_run = o.dry_run, data = store:phase(ph.name).data or {}}
   local before = stats_sum()
+  require("mighost.inflight").mark()
   local started = mh.clock()
   local progress = require("mighost.runner.progress").start(ctx, info, o)
   local ok, err = xpcall(run_phase, function(e)
@@ -525,6 +526,7 @@ function M.run(mig, o)
   backup.record(store, info)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  require("mighost.inflight").set_cap(o.concurrency)
   info.sources = from_or_exit
   local rep = report.new(mig, values, o, info)
   local exit = EXIT.OK
