@@ -38,6 +38,7 @@ local verify_copy = require "mighost.runner.verify_copy"
 local report = require "mighost.runner.report"
 local backup = require "mighost.runner.backup"
 local where = require "mighost.runner.where"
+local lease = require "mighost.runner.lease"
 
 local aws = require "mighost.aws"
 
@@ -424,6 +425,34 @@ local function identity_values(mig, values)
   return out
 end
 
+-- Several workers (--coordinate): a segment-shaped phase is shared by
+-- leases (runner.units); any other runs on every worker (`always`, or
+-- coordinate = "every") or once, its result stored (coordinate = "once",
+-- the default): "run" for the worker that runs it, "done" for the others
+-- once it is done, with whether a stored verification failed.
+local function coordinated_turn(store, ph, rep)
+  local segmented = ph.copy or ph.update or ph.delete or (ph.each and ph.each.scan)
+  if ph.always or ph.coordinate == "every" then return "run" end
+  if segmented then
+    if store:phase_done(ph.name) then
+      rep:phase_skipped(ph.name, "done", store:phase(ph.name).counts)
+      return "done"
+    end
+    return "run"
+  end
+  local turn = store:claim_phase(ph.name, function() return sys.interrupted() > 0 end)
+  if turn ~= "done" then return turn end
+  local p = store:phase(ph.name)
+  local result = p.result
+  if type(result) == "table" and result.ok ~= nil then
+    rep:phase_skipped(ph.name, ("verified by worker %s: %s"):format(tostring(p.by),
+      result.ok and "ok" or "FAILED"), p.counts)
+    return "done", result.ok == false
+  end
+  rep:phase_skipped(ph.name, ("done by worker %s"):format(tostring(p.by)), p.counts)
+  return "done"
+end
+
 function M.run(mig, o)
   local values, from_or_err
   local stack
@@ -497,7 +526,23 @@ function M.run(mig, o)
   -- Checkpoints: never for dry-runs or trial runs (--limit), which must not
   -- touch a real run's progress.
   local store
-  if o.dry_run or o.limit or o.verify_only then
+  if o.coordinate then
+    -- Several workers on one run: the lease store (runner.lease).
+    local ok, s = pcall(lease.open, {table = o.coordinate, migration = mig, where = info.where,
+      values = identity_values(mig, values), worker_id = o.worker_id,
+      identity = state.identity(mig.name, identity_values(mig, values), info.where),
+      params_identity = state.params_identity(mig.name, identity_values(mig, values)),
+      segments = o.segments, lease_seconds = o.lease_seconds, max_write_rate = o.max_write_rate})
+    if not ok then
+      io.stderr:write("mighost: ", type(s) == "table" and tostring(s.message) or tostring(s), "\n")
+      return type(s) == "table" and (s.exit or EXIT.AWS) or EXIT.SCRIPT
+    end
+    store = s
+    store.max_read_rate = o.max_read_rate
+    o.segments = store.segments
+    io.stderr:write(("mighost: worker %s of the run in coordination table %s (%d segments)\n")
+      :format(store.worker, o.coordinate, store.segments))
+  elseif o.dry_run or o.limit or o.verify_only then
     store = state.null(mig.name, values)
   else
     local ok, s = pcall(state.open, o.state_dir or state.default_dir(), mig.name,
@@ -531,8 +576,14 @@ function M.run(mig, o)
   backup.record(store, info)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  -- With --coordinate, --max-write-rate is the run's total: this worker's share.
+  if store.coordinated and store.max_write_rate then store:apply_rate() end
   info.sources = from_or_err
   local rep = report.new(mig, values, o, info)
+  if store.coordinated then
+    rep:set_field("coordination", {table = o.coordinate, worker_id = store.worker, run = store.pk,
+                                   segments = store.segments})
+  end
   local exit = EXIT.OK
   for _, ph in ipairs(mig.phases) do
     local is_verify = ph.verify ~= nil
@@ -548,6 +599,12 @@ function M.run(mig, o)
       rep:phase_skipped(ph.name, "done in an earlier run", store:phase(ph.name).counts)
       goto continue
     end
+    if store.coordinated then
+      local turn, verify_failed = coordinated_turn(store, ph, rep)
+      if turn == "stopped" then exit = EXIT.INTERRUPTED; break end
+      if verify_failed then exit = EXIT.FAILED end
+      if turn == "done" then goto continue end
+    end
     store.data.current_phase = ph.name
     do
       local ctx = setmetatable({params = values, options = o, store = store, phase = ph, report = rep,
@@ -555,6 +612,7 @@ function M.run(mig, o)
         dry_run = o.dry_run, counts = new_counts(), failures = {}, orphans = {},
         skipped_items = {}, notes = {}, skip_marks = setmetatable({}, {__mode = "k"}),
         data = store:phase(ph.name).data or {}}, Ctx)
+      if store.coordinated then store:entered_phase(ph.name, ctx.counts) end
       local before = stats_sum()
       local started = mh.clock()
       local progress = require("mighost.runner.progress").start(ctx, info, o)
@@ -614,8 +672,11 @@ function M.run(mig, o)
       if ph.run and not ctx.stopping and sys.interrupted() == 0 then
         store:settle_retried(ph.name, store:failed_of(ph.name))
       end
+      if store.coordinated then store:left_phase(ctx, is_verify and ctx.verification) end
       -- A phase with failed items stays open: --resume retries them.
-      if not ctx.stopping and not ph.always and not is_verify and ctx.counts.failed == 0 then
+      -- (Several workers: a verification's result is stored, once.)
+      if not ctx.stopping and not ph.always and (not is_verify or store.coordinated)
+         and ctx.counts.failed == 0 then
         store:mark_phase_done(ph.name, ctx.counts)
       else
         store:save()
