@@ -36,14 +36,26 @@ PKG_LIBS   = $(eval PKG_LIBS := $(call pkg_flags,--libs))$(PKG_LIBS)
 OPT     ?= -O2 -g
 SAN     ?=
 ALL_CFLAGS = $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-           -Wstrict-prototypes -Ihost -Ibindings $(PKG_CFLAGS) \
+           -Wstrict-prototypes $(PKG_CFLAGS) \
            -DMIGHOST_VERSION='"$(VERSION)"' -DMIGHOST_DATADIR='"$(PREFIX)/share/mighost"' $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
-CORE_SRC  := $(filter-out host/main.c,$(wildcard host/*.c)) $(wildcard bindings/*.c)
+# The layers, bottom to top (docs/design.md). A layer's files see their own
+# headers and those of the layers below, never above: an include that
+# reaches up does not compile. tests/scripts/layers.sh checks the same.
+LAYERS      := base net aws lua bindings cli
+INC_base     = -Isrc/base
+INC_net      = $(INC_base) -Isrc/net
+INC_aws      = $(INC_net) -Isrc/aws
+INC_lua      = $(INC_aws) -Isrc/lua
+INC_bindings = $(INC_lua) -Isrc/bindings
+INC_cli      = $(INC_bindings) -Isrc/cli
+layer_of     = $(word 2,$(subst /, ,$(1)))
+
+CORE_SRC  := $(filter-out src/cli/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded_lua.o
-EMBED_LUA := $(shell find bindings/lua -name '*.lua' | sort)
+EMBED_LUA := $(shell find lua -name '*.lua' | sort)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -63,15 +75,21 @@ endif
 
 all: $(BUILD)/mighost
 
-$(BUILD)/mighost: $(BUILD)/host/main.o $(CORE_OBJ)
+$(BUILD)/mighost: $(BUILD)/src/cli/main.o $(CORE_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # -MMD: each object lists the headers it includes (build/**/*.d, read below).
-$(BUILD)/%.o: %.c
+$(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -Itests/support -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_$(call layer_of,$<)) -MMD -MP -c -o $@ $<
+
+# Tests and benchmarks stand above every layer.
+$(BUILD)/tests/support/%.o: tests/support/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_cli) -Itests/support -MMD -MP -c -o $@ $<
 
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
@@ -80,35 +98,36 @@ $(BUILD)/tools/embed: tools/embed.c
 $(BUILD)/gen/embedded_lua.c: $(BUILD)/tools/embed $(EMBED_LUA)
 	@mkdir -p $(dir $@)
 	@echo "  EMBED   $(words $(EMBED_LUA)) Lua modules"
-	$(Q)$(BUILD)/tools/embed $@ bindings/lua $(EMBED_LUA)
+	$(Q)$(BUILD)/tools/embed $@ lua $(EMBED_LUA)
 
-$(BUILD)/gen/embedded_lua.o: $(BUILD)/gen/embedded_lua.c bindings/embedded.h
+$(BUILD)/gen/embedded_lua.o: $(BUILD)/gen/embedded_lua.c src/bindings/embedded.h
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_bindings) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -Itests/support $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_cli) -Itests/support -MMD -MP $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 # The benchmarks link testsupport.o alone: the other support files fail
 # tests through cmocka.
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJ) $(BUILD)/tests/support/testsupport.o
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_cli) -Itests/support $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The install prefix is compiled into runtime.o (where packaged migrations
+# The install prefix is compiled into paths.o (where packaged migrations
 # live): rebuild it when PREFIX changes.
 $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
-$(BUILD)/host/runtime.o: $(BUILD)/prefix.stamp
+$(BUILD)/src/base/paths.o: $(BUILD)/prefix.stamp
 # The same for the version, in the objects that print or send it.
 $(BUILD)/version.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
-$(BUILD)/host/main.o $(BUILD)/host/aws.o $(BUILD)/host/fetch.o $(BUILD)/bindings/core.o: $(BUILD)/version.stamp
+$(BUILD)/src/cli/main.o $(BUILD)/src/aws/aws.o $(BUILD)/src/net/fetch.o $(BUILD)/src/bindings/core.o: \
+    $(BUILD)/version.stamp
 FORCE:
 
 tests: $(BUILD)/mighost $(TEST_BIN)

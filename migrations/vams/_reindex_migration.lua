@@ -29,7 +29,7 @@ end
 
 local function check_phase(ctx)
   if ctx.options.source_dir then
-    error({exit = 2, message = "the reindex needs the Lambda function: it cannot run offline (--source-dir)"})
+    error({exit = mh.EXIT.USAGE, message = "the reindex needs the Lambda function: it cannot run offline (--source-dir)"})
   end
   reindexer.check_invocable(ctx.params.function_name,
     "check --function-name (function_name in the config, or the stack output ReindexerFunctionNameOutput)")

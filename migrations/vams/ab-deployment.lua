@@ -30,7 +30,7 @@ local stacks = require "vams._ab_stacks"
 local GiB, MiB = 1 << 30, 1 << 20
 local PARTS = {tables = true, buckets = true, users = true}
 
-local function stop(msg) error({exit = 2, message = msg}, 0) end
+local function stop(msg) error({exit = mh.EXIT.USAGE, message = msg}, 0) end
 
 -- "NAME" with the route of one side: NAME@profile=P,region=R.
 local function routed(name, profile, region)

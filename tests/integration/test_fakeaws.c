@@ -313,7 +313,7 @@ static void test_web_identity_is_unsigned(void **state)
     buf_free(&body);
 }
 
-/* Signs with the engine's signer (host/sigv4.c) and sends with libcurl:
+/* Signs with the engine's signer (src/aws/sigv4.c) and sends with libcurl:
  * the JS verifier and the C signer must agree. */
 static int send_signed(const char *method, const char *path, const char *query, const char *service,
                        const char *const extra[], const char *body, const sigv4_credentials *creds,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "url.h"
 
 static int clear_env(void **state)
 {
@@ -106,18 +107,18 @@ static void test_http_only_loopback(void **state)
 {
     (void)state;
     buf err = BUF_INIT;
-    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000", &err), 0);
-    assert_int_equal(endpoint_check_url("http://127.3.4.5", &err), 0);
-    assert_int_equal(endpoint_check_url("http://[::1]:8000/x", &err), 0);
-    assert_int_equal(endpoint_check_url("http://localhost:1", &err), 0);
-    assert_int_equal(endpoint_check_url("https://10.0.0.1", &err), 0);
-    assert_int_equal(endpoint_check_url("http://10.0.0.1:8000", &err), -1);
+    assert_int_equal(url_check_endpoint("http://127.0.0.1:8000", &err), 0);
+    assert_int_equal(url_check_endpoint("http://127.3.4.5", &err), 0);
+    assert_int_equal(url_check_endpoint("http://[::1]:8000/x", &err), 0);
+    assert_int_equal(url_check_endpoint("http://localhost:1", &err), 0);
+    assert_int_equal(url_check_endpoint("https://10.0.0.1", &err), 0);
+    assert_int_equal(url_check_endpoint("http://10.0.0.1:8000", &err), -1);
     assert_non_null(strstr(buf_str(&err), "loopback"));
     buf_reset(&err);
-    assert_int_equal(endpoint_check_url("http://128.0.0.1", &err), -1);
-    assert_int_equal(endpoint_check_url("http://user@127.0.0.1", &err), -1);
-    assert_int_equal(endpoint_check_url("ftp://127.0.0.1", &err), -1);
-    assert_int_equal(endpoint_check_url("127.0.0.1:8000", &err), -1);
+    assert_int_equal(url_check_endpoint("http://128.0.0.1", &err), -1);
+    assert_int_equal(url_check_endpoint("http://user@127.0.0.1", &err), -1);
+    assert_int_equal(url_check_endpoint("ftp://127.0.0.1", &err), -1);
+    assert_int_equal(url_check_endpoint("127.0.0.1:8000", &err), -1);
     setenv("AWS_ENDPOINT_URL", "http://192.168.1.10:8000", 1);
     buf_reset(&err);
     assert_null(endpoint_resolve(aws_service_find("dynamodb"), "us-east-1", NULL, NULL, &err));
@@ -138,7 +139,7 @@ static void test_userinfo_refused(void **state)
     buf err = BUF_INIT;
     for (const char *const *u = bad; *u; u++) {
         buf_reset(&err);
-        if (endpoint_check_url(*u, &err) != -1) fail_msg("accepted %s", *u);
+        if (url_check_endpoint(*u, &err) != -1) fail_msg("accepted %s", *u);
         assert_non_null(strstr(buf_str(&err), "user name or password"));
         /* the password part is never echoed */
         assert_null(strstr(buf_str(&err), "pw@"));
@@ -160,13 +161,13 @@ static void test_bad_ports_and_parts(void **state)
     buf err = BUF_INIT;
     for (const char *const *u = bad; *u; u++) {
         buf_reset(&err);
-        if (endpoint_check_url(*u, &err) != -1) fail_msg("accepted %s", *u);
+        if (url_check_endpoint(*u, &err) != -1) fail_msg("accepted %s", *u);
         assert_non_null(strstr(buf_str(&err), "invalid endpoint URL"));
     }
-    assert_int_equal(endpoint_check_url("http://127.0.0.1:65535", &err), 0);
-    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000?@10.0.0.1", &err), -1);
-    assert_int_equal(endpoint_check_url("http://127.0.0.1:8000#@10.0.0.1", &err), -1);
-    assert_int_equal(endpoint_check_url("http://", &err), -1);
+    assert_int_equal(url_check_endpoint("http://127.0.0.1:65535", &err), 0);
+    assert_int_equal(url_check_endpoint("http://127.0.0.1:8000?@10.0.0.1", &err), -1);
+    assert_int_equal(url_check_endpoint("http://127.0.0.1:8000#@10.0.0.1", &err), -1);
+    assert_int_equal(url_check_endpoint("http://", &err), -1);
     buf_free(&err);
 }
 

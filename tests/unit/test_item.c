@@ -248,6 +248,16 @@ static void test_key_order(void **state)
            "assert(item.equal(big, back) and item.encode(back) == item.encode(big))\n");
 }
 
+static void test_str(void **state)
+{
+    (void)state;
+    lua_ok("assert(item.str({S='a'}) == 'a')\n"
+           "assert(item.str({S=''}) == '' and item.str({S=''}, true) == nil)\n"
+           "assert(item.str({S='x'}, true) == 'x')\n"
+           "assert(item.str({N='1'}) == nil and item.str(nil) == nil and item.str('a') == nil)\n"
+           "assert(item.str({S={}}) == nil)\n");
+}
+
 static void test_invalid(void **state)
 {
     (void)state;
@@ -751,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_parser),
         cmocka_unit_test(test_json_c_objects),
         cmocka_unit_test(test_key_order),
+        cmocka_unit_test(test_str),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_plain),

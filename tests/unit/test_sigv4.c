@@ -655,9 +655,9 @@ static void test_helpers(void **state)
     char date[17], hex[65];
     sigv4_format_date(1440938160, date);
     assert_string_equal(date, "20150830T123600Z");
-    sigv4_sha256_hex("", 0, hex);
+    hash_sha256_hex("", 0, hex);
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    sigv4_sha256_hex("Param1=value1", 13, hex);
+    hash_sha256_hex("Param1=value1", 13, hex);
     assert_string_equal(hex, "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e");
 
     /* RFC 4231 test case 2, through a context and through the one-shot path. */
