@@ -218,7 +218,7 @@ function Store:heartbeat(status)
     status = S(status), heartbeat = N(sys.time()), heartbeat_at = S(sys.utc()), instance = S(self.instance),
     scanned = N(self.counts.scanned + (self.live and self.live.scanned or 0)),
     written = N(self.counts.written + (self.live and (self.live.written + self.live.deleted) or 0)),
-    phase = S(self.current or "-"),
+    phase = S(self.current or "-"), lease = N(self.lease),
     started = S(self.started_at or sys.utc())}})
   self.started_at = self.started_at or sys.utc()
 end
@@ -297,7 +297,8 @@ function Store:take(sk, it)
   local version = it and num(it.version) or 0
   local cond, values = "attribute_not_exists(sk)", {[":me"] = S(self.worker), [":e"] = N(sys.time() + self.lease),
     [":v1"] = N(version + 1)}
-  if it then cond, values[":v"] = "version = :v", N(version) end
+  -- A unit that is done is never taken again.
+  if it then cond, values[":v"] = "version = :v AND attribute_not_exists(done)", N(version) end
   local ok = must("UpdateItem", {TableName = self.tbl, Key = {pk = S(self.pk), sk = S(sk)},
     ConditionExpression = cond, ExpressionAttributeValues = values,
     UpdateExpression = "SET #o = :me, expires = :e, version = :v1, by_worker = :me",
@@ -452,7 +453,9 @@ function Store:claim_phase(name, stop)
     if self:phase_done(name) then return "done" end
     local it = self:phase_item(name)
     local busy = it and it.owner and (num(it.expires) or 0) >= sys.time()
-    if not busy then
+    if it and it.done then
+      self:phase(name).done = false      -- done between the two reads: read it again
+    elseif not busy then
       local l = self:take(sk, it)
       if l then
         if l.previous then mh.info(("%s: taken over from %s"):format(name, l.previous)) end
