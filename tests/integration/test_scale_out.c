@@ -289,12 +289,82 @@ static void write_rate_is_the_total(void **state)
     buf_free(&err);
 }
 
+/* mighost launch ecs --count 25: three RunTask calls (10, 10, 5 tasks),
+ * each with its own clientToken and the workers' command as the container
+ * command; the same launch again starts nothing (token replays); a
+ * command without --coordinate is refused (exit 2). */
+static void launch_ecs_workers(void **state)
+{
+    (void)state;
+    test_fakeaws_reset(&fake);
+    /* (--endpoint-url before "--": what follows is the workers'.) */
+    const char *args[] = {"launch", "ecs", "--endpoint-url", fake.url, "--cluster", "workers",
+                          "--task-definition", "mighost:3", "--count", "25", "--subnets", "subnet-0123456789abcdef0",
+                          "--security-groups", "sg-0fedcba9876543210", "--", "run", "vams/v2.4-to-v2.5",
+                          "--config", "/conf/my.json", "--coordinate", "mighost-coord", "--yes", NULL};
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(NULL, args, &out, &err);
+    if (rc != 0) fail_msg("launch: exit %d: %s%s", rc, buf_str(&out), buf_str(&err));
+    if (!strstr(buf_str(&out), "started 25 of 25 workers on cluster workers (3 RunTask calls)"))
+        fail_msg("launch: %s", buf_str(&out));
+    assert_int_equal(test_fakeaws_stat(&fake, "ecs_tasks_started"), 25);
+    assert_int_equal(test_fakeaws_stat(&fake, "by_target.AmazonEC2ContainerServiceV20141113.RunTask"), 3);
+
+    /* The requests as sent: counts, tokens, the command override. */
+    buf reqs = BUF_INIT;
+    assert_int_equal(test_fakeaws_get(&fake, "/__requests", &reqs), 200);
+    json_object *list = json_tokener_parse(buf_str(&reqs));
+    assert_non_null(list);
+    int counts = 0, calls = 0;
+    char tokens[3][80] = {{0}};
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *r = json_object_array_get_idx(list, i), *v;
+        if (!json_object_object_get_ex(r, "target", &v) || !strstr(json_object_get_string(v), "RunTask"))
+            continue;
+        json_object_object_get_ex(r, "body", &v);
+        json_object *body = json_tokener_parse(json_object_get_string(v));
+        assert_non_null(body);
+        counts += (int)test_json_int(body, "count");
+        const char *token = json_object_get_string(test_json_get(body, "clientToken"));
+        assert_true(strlen(token) <= 64);
+        for (int k = 0; k < calls; k++) assert_string_not_equal(tokens[k], token);
+        if (calls < 3) snprintf(tokens[calls], sizeof tokens[calls], "%s", token);
+        calls++;
+        json_object *cmd = test_json_get(body, "overrides.containerOverrides.0.command");
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(cmd, 0)), "run");
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(cmd, 4)), "--coordinate");
+        assert_string_equal(json_object_get_string(test_json_get(body, "overrides.containerOverrides.0.name")),
+                            "mighost");
+        json_object_put(body);
+    }
+    assert_int_equal(calls, 3);
+    assert_int_equal(counts, 25);
+    json_object_put(list);
+    buf_free(&reqs);
+
+    /* Launched again (a retry after a timeout, say): nothing new starts. */
+    assert_int_equal(test_mighost(NULL, args, &out, &err), 0);
+    assert_int_equal(test_fakeaws_stat(&fake, "ecs_tasks_started"), 25);
+    assert_int_equal(test_fakeaws_stat(&fake, "ecs_token_replays"), 3);
+
+    /* Workers without a coordination table would each do the whole run. */
+    const char *bad[] = {"launch", "ecs", "--endpoint-url", fake.url, "--cluster", "workers", "--task-definition", "mighost:3",
+                         "--count", "2", "--subnets", "subnet-0123456789abcdef0", "--", "run",
+                         "vams/v2.4-to-v2.5", "--yes", NULL};
+    rc = test_mighost(NULL, bad, &out, &err);
+    if (rc != 2 || !strstr(buf_str(&err), "--coordinate")) fail_msg("exit %d: %s", rc, buf_str(&err));
+    assert_int_equal(test_fakeaws_stat(&fake, "ecs_tasks_started"), 25);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(four_workers_one_killed_in_each_one_in_copy),
         cmocka_unit_test(conflicting_configuration_refused),
         cmocka_unit_test(write_rate_is_the_total),
+        cmocka_unit_test(launch_ecs_workers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
