@@ -90,7 +90,8 @@ function M.options(cmd, args)
     local kind, arg, help = params.flag_spec(spec)
     out[#out + 1] = {name = name, kind = kind, arg = arg, help = help}
   end
-  if cmd == "run" then
+  -- The commands that reach AWS also take the options C parses.
+  if cmd == "run" or cmd == "launch" or cmd == "status" then
     for _, o in ipairs(args and args.c_options or {}) do
       out[#out + 1] = {name = o.name, kind = o.arg and "value" or "bool", arg = o.arg, help = o.help,
                        from = "c"}
