@@ -62,6 +62,8 @@ local function decoded(a)
   local ok, v = pcall(json.decode, a and a.S or "null")
   return ok and v ~= json.null and v or nil
 end
+-- Attribute readers, for runner.lease_status.
+M.str, M.num, M.decoded = str, num, decoded
 
 -- The table: created on first use (on-demand capacity), else checked.
 local function ensure_table(name)
@@ -417,14 +419,8 @@ end
 
 local function phase_sk(name) return "phase#" .. name end
 
-function Store:phase(name)
-  local p = self.data.phases[name]
-  if not p then
-    p = {done = false, segments = {}, data = {}, counts = {}}
-    self.data.phases[name] = p
-  end
-  return p
-end
+-- This worker's view of a phase, as the local store keeps it (data.phases).
+Store.phase = require("mighost.runner.state").null("-", {}).phase
 
 function Store:phase_item(name)
   return must("GetItem", {TableName = self.tbl, ConsistentRead = true,

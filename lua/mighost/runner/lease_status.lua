@@ -17,12 +17,8 @@ local function call(op, body)
   return json.decode_ddb(text)
 end
 
-local function str(a) return a and a.S end
-local function num(a) return a and tonumber(a.N) end
-local function decoded(a)
-  local ok, v = pcall(json.decode, a and a.S or "null")
-  return ok and v ~= json.null and v or nil
-end
+local lease = require "mighost.runner.lease"
+local str, num, decoded = lease.str, lease.num, lease.decoded
 
 local function all(op, body)
   local out, start = {}, nil
