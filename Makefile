@@ -150,7 +150,7 @@ check: deps
 valgrind: deps
 	@$(MAKE) --no-print-directory tests
 	@MIGHOST_BIN_WRAPPER=tests/valgrind-mighost MIGHOST_TEST_WRITER_ITEMS=5000 MIGHOST_TEST_RESUME_ITEMS=5000 \
-	    MIGHOST_TEST_OUTAGE_ITEMS=5000 \
+	    MIGHOST_TEST_OUTAGE_ITEMS=5000 MIGHOST_TEST_SCALE_ITEMS=2000 \
 	    MIGHOST_TEST_PROGRESS_ITEMS=3000 \
 	    MIGHOST_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
 	    sh tests/run-tests $(BUILD)
