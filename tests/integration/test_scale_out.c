@@ -123,6 +123,23 @@ static void worker_args(const char **args, size_t cap, const char *table, const 
     assert_true(test_args_join(args, cap, base, extra) > 0);
 }
 
+/* Under valgrind (make valgrind) the workers are many times slower than
+ * the polls that time the kills and the rate window: a worker may be done
+ * before its kill, and the window may see nothing; the data checks hold. */
+static int wait_exit(pid_t pid);
+
+static int slowed(void)
+{
+    return getenv("MIGHOST_REAL_BIN") != NULL;
+}
+
+/* A killed worker's status: SIGKILL, or 0 when (slowed) it was done first. */
+static void expect_killed(pid_t pid)
+{
+    int rc = wait_exit(pid);
+    if (rc != 128 + SIGKILL && !(slowed() && rc == 0)) fail_msg("killed worker: exit %d", rc);
+}
+
 static int wait_exit(pid_t pid)
 {
     int st;
@@ -158,12 +175,12 @@ static void four_workers_one_killed_in_each_one_in_copy(void **state)
     wait_for_phase("coord", "seg#start#");
     usleep(1500 * 1000);
     kill(pids[0], SIGKILL);
-    assert_int_equal(wait_exit(pids[0]), 128 + SIGKILL);
+    expect_killed(pids[0]);
     /* In the copy phase: worker 1 goes. */
     wait_for_phase("coord", "seg#copy#");
     usleep(2000 * 1000);
     kill(pids[1], SIGKILL);
-    assert_int_equal(wait_exit(pids[1]), 128 + SIGKILL);
+    expect_killed(pids[1]);
     for (int w = 2; w < WORKERS; w++) assert_int_equal(wait_exit(pids[w]), 0);
 
     /* Every segment done, the copy as the oracle says, item by item. */
@@ -265,7 +282,7 @@ static void write_rate_is_the_total(void **state)
     long after = test_fakeaws_stat(&fake, "write_items.rdst");
     for (int w = 0; w < WORKERS; w++) assert_int_equal(wait_exit(pids[w]), 0);
     long per_second = (after - before) / 4;
-    if (per_second > 450 || after <= before)
+    if (per_second > 450 || (after <= before && !slowed()))
         fail_msg("%ld items a second reached the endpoint (the total is 300)", per_second);
     assert_int_equal(test_fakeaws_stat(&fake, "write_items.rdst"), 2160);
     /* The verification ran once; the other workers report its result. */

@@ -379,6 +379,8 @@ function Store:work_segments(phase, total, run_segment, stop)
   -- Workers start at different segments, so they rarely race for one.
   local offset = tonumber(sys.sha256(self.worker):sub(1, 6), 16) % total
   while not stop() and not first_err do
+    -- Every lane busy: wait for one to end before looking again.
+    while running >= lanes and not first_err do mh.sleep(0.1) end
     local by_seg, all_done = {}, true
     for _, it in ipairs(self:query(prefix)) do by_seg[tonumber(str(it.sk):match("(%d+)$"))] = it end
     local now, took = sys.time(), false
@@ -409,7 +411,7 @@ function Store:work_segments(phase, total, run_segment, stop)
       end
     end
     if all_done and running == 0 then break end
-    if not took then mh.sleep(running >= lanes and 0.1 or math.min(1, self.lease / 4)) end
+    if not took then mh.sleep(math.min(1, self.lease / 4)) end
   end
   for _, t in ipairs(tasks) do pcall(t.wait, t) end
   if first_err ~= nil then error(first_err, 0) end
@@ -585,14 +587,25 @@ function Store:phase_failed_count(phase) return #self:query(("failed#%s#"):forma
 -- is not recorded), then the leases that moved; renew also renews the
 -- leases that did not.
 function Store:save(renew)
+  local dirty = self.dirty
   local pending = self.pending_failed
   self.pending_failed = {}
   for _, it in ipairs(pending) do must("PutItem", {TableName = self.tbl, Item = it}) end
-  for _, l in pairs(self.held) do
+  -- (A list first: writes yield, and other tasks take leases meanwhile.)
+  for _, l in ipairs(self:held_list()) do
+    -- A once-phase's own progress (ctx:save) goes with its lease.
+    local phase = l.sk:match("^phase#(.+)$")
+    if phase and dirty then l.data, l.dirty = self:phase(phase).data, true end
     if l.dirty or (renew and sys.time() - l.renewed >= self.lease / 3) then self:write_lease(l) end
   end
   self.dirty = false
   return true
+end
+
+function Store:held_list()
+  local list = {}
+  for _, l in pairs(self.held) do list[#list + 1] = l end
+  return list
 end
 
 function Store:unfinished() return false end
@@ -604,7 +617,7 @@ function Store:ended(exit)
   self.closed = true
   local ok, err = pcall(function()
     self:save()
-    for _, l in pairs(self.held) do self:write_lease(l, "release") end
+    for _, l in ipairs(self:held_list()) do self:write_lease(l, "release") end
     self:heartbeat(exit == 0 and "finished" or ("exit " .. exit))
     if exit == 0 then
       must("UpdateItem", {TableName = self.tbl, Key = {pk = S(self.pk), sk = S"run"},
