@@ -29,6 +29,11 @@ for name in names:
         doc=r['doc'].replace('|','\\|')
         if r['key']: doc+=' (key schema: %s)'%r['key']
         tbl.append('| `%s` | %s | %s | %s | %s |'%(r['opt'],c(r['cfg']),('`%s`'%r['stack']) if r['stack'] else '',r['type'],doc))
+    own={r['opt'].split()[0] for r in rows}
+    helptext=subprocess.run(['build/mighost','run',name,'--help'],capture_output=True,text=True).stdout
+    shared=sorted(set(re.findall(r'(?<![\w-])--[a-z][a-z0-9-]*',helptext))-own)
+    tbl+=['','Options every run takes (what they do: [running and resuming](../running.md), '
+          '[commands](../commands.md)): '+', '.join('`%s`'%o for o in shared)+'.']
     block='<!-- parameters: begin -->\n'+'\n'.join(tbl)+'\n<!-- parameters: end -->\n'
     f='docs/migrations/%s.md'%name.replace('/','-')
     s=open(f).read()

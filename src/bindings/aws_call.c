@@ -370,21 +370,16 @@ static int l_stats(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lua_createtable(L, 0, 8);
-    lua_pushinteger(L, (lua_Integer)s.calls);
-    lua_setfield(L, -2, "calls");
-    lua_pushinteger(L, (lua_Integer)s.attempts);
-    lua_setfield(L, -2, "attempts");
-    lua_pushinteger(L, (lua_Integer)s.retries);
-    lua_setfield(L, -2, "retries");
-    lua_pushinteger(L, (lua_Integer)s.throttles);
-    lua_setfield(L, -2, "throttles");
-    lua_pushinteger(L, (lua_Integer)s.failures);
-    lua_setfield(L, -2, "failures");
-    lua_pushinteger(L, (lua_Integer)s.bytes_sent);
-    lua_setfield(L, -2, "bytes_sent");
-    lua_pushinteger(L, (lua_Integer)s.bytes_received);
-    lua_setfield(L, -2, "bytes_received");
+    const struct { const char *name; unsigned long long value; } fields[] = {
+        {"calls", s.calls},         {"attempts", s.attempts},
+        {"retries", s.retries},     {"throttles", s.throttles},
+        {"failures", s.failures},   {"bytes_sent", s.bytes_sent},
+        {"bytes_received", s.bytes_received}};
+    lua_createtable(L, 0, (int)(sizeof fields / sizeof fields[0]));
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)fields[i].value);
+        lua_setfield(L, -2, fields[i].name);
+    }
     return 1;
 }
 

@@ -45,6 +45,9 @@ int sys_interrupted(void);
 /* The exit code a migration run asked for (sys.set_exit_code). */
 int sys_exit_code(void);
 
+/* Push b's bytes as a string and free b. */
+void bindings_push_buf(lua_State *L, buf *b);
+
 /* JSON string literal with JSON.stringify's escaping. */
 void json_append_string(buf *b, const char *s, size_t len);
 /* Pushes a json-c value as mighost.json.decode does (objects -> tables,

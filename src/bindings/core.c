@@ -142,4 +142,10 @@ static void close_libs(lua_State *L)
     plan_close(L);
 }
 
+void bindings_push_buf(lua_State *L, buf *b)
+{
+    lua_pushlstring(L, buf_str(b), b->len);
+    buf_free(b);
+}
+
 const runtime_libs bindings_libs = {open_libs, finish_libs, close_libs};

@@ -163,18 +163,22 @@ static void push_plain_number(lua_State *L, int idx)
 
 static void to_plain_value(plain *p, int idx, int level);
 
-static void to_plain_map(plain *p, int idx, int level)
+/* A map converted name by name with convert(value) into a new table
+ * (pushed), keeping the source's attribute order; why_not_string says
+ * what a non-string name means in this direction. */
+static void convert_map(plain *p, int idx, int level, void (*convert)(plain *, int, int),
+                        const char *why_not_string)
 {
     lua_State *L = p->L;
     lua_newtable(L);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING)
-            plain_fail(p, "a name is a %s, not a string", luaL_typename(L, -2));
+            plain_fail(p, "a name is a %s, not a string%s", luaL_typename(L, -2), why_not_string);
         size_t len;
         const char *k = lua_tolstring(L, -2, &len);
         item_path_name(&p->path, k, len);
-        to_plain_value(p, lua_gettop(L), level);
+        convert(p, lua_gettop(L), level);
         p->path.n--;
         lua_remove(L, -2);
         lua_pushvalue(L, -2);
@@ -182,6 +186,11 @@ static void to_plain_map(plain *p, int idx, int level)
         lua_rawset(L, -4);
     }
     copy_order(p, idx);
+}
+
+static void to_plain_map(plain *p, int idx, int level)
+{
+    convert_map(p, idx, level, to_plain_value, "");
 }
 
 static void to_plain_value(plain *p, int idx, int level)
@@ -266,24 +275,8 @@ static void from_plain_value(plain *p, int idx, int level);
 
 static void from_plain_map(plain *p, int idx, int level)
 {
-    lua_State *L = p->L;
-    lua_newtable(L);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            plain_fail(p, "a name is a %s, not a string (a table with names and "
-                       "list positions cannot be converted)", luaL_typename(L, -2));
-        size_t len;
-        const char *k = lua_tolstring(L, -2, &len);
-        item_path_name(&p->path, k, len);
-        from_plain_value(p, lua_gettop(L), level);
-        p->path.n--;
-        lua_remove(L, -2);
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-    }
-    copy_order(p, idx);
+    convert_map(p, idx, level, from_plain_value,
+                " (a table with names and list positions cannot be converted)");
 }
 
 static void from_plain_value(plain *p, int idx, int level)

@@ -134,8 +134,7 @@ static int l_quote(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     buf b = BUF_INIT;
     json_append_string(&b, s, len);
-    lua_pushlstring(L, buf_str(&b), b.len);
-    buf_free(&b);
+    bindings_push_buf(L, &b);
     return 1;
 }
 

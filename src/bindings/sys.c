@@ -375,8 +375,7 @@ static int l_shown(lua_State *L)
     const char *s = luaL_tolstring(L, 1, &len);
     buf b = BUF_INIT;
     buf_put_shown(&b, s, len);
-    lua_pushlstring(L, buf_str(&b), b.len);
-    buf_free(&b);
+    bindings_push_buf(L, &b);
     return 1;
 }
 

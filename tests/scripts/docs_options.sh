@@ -4,8 +4,10 @@
 # For each packaged migration (`mighost list`), every option, config key and
 # stack output that `mighost describe NAME` lists must appear on its page,
 # docs/migrations/APP-NAME.md; every option `mighost run NAME --help` lists
-# must appear on that page or, for the options every run shares, in
-# docs/running.md or docs/commands.md. Run by tests/run-tests (MIGHOST_BIN).
+# must appear on that page too (the options every run shares are listed
+# there by tools/docs_params.py, and explained in docs/running.md or
+# docs/commands.md, which must mention each). Run by tests/run-tests
+# (MIGHOST_BIN).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd) || exit 2
 mighost=${MIGHOST_BIN:-$root/build/mighost}
@@ -32,8 +34,10 @@ for name in $names; do
     done
     for opt in $shared; do
         n=$((n + 1))
-        grep -q -F -- "$opt" "$page" docs/running.md docs/commands.md ||
-            { echo "docs_options: neither $page nor docs/running.md nor docs/commands.md mention $opt" >&2; failed=1; }
+        grep -q -F -- "$opt" "$page" ||
+            { echo "docs_options: $page does not mention $opt (run tools/docs_params.py)" >&2; failed=1; }
+        grep -q -F -- "$opt" docs/running.md docs/commands.md ||
+            { echo "docs_options: neither docs/running.md nor docs/commands.md explain $opt" >&2; failed=1; }
     done
     echo "docs_options: $name: $n options, config keys and stack outputs checked against $page"
 done
