@@ -199,7 +199,7 @@ static void four_workers_one_killed_in_each_one_in_copy(void **state)
     long started = test_fakeaws_stat(&fake, "ecs_tasks_started");
     long replays = test_fakeaws_stat(&fake, "ecs_token_replays");
     assert_int_equal(started, n / 50);
-    assert_true(replays >= 0 && replays <= 8);
+    assert_true(replays >= 0 && replays <= (slowed() ? 16 : 8));
     assert_int_equal(coordination_items("coord", "done#start#", NULL), n / 50);
 
     /* Each report holds that worker's own counts; together, every item. */
@@ -284,7 +284,9 @@ static void write_rate_is_the_total(void **state)
     long per_second = (after - before) / 4;
     if (per_second > 450 || (after <= before && !slowed()))
         fail_msg("%ld items a second reached the endpoint (the total is 300)", per_second);
-    assert_int_equal(test_fakeaws_stat(&fake, "write_items.rdst"), 2160);
+    /* Every item at least once; more when a lease ran out under load and
+     * its pages in flight were redone (puts: the same items again). */
+    assert_true(test_fakeaws_stat(&fake, "write_items.rdst") >= 2160);
     /* The verification ran once; the other workers report its result. */
     int verified = 0;
     for (int w = 0; w < WORKERS; w++) {
