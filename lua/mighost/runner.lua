@@ -150,6 +150,12 @@ end
 local function status(args)
   local o = parsed("status", args)
   if not o then return end
+  if o.coordinate then
+    -- A run shared by several workers: its coordination table.
+    local code = require("mighost.runner.lease_status").show(o.coordinate, o.positional[1], o.output)
+    if code ~= 0 then sys.set_exit_code(code) end
+    return
+  end
   local st = require "mighost.runner.status"
   local default_dir = require("mighost.runner.state").default_dir()
   local dir = o.state_dir or default_dir
@@ -186,7 +192,10 @@ end
 function M.main(cmd, args)
   if mh.log_json and io.type(io.stderr) == "file" then io.stderr = cli.json_stderr(io.stderr) end
   local commands = {run = run, list = list, describe = describe, check = check, new = new,
-                    status = status}
+                    status = status, launch = function(a)
+                      local o = parsed("launch", a)
+                      if o then sys.set_exit_code(require("mighost.runner.launch").run(o)) end
+                    end}
   return commands[cmd](args)
 end
 

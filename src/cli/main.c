@@ -21,6 +21,7 @@ static const command commands[] = {
     {"check", "FILE", "load and validate a migration (no AWS access)", 1},
     {"status", "[NAME]", "the runs in the state folder: finished or not, how to resume", 1},
     {"new", "NAME [FILE]", "write a starting migration", 1},
+    {"launch", "ecs [options] -- run NAME ...", "start the workers of a shared run (--coordinate) on ECS", 1},
     {"eval", "CODE", "run a chunk of Lua with the AWS bindings", 1},
     {"call", "SERVICE OPERATION [JSON|@FILE|-]", "one signed AWS call, response on stdout", 0},
     {"help", "[COMMAND]", "this list, or a command's options (= COMMAND --help)", 0},

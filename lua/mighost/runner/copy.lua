@@ -71,6 +71,7 @@ function M.run(phase, ctx)
       copy_item(ctx, it, ticket, transform, how.retry and 0 or sample)
     end,
     stopped = function() return writer.outage end,
+    push = function() writer:send_buffer() end,
     finish = function() writer:flush() end})
   local c = writer:flush()
   local counts = ctx.counts

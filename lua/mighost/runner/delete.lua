@@ -46,6 +46,7 @@ function M.run(phase, ctx)
       units.close(ticket)
     end,
     stopped = function() return writer.outage end,
+    push = function() writer:send_buffer() end,
     finish = function() writer:flush() end})
   local c = writer:flush()
   ctx.counts.deleted = ctx.counts.deleted + c.deleted
