@@ -219,8 +219,10 @@ static void test_adaptive_rate_finds_capacity(void **state)
         for (int i = 0; i < 32; i++) paced_next(&p);
         aws_client_run(p.client);
         printf("adaptive=%d: %.1f s\n", adaptive, clock_mono() - t0);
-        assert_int_equal(p.ok, total);
-        assert_int_equal(p.failed, 0);
+        /* Without the limit, a call may run out of attempts while 32 in
+         * flight hammer the cap: that is the behaviour being compared. */
+        assert_int_equal(p.ok + p.failed, total);
+        if (adaptive) assert_int_equal(p.failed, 0);
         long throttled = test_fakeaws_stat(&capped, "faults.capacity");
         long requests = test_fakeaws_stat(&capped, "requests");
         shares[adaptive] = (double)throttled / (double)requests;
