@@ -9,7 +9,7 @@ dry_run=
 [ "${1:-}" = --dry-run ] && dry_run=1
 
 packages="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
-libexpat1-dev zlib1g-dev libcmocka-dev nodejs npm valgrind ca-certificates"
+libexpat1-dev zlib1g-dev libcmocka-dev nodejs npm valgrind ca-certificates python3-yaml"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

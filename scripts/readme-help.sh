@@ -13,7 +13,7 @@ trap 'rm -f "$out"' EXIT
     # Without the first line (it carries the version).
     "$bin" --help | tail -n +3
     echo '```'
-    for cmd in run list describe check status history undo ctl new eval call; do
+    for cmd in run list describe check status history undo ctl new launch eval call; do
         echo
         echo "#### \`mighost $cmd\`"
         echo

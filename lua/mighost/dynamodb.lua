@@ -13,6 +13,7 @@ local json = require "mighost.json"
 local plan = require "mighost.plan"
 local mh = require "mighost"
 local sys = require "mighost.sys"
+local inflight = require "mighost.inflight"
 
 local M = {}
 local q = json.quote
@@ -154,19 +155,57 @@ local function offline_call(op, tname, body)
   return resp
 end
 
+-- Item reads and writes go through a window of requests in flight per
+-- operation and table, sized from what they show (mighost.inflight);
+-- scans and queries are paced by their segments.
+local windowed = {BatchWriteItem = true, BatchGetItem = true, PutItem = true, UpdateItem = true,
+                  DeleteItem = true, GetItem = true, TransactWriteItems = true}
+local function rate_of(kind)
+  return function() local l = limits[kind]; return l and l.rate end
+end
+local rates = {read = rate_of("read"), write = rate_of("write")}
+
+local function unprocessed(resp)
+  local u = resp.UnprocessedItems or resp.UnprocessedKeys
+  return u ~= nil and next(u) ~= nil
+end
+
+local function consumed(cc)
+  if not cc then return nil end
+  if cc.TableName then return cc.CapacityUnits end
+  local n = 0
+  for _, c in ipairs(cc) do n = n + (c.CapacityUnits or 0) end
+  return n
+end
+
 local function call(op, tname, body, kind, estimate)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
+  -- The pause and --concurrency gate comes first; the window (which only
+  -- limits) after it, so a paused run holds no window slot and a request
+  -- waiting for a slot is never waited on by one that holds it.
   enter_gate()
-  local on_wire = false
+  local w = windowed[op] and inflight.window(op, tname, rates[kind])
+  local on_wire, t0 = false, nil
   local ok, text, meta = pcall(function()
     wait_for_capacity(kind, estimate)
     while gate.paused and sys.interrupted() == 0 do mh.sleep(0.05) end
+    t0 = w and w:acquire()
+    if t0 and gate.paused then
+      -- Paused while waiting for the slot: hold it, time from the resume.
+      while gate.paused and sys.interrupted() == 0 do mh.sleep(0.05) end
+      t0 = mh.clock()
+    end
     gate.wire, on_wire = gate.wire + 1, true
     return aws.call("dynamodb", op, body, parse_ref(tname).route)
   end)
   if on_wire then gate.wire = gate.wire - 1 end
   gate.busy = gate.busy - 1
+  local resp = ok and text and json.decode_ddb(text) or nil
+  if t0 then
+    w:release(t0, {throttled = ok and (meta.throttles > 0 or (resp ~= nil and unprocessed(resp))),
+                   units = resp and consumed(resp.ConsumedCapacity)})
+  end
   if not ok then error(text, 0) end
   local s = table_stats(tname)
   s.bytes_sent = s.bytes_sent + #body
@@ -180,7 +219,6 @@ local function call(op, tname, body, kind, estimate)
     meta.table, meta.operation = tname, op
     return nil, meta
   end
-  local resp = json.decode_ddb(text)
   add_capacity(s, resp.ConsumedCapacity, kind)
   spend(kind, resp.ConsumedCapacity, estimate)
   return resp

@@ -20,7 +20,10 @@
 -- and 16 MB, never two writes to one key in a request (the later replaces
 -- the earlier while both wait in the buffer; a key already in flight holds
 -- its next request back until it lands). At most `window` requests are in
--- flight. UnprocessedItems are re-sent with backoff until accepted or
+-- flight (default: --concurrency); below that, the window of
+-- BatchWriteItems in flight is learnt (mighost.inflight), and requests
+-- are built only as far as that window needs.
+-- UnprocessedItems are re-sent with backoff until accepted or
 -- max_attempts rounds, then reported per item. A request DynamoDB rejects
 -- as a whole (ValidationException) is split in halves until the bad item
 -- is alone, so one malformed item fails alone. Counts are exact: `put` and
@@ -30,6 +33,7 @@ local item = require "mighost.item"
 local json = require "mighost.json"
 local plan = require "mighost.plan"
 local mh = require "mighost"
+local inflight = require "mighost.inflight"
 
 local q = json.quote
 local Writer = {}
@@ -51,7 +55,7 @@ function Writer.new(ddb, o, internal)
   local w = setmetatable({
     ddb = ddb, call = internal.call, stats = internal.table_stats(o.table),
     table = o.table, wire_name = ddb.table_name(o.table),
-    window = o.window or 16, max_attempts = o.max_attempts or 10,
+    window = o.window or inflight.cap(), max_attempts = o.max_attempts or 10,
     on_failure = o.on_failure, schema = internal.must_schema(o.table),
     before_send = o.before_send,
     buffer = {}, buffer_bytes = 0, buffered = {}, in_flight = 0, flying = {},
@@ -204,7 +208,10 @@ function Writer:send_buffer()
   if #self.buffer == 0 then return end
   local entries = self.buffer
   self.buffer, self.buffer_bytes, self.buffered = {}, 0, {}
-  while self.in_flight >= self.window or in_flight_conflict(self, entries) do wait_turn(self) end
+  while self.in_flight >= math.min(self.window, inflight.ready("BatchWriteItem", self.table))
+        or in_flight_conflict(self, entries) do
+    wait_turn(self)
+  end
   for _, e in ipairs(entries) do self.flying[e.id] = (self.flying[e.id] or 0) + 1 end
   self.in_flight = self.in_flight + 1
   if self.before_send then

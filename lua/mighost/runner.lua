@@ -53,6 +53,8 @@ local function run(args)
     elseif seen then after[#after + 1] = a
     else before[#before + 1] = a end
   end
+  -- --concurrency caps the learnt windows of plain scripts too.
+  if (args.concurrency or 0) > 0 then require("mighost.inflight").set_cap(args.concurrency) end
   local chunk = load_migration(args.script)
   arg = {[0] = args.script}
   for i, a in ipairs(after) do arg[i] = a end
@@ -149,6 +151,12 @@ end
 local function status(args)
   local o = parsed("status", args)
   if not o then return end
+  if o.coordinate then
+    -- A run shared by several workers: its coordination table.
+    local code = require("mighost.runner.lease_status").show(o.coordinate, o.positional[1], o.output)
+    if code ~= 0 then sys.set_exit_code(code) end
+    return
+  end
   local st = require "mighost.runner.status"
   local default_dir = require("mighost.runner.state").default_dir()
   local dir = o.state_dir or default_dir
@@ -217,7 +225,11 @@ function M.main(cmd, args)
   local commands = {run = run, list = list, describe = describe, check = check, new = new,
                     status = status, ctl = ctl,
                     history = function(a) return require("mighost.runner.history").command(a, parsed) end,
-                    undo = function(a) return require("mighost.runner.undo").command(a, parsed) end}
+                    undo = function(a) return require("mighost.runner.undo").command(a, parsed) end,
+                    launch = function(a)
+                      local o = parsed("launch", a)
+                      if o then sys.set_exit_code(require("mighost.runner.launch").run(o)) end
+                    end}
   return commands[cmd](args)
 end
 

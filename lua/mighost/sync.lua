@@ -48,6 +48,10 @@ function Group:wait()
 end
 
 -- Pools: bounded concurrency ----------------------------------------------
+-- A bounded set of worker tasks, not a task per piece of work: go() queues
+-- the work (at most `limit` pieces wait) and a worker takes it; a worker
+-- that finds the queue empty ends, and go() starts one while fewer than
+-- `limit` run. So a phase of millions of items makes a few tasks.
 
 local Pool = {}
 Pool.__index = Pool
@@ -55,38 +59,61 @@ Pool.__index = Pool
 function M.pool(limit)
   limit = math.tointeger(limit)
   if not limit or limit < 1 then error("sync.pool: the limit must be a positive integer", 2) end
-  return setmetatable({limit = limit, running = 0, group = M.group(), slot_waiters = {}}, Pool)
+  return setmetatable({limit = limit, running = 0, group = M.group(), slot_waiters = {},
+                       jobs = {}, head = 1, tail = 0}, Pool)
 end
 
-local function release(pool)
+local function wake_producers(pool)
+  local ws = pool.slot_waiters
+  pool.slot_waiters = {}
+  for _, w in ipairs(ws) do mh.unpark(w) end
+end
+
+local function worker(pool)
+  while pool.head <= pool.tail do
+    local job = pool.jobs[pool.head]
+    pool.jobs[pool.head] = nil
+    pool.head = pool.head + 1
+    -- A free place in the queue for whoever waits to add work.
+    local w = table.remove(pool.slot_waiters, 1)
+    if w then mh.unpark(w) end
+    if pool.err == nil then
+      local ok, err = pcall(job.fn, table.unpack(job, 1, job.n))
+      if not ok and pool.err == nil then
+        pool.err = err
+        -- Whoever waits for a slot learns of the failure now.
+        wake_producers(pool)
+      end
+    end
+    pool.group:done()
+  end
   pool.running = pool.running - 1
-  local w = table.remove(pool.slot_waiters, 1)
-  if w then mh.unpark(w) end
-  pool.group:done()
 end
 
--- Starts fn(...) in its own task once a slot is free (the caller waits for
--- one). Returns false, without starting it, once a worker has failed.
+-- pool.ready (optional): how much work to keep going now (what a learnt
+-- window needs, mighost.inflight), at most the limit.
+local function room(pool)
+  return pool.ready and math.min(pool.limit, pool.ready()) or pool.limit
+end
+
+-- Queues fn(...) for a worker (the caller waits while `limit` pieces of
+-- work already wait). Returns false, without queueing it, once a worker
+-- has failed; work queued but not started by then is dropped.
 function Pool:go(fn, ...)
-  while self.running >= self.limit and not self.err do
+  while self.tail - self.head + 1 >= room(self) and not self.err do
     self.slot_waiters[#self.slot_waiters + 1] = mh.current()
     mh.park()
   end
   if self.err then return false end
-  self.running = self.running + 1
   self.group:add()
-  local args = table.pack(...)
-  mh.spawn(function()
-    local ok, err = pcall(fn, table.unpack(args, 1, args.n))
-    if not ok and self.err == nil then
-      self.err = err
-      -- Whoever waits for a slot learns of the failure now.
-      local ws = self.slot_waiters
-      self.slot_waiters = {}
-      for _, w in ipairs(ws) do mh.unpark(w) end
-    end
-    release(self)
-  end)
+  local job = table.pack(...)
+  job.fn = fn
+  self.tail = self.tail + 1
+  self.jobs[self.tail] = job
+  if self.running < room(self) then
+    self.running = self.running + 1
+    mh.spawn(worker, self)
+  end
   return true
 end
 

@@ -19,6 +19,7 @@ local ecs = require "mighost.ecs"
 local cognito = require "mighost.cognito"
 local sys = require "mighost.sys"
 local mh = require "mighost"
+local sync = require "mighost.sync"
 
 local BOT_MARK = "#BOT#"
 local GROUP = "CreatingBotAllowed"
@@ -122,29 +123,6 @@ end
 
 -- Starting the tasks -----------------------------------------------------------
 
--- ECS's RunTask rate: a bucket of `burst` requests refilled at `rate` per
--- second, shared by every worker. ECS's own bucket is not in step with
--- ours, so a throttled answer empties ours: every worker waits for the
--- refill instead of spending the core's retries.
-local function token_bucket(rate, burst)
-  local b = {tokens = burst, at = mh.clock()}
-  local function refill()
-    local now = mh.clock()
-    b.tokens = math.min(burst, b.tokens + (now - b.at) * rate)
-    b.at = now
-  end
-  return {
-    take = function()
-      while true do
-        refill()
-        if b.tokens >= 1 then b.tokens = b.tokens - 1; return end
-        mh.sleep((1 - b.tokens) / rate)
-      end
-    end,
-    drain = function() refill(); b.tokens = math.min(b.tokens, 0) end,
-  }
-end
-
 local function backoff(p, attempt)
   local ceiling = math.min(30, p.retry_delay * 2 ^ (attempt - 1))
   return ceiling * (0.5 + math.random() * 0.5)
@@ -214,9 +192,12 @@ local function start_phase(ctx)
   data.started = data.started or {}
   local started = data.started
   local report, earlier, retries = {}, 0, 0
-  local bucket = token_bucket(p.run_task_rate, p.run_task_burst)
+  -- ECS's RunTask rate, shared by every worker. ECS's own bucket is not in
+  -- step with ours, so a throttled answer empties ours: every worker waits
+  -- for the refill instead of spending the core's retries.
+  local bucket = sync.bucket{rate = p.run_task_rate, burst = p.run_task_burst}
   local limiter = running_limiter(ctx, p, started)
-  local halt, last_save, next_bot = nil, mh.clock(), 1
+  local halt, last_save = nil, mh.clock()
   if ctx.dry_run then
     io.stderr:write(("mighost: dry-run: %d bots; the RunTask request each would get:\n"):format(#bots))
   end
@@ -236,7 +217,7 @@ local function start_phase(ctx)
       if ctx:interrupted() or halt then entry.status = "not attempted"; return end
       if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
       if not limiter.acquire() then entry.status = "not attempted"; return end
-      bucket.take()
+      bucket:take()
       if ctx:interrupted() or halt then
         limiter.release(nil)
         entry.status = "not attempted"
@@ -252,7 +233,7 @@ local function start_phase(ctx)
         entry.status = "not attempted"
         return
       end
-      if meta and (meta.throttles or 0) > 0 then bucket.drain() end
+      if meta and (meta.throttles or 0) > 0 then bucket:drain() end
       local task = resp and resp.tasks and resp.tasks[1]
       if task and task.taskArn then
         limiter.release(task.taskArn)
@@ -281,28 +262,21 @@ local function start_phase(ctx)
     ctx:fail(bot_key(bot), entry.reason)
   end
 
-  local function worker()
-    while true do
-      local i = next_bot
-      if i > #bots then return end
-      next_bot = i + 1
-      local bot = bots[i]
-      ctx.counts.scanned = ctx.counts.scanned + 1
-      local entry = {PK = bot.pk, SK = bot.sk, title = bot.title, knowledge = bot.knowledge}
-      report[i] = entry
-      local done = started[bot.sk]
-      if done then
-        entry.status, entry.task_arn = "started earlier", done.task_arn
-        earlier = earlier + 1
-      else
-        start(bot, entry)
-      end
+  local order = {}
+  for i = 1, #bots do order[i] = i end
+  sync.each(order, WORKERS, function(i)
+    local bot = bots[i]
+    ctx.counts.scanned = ctx.counts.scanned + 1
+    local entry = {PK = bot.pk, SK = bot.sk, title = bot.title, knowledge = bot.knowledge}
+    report[i] = entry
+    local done = started[bot.sk]
+    if done then
+      entry.status, entry.task_arn = "started earlier", done.task_arn
+      earlier = earlier + 1
+    else
+      start(bot, entry)
     end
-  end
-
-  local tasks = {}
-  for w = 1, math.min(WORKERS, #bots) do tasks[w] = mh.spawn(worker) end
-  for _, t in ipairs(tasks) do t:wait() end
+  end)
   if not ctx.dry_run then ctx:save() end
   for i = 1, #bots do
     if not report[i] then

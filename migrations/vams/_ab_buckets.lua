@@ -12,7 +12,7 @@
 -- page (its copied objects are then skipped as equal).
 
 local s3 = require "mighost.s3"
-local mh = require "mighost"
+local sync = require "mighost.sync"
 local sys = require "mighost.sys"
 
 local M = {}
@@ -49,16 +49,9 @@ end
 -- part_size}.
 function M.copy(pair, ctx, st, opt)
   local counts = ctx.counts
-  local queue, qhead, qtail = {}, 1, 0   -- jobs queue[qhead..qtail]
-  local idle, producer_waiting = {}, nil
-  local finished = false
+  local copies = sync.pool(opt.window)   -- shared by all pages: a sliding window
   local tickets = {}           -- pages in listing order, oldest first
   local frozen = false         -- a page failed: the checkpoint stays before it
-
-  local function wake_worker()
-    local t = table.remove(idle)
-    if t then mh.unpark(t) end
-  end
 
   local function advance()
     local moved = false
@@ -78,39 +71,19 @@ function M.copy(pair, ctx, st, opt)
     if ticket.pending == 0 then advance() end
   end
 
-  local function worker()
-    while true do
-      if qhead > qtail then
-        if finished then return end
-        idle[#idle + 1] = mh.current()
-        mh.park()
-      else
-        local job = queue[qhead]
-        queue[qhead] = nil
-        qhead = qhead + 1
-        if producer_waiting and qtail - qhead < opt.window * 2 then
-          local p = producer_waiting
-          producer_waiting = nil
-          mh.unpark(p)
-        end
-        local o = job.object
-        local res, err = s3.copy{from = pair.from, to = pair.to, key = o.key, size = o.size,
-          storage_class = o.storage_class, threshold = opt.threshold, part_size = opt.part_size}
-        if res then
-          counts.written = counts.written + 1
-          ctx:count("bytes_copied", o.size)
-          if res.multipart then ctx:count("multipart_copies") end
-        else
-          job.ticket.failed = job.ticket.failed + 1
-          ctx:fail(("s3://%s/%s"):format(s3.bucket_name(pair.from), o.key), "copy failed: " .. tostring(err))
-        end
-        settle(job.ticket)
-      end
+  local function copy_one(o, ticket)
+    local res, err = s3.copy{from = pair.from, to = pair.to, key = o.key, size = o.size,
+      storage_class = o.storage_class, threshold = opt.threshold, part_size = opt.part_size}
+    if res then
+      counts.written = counts.written + 1
+      ctx:count("bytes_copied", o.size)
+      if res.multipart then ctx:count("multipart_copies") end
+    else
+      ticket.failed = ticket.failed + 1
+      ctx:fail(("s3://%s/%s"):format(s3.bucket_name(pair.from), o.key), "copy failed: " .. tostring(err))
     end
+    settle(ticket)
   end
-
-  local workers = {}
-  for i = 1, opt.window do workers[i] = mh.spawn(worker) end
 
   local ok, perr = pcall(function()
     local token, after = st.token, st.after
@@ -133,27 +106,19 @@ function M.copy(pair, ctx, st, opt)
           if M.same(o, there[o.key]) then
             ctx:skip("already in B with the same size and ETag")
           else
+            -- Bounded memory: the lister waits while the window is full.
             ticket.pending = ticket.pending + 1
-            qtail = qtail + 1
-            queue[qtail] = {object = o, ticket = ticket}
-            wake_worker()
+            if not copies:go(copy_one, o, ticket) then error(copies.err, 0) end
           end
-        end
-        -- Bounded memory: the lister waits while the queue is long.
-        while qtail - qhead >= opt.window * 4 do
-          producer_waiting = mh.current()
-          mh.park()
         end
       end
       settle(ticket)
       token, after = page.next_token, last
     until not token or ctx.stopping
   end)
-  finished = true
-  for _, t in ipairs(idle) do mh.unpark(t) end
-  idle = {}
-  for _, w in ipairs(workers) do w:wait() end
+  local wok, werr = pcall(copies.wait, copies)
   if not ok then error(perr, 0) end
+  if not wok then error(werr, 0) end
   if not ctx.stopping and not frozen and #tickets == 0 then st.done = true end
   ctx:bucket_checkpoint(true)
 end

@@ -34,12 +34,12 @@ function M.payload(o)
 end
 
 -- InvocationType DryRun: the function exists and this caller may invoke
--- it. Raises {exit =, message =} (2 for a missing function or permission,
--- 3 otherwise) with `fix` appended.
+-- it. Raises {exit =, message =} (a usage error for a missing function or
+-- permission, an AWS error otherwise) with `fix` appended.
 function M.check_invocable(fn, fix)
   local body, err = aws.invoke(fn, "", {invocation_type = "DryRun"})
   if not body then
-    error({exit = (err.status == 404 or err.status == 403) and 2 or 3, message =
+    error({exit = (err.status == 404 or err.status == 403) and mh.EXIT.USAGE or mh.EXIT.AWS, message =
       ("the reindexer function %s cannot be invoked (%s): %s"):format(fn, tostring(err), fix)})
   end
 end

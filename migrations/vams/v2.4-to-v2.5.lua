@@ -18,6 +18,8 @@
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local mh = require "mighost"
+local sync = require "mighost.sync"
+local inflight = require "mighost.inflight"
 local config = require "vams._config"
 
 local VKEY, FKEY = "databaseId:assetId", "databaseId:assetId:assetVersionId"
@@ -237,8 +239,11 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
     if k == "params" then return ctx.params end
     return function() end
   end})
-  local function flush()
-    if #batch == 0 then return end
+  -- A window of BatchGetItems in flight (mighost.inflight sizes it), not
+  -- one at a time inside the scan loop.
+  local pool = sync.pool(inflight.cap())
+  pool.ready = function() return inflight.ready("BatchGetItem", dest) end
+  local function compare(batch)
     local keys = {}
     for i, e in ipairs(batch) do keys[i] = e.key end
     local got = assert(ddb.batch_get{table = dest, keys = keys, consistent = true})
@@ -255,6 +260,9 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
         if #examples < 20 then examples[#examples + 1] = {different = e.key} end
       end
     end
+  end
+  local function flush()
+    if #batch > 0 then pool:go(compare, batch) end
     batch = {}
   end
   local scan = {table = source, segments = ctx.options.segments or 4}
@@ -271,6 +279,7 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
     end
   end
   flush()
+  pool:wait()
   return {name = label, checked = checked, missing = missing, different = different,
           ok = missing == 0 and different == 0, examples = examples}
 end

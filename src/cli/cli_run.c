@@ -102,16 +102,18 @@ static char *config_profile(int argc, char **argv)
 }
 
 /* cmd is "run", "eval", "list", "describe", "check", "status", "new",
- * "history", "undo" or "ctl". */
+ * "launch", "history", "undo" or "ctl". */
 int cmd_lua(int argc, char **argv, const char *cmd)
 {
     cli_common common;
     memset(&common, 0, sizeof common);
     int dry_run = 0, source_dir = 0, eval = strcmp(cmd, "eval") == 0;
-    /* Only run and eval reach AWS; the other commands' options are all the
-     * runner's, and it refuses unknown ones. */
-    int aws_cmd = eval || strcmp(cmd, "run") == 0 || strcmp(cmd, "history") == 0 ||
-                  strcmp(cmd, "undo") == 0;
+    /* Only run, eval, launch, status (--coordinate TABLE), history and undo
+     * reach AWS; the other commands' options are all the runner's, and it
+     * refuses unknown ones. */
+    int launch = strcmp(cmd, "launch") == 0;
+    int aws_cmd = eval || launch || strcmp(cmd, "run") == 0 || strcmp(cmd, "status") == 0 ||
+                  strcmp(cmd, "history") == 0 || strcmp(cmd, "undo") == 0;
     const char *plan = NULL;
     /* What the runner sees: everything C does not consume. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
@@ -128,6 +130,11 @@ int cmd_lua(int argc, char **argv, const char *cmd)
         rest[nrest++] = argv[i];
     }
     for (int i = 1; i < argc && aws_cmd; i++) {
+        /* launch: what follows "--" is the workers' command, untouched. */
+        if (launch && strcmp(argv[i], "--") == 0) {
+            while (i < argc) rest[nrest++] = argv[i++];
+            break;
+        }
         /* After a plain script's name, everything is the script's. */
         if (positional && (eval || strcmp(cmd, "run") == 0) && !strstr(argv[i], "--")) {
             rest[nrest++] = argv[i];

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"undo", "RUN", "put back what a run changed, from its undo journal", 1},
     {"ctl", "RUN COMMAND", "control a running migration: pause, resume, status, set, stop", 1},
     {"new", "NAME [FILE]", "write a starting migration", 1},
+    {"launch", "ecs [options] -- run NAME ...", "start the workers of a shared run (--coordinate) on ECS", 1},
     {"eval", "CODE", "run a chunk of Lua with the AWS bindings", 1},
     {"call", "SERVICE OPERATION [JSON|@FILE|-]", "one signed AWS call, response on stdout", 0},
     {"help", "[COMMAND]", "this list, or a command's options (= COMMAND --help)", 0},

@@ -48,7 +48,33 @@ function overCapacity (ctx) {
   return false
 }
 
-function handle (ctx, req, res, body) {
+// latency_ms: every DynamoDB request is answered that much later;
+// client_in_flight: at most that many requests of one client (access key)
+// are served at once, the others wait their turn, so a client cannot go
+// faster by opening more connections (the scale-out benchmark's endpoint).
+function handle (ctx, req, res, body, auth) {
+  const cap = ctx.cfg.client_in_flight
+  if (!cap && !ctx.cfg.latency_ms) return serve(ctx, req, res, body)
+  const id = (auth && auth.accessKeyId) || '-'
+  const c = ctx.clients.get(id) || { running: 0, queue: [] }
+  ctx.clients.set(id, c)
+  const start = () => {
+    c.running++
+    let released = false
+    res.on('close', () => {
+      if (released) return
+      released = true
+      c.running--
+      const next = c.queue.shift()
+      if (next) next()
+    })
+    setTimeout(() => serve(ctx, req, res, body), ctx.cfg.latency_ms)
+  }
+  if (!cap || c.running < cap) start()
+  else c.queue.push(start)
+}
+
+function serve (ctx, req, res, body) {
   const op = req.fa.target.slice(PREFIX.length)
   if (!ctx.upstream) {
     return replyError(ctx, req, res, 400, 'UnknownOperationException', `Unknown operation ${op} (fakeaws runs without --upstream)`)
@@ -99,8 +125,22 @@ function freshStats (out) {
   return JSON.stringify(doc)
 }
 
+// Items written per table (write_items in /__stats): what a test of a
+// write rate measures at the endpoint.
+function countWrites (ctx, op, body) {
+  let input
+  try { input = JSON.parse(body.toString('utf8')) } catch (e) { return }
+  const add = (t, n) => { ctx.stats.write_items[t] = (ctx.stats.write_items[t] || 0) + n }
+  if (op === 'BatchWriteItem') {
+    for (const [t, list] of Object.entries(input.RequestItems || {})) add(t, Array.isArray(list) ? list.length : 0)
+  } else if (input.TableName) add(input.TableName, 1)
+}
+
 function forward (ctx, req, res, op, body, done) {
-  if (WRITE_OPS.has(op)) ctx.stats.writes_forwarded++
+  if (WRITE_OPS.has(op)) {
+    ctx.stats.writes_forwarded++
+    countWrites(ctx, op, body)
+  }
   const up = ctx.upstream
   const headers = {}
   for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v

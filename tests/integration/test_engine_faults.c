@@ -55,7 +55,10 @@ static aws_client *client_for(const char *url, int in_flight, int adaptive)
     o.endpoint_url = url;
     o.max_in_flight = in_flight;
     o.retry.max_attempts = 12;
-    o.http.request_timeout_ms = 5000;
+    /* Long enough that no request times out on a loaded machine (ASan, a
+     * load of 14 measured): a timeout is a retry no fault asked for, and
+     * the counts below must match the faults exactly. */
+    o.http.request_timeout_ms = 30000;
     buf err = BUF_INIT;
     aws_client *c = aws_client_new(&o, &err);
     if (!c) fail_msg("client: %s", buf_str(&err));
@@ -194,18 +197,19 @@ static void paced_next(paced *p)
     send_json(p->client, "GetItem", buf_str(&p->body), paced_done, p);
 }
 
-/* A "table" that accepts 100 requests per second, asked for as fast as 32
+/* A "table" that accepts 40 requests per second, asked for as fast as 32
  * in flight can go: the adaptive rate finds the limit, so most requests
- * succeed first time instead of hammering the service with retries. (100,
- * not more: a loaded machine's client must still outrun the limit without
- * the adaptive rate, or there is nothing to compare.) */
+ * succeed first time instead of hammering the service with retries. (40,
+ * not more: on a machine loaded to 10+ runnable processes, dynalite behind
+ * the proxy answered 32 in flight at under 100/s, and without outrunning
+ * the limit there is nothing to compare.) */
 static void test_adaptive_rate_finds_capacity(void **state)
 {
     (void)state;
     test_server capped = {0};
-    const char *args[] = {"--upstream", dynalite.url, "--capacity", "100", NULL};
+    const char *args[] = {"--upstream", dynalite.url, "--capacity", "40", NULL};
     assert_int_equal(test_fakeaws_start(&capped, args), 0);
-    const int total = 500;
+    const int total = 300;
     double shares[2];
     max_backoff = 1.0;  /* keeps the run without the limit short */
     for (int adaptive = 0; adaptive < 2; adaptive++) {
@@ -215,8 +219,10 @@ static void test_adaptive_rate_finds_capacity(void **state)
         for (int i = 0; i < 32; i++) paced_next(&p);
         aws_client_run(p.client);
         printf("adaptive=%d: %.1f s\n", adaptive, clock_mono() - t0);
-        assert_int_equal(p.ok, total);
-        assert_int_equal(p.failed, 0);
+        /* Without the limit, a call may run out of attempts while 32 in
+         * flight hammer the cap: that is the behaviour being compared. */
+        assert_int_equal(p.ok + p.failed, total);
+        if (adaptive) assert_int_equal(p.failed, 0);
         long throttled = test_fakeaws_stat(&capped, "faults.capacity");
         long requests = test_fakeaws_stat(&capped, "requests");
         shares[adaptive] = (double)throttled / (double)requests;

@@ -1,5 +1,5 @@
-/* test_phase_kinds.c - the declarative phase kinds (update, delete, each)
- * as units of work: a run SIGKILLed at three random moments and resumed
+/* test_phase_kinds.c - the declarative phase kinds (copy, update, delete,
+ * each) as units of work: a run SIGKILLed at three random moments and resumed
  * each time, and a run through 20% injected faults, each end with exactly
  * the items the phase should leave (computed independently by
  * tests/integration/kinds/fixture.lua); `each` never runs its function
@@ -26,6 +26,8 @@
 
 static test_server dynalite, fake;
 static char *tmp;
+/* The copy's destination and the each kind's call log (--log). */
+static const char *log_table = "kinds_log";
 
 static int items(void)
 {
@@ -118,8 +120,9 @@ static void run_args(const char **args, size_t cap, const char *kind, const char
     const char *base[] = {"run", MIGRATION, "--kind", kind, "--table", table, "--yes", "--quiet",
                           "--state-dir", states, NULL};
     const char *with_log[] = {"run", MIGRATION, "--kind", kind, "--table", table, "--yes",
-                              "--quiet", "--state-dir", states, "--log", "kinds_log", NULL};
-    if (test_args_join(args, cap, strcmp(kind, "each") == 0 ? with_log : base, extra) < 0)
+                              "--quiet", "--state-dir", states, "--log", log_table, NULL};
+    int logs = strcmp(kind, "each") == 0 || strcmp(kind, "copy") == 0;
+    if (test_args_join(args, cap, logs ? with_log : base, extra) < 0)
         fail_msg("too many arguments");
 }
 
@@ -138,12 +141,11 @@ static long faults_injected(void)
 
 /* Three SIGKILLs at random moments, a --resume after each, then a last
  * --resume to the end: exit 0 and the expected items. */
-static void kill_and_resume(const char *kind, int n)
+static void kill_and_resume(const char *kind, const char *table, int n)
 {
-    char table[64];
-    snprintf(table, sizeof table, "kinds_%s_kill", kind);
-    seed(table, n);
-    char *states = test_path_join(tmp, table);
+    char states_name[64];
+    snprintf(states_name, sizeof states_name, "kinds_%s_kill", kind);
+    char *states = test_path_join(tmp, states_name);
     const char *first[24], *resume[24];
     const char *quiet[] = {"--report", "/dev/null", NULL};
     const char *resuming[] = {"--report", "/dev/null", "--resume", NULL};
@@ -172,12 +174,14 @@ static void kill_and_resume(const char *kind, int n)
     if (rc != 0) fail_msg("%s: the last --resume exited %d: %s", kind, rc, buf_str(&err));
     printf("%s: %d items, killed %d times, then resumed to the end\n", kind, n, killed);
     if (strcmp(kind, "each") == 0) {
-        expect(kind, "kinds_log", n);
+        expect(kind, log_table, n);
         /* Only the items whose function was running at a kill may run again
          * (16 at once): never one that had finished. */
-        long again = calls_over_one("kinds_log");
+        long again = calls_over_one(log_table);
         printf("each: %ld items ran twice (in flight at a kill)\n", again);
         assert_true(again <= 3 * 16);
+    } else if (strcmp(kind, "copy") == 0) {
+        expect(kind, log_table, n);
     } else {
         expect(kind, table, n);
     }
@@ -206,31 +210,66 @@ static void through_faults(const char *kind, int n)
     if (rc != 0) fail_msg("%s through faults: exit %d: %s", kind, rc, buf_str(&err));
     printf("%s: %d items through %ld injected faults\n", kind, n, faults);
     assert_true(faults > 0);
-    if (strcmp(kind, "each") != 0) expect(kind, table, n);
+    if (strcmp(kind, "each") == 0) {
+        expect(kind, log_table, n);
+        /* No kill here: every item's function ran exactly once. */
+        assert_int_equal(calls_over_one(log_table), 0);
+    } else if (strcmp(kind, "copy") == 0) {
+        expect(kind, log_table, n);
+    } else {
+        expect(kind, table, n);
+    }
     buf_free(&out);
     buf_free(&err);
     free(states);
 }
 
+/* The kinds that only read the scanned table (copy, each) share one
+ * seeded source; update and delete change theirs. */
+static const char *shared_source(void)
+{
+    static int seeded;
+    if (!seeded) seed("kinds_src", items());
+    seeded = 1;
+    return "kinds_src";
+}
+
+static void test_copy_kind(void **state)
+{
+    (void)state;
+    log_table = "kinds_copy_kill_dst";
+    fixture("log", log_table, NULL, NULL);
+    kill_and_resume("copy", shared_source(), items());
+    log_table = "kinds_copy_faults_dst";
+    fixture("log", log_table, NULL, NULL);
+    through_faults("copy", 3000);
+}
+
 static void test_update_kind(void **state)
 {
     (void)state;
-    kill_and_resume("update", items());
+    seed("kinds_update_kill", items());
+    kill_and_resume("update", "kinds_update_kill", items());
     through_faults("update", 3000);
 }
 
 static void test_delete_kind(void **state)
 {
     (void)state;
-    kill_and_resume("delete", items());
+    seed("kinds_delete_kill", items());
+    kill_and_resume("delete", "kinds_delete_kill", items());
     through_faults("delete", 3000);
 }
 
 static void test_each_kind(void **state)
 {
     (void)state;
-    fixture("log", "kinds_log", NULL, NULL);
-    kill_and_resume("each", items() / 5);
+    log_table = "kinds_each_kill_log";
+    fixture("log", log_table, NULL, NULL);
+    kill_and_resume("each", shared_source(), items());
+    log_table = "kinds_each_faults_log";
+    fixture("log", log_table, NULL, NULL);
+    through_faults("each", 3000);
 }
 
 /* Failed items keep their work open: exit 1 naming them; fixed, --resume
@@ -389,6 +428,7 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_kind),
         cmocka_unit_test(test_update_kind),
         cmocka_unit_test(test_delete_kind),
         cmocka_unit_test(test_each_kind),

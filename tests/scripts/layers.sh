@@ -10,41 +10,36 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 layers="base net aws lua bindings cli"
-rank() {
-    i=0
-    for l in $layers; do
-        [ "$l" = "$1" ] && { echo $i; return; }
-        i=$((i + 1))
-    done
-    echo -1
+# One awk pass: first the headers (name -> layer), then every include line.
+ls src/*/*.h | awk -F/ '{print $3, $2}' > "${TMPDIR:-/tmp}/layers.$$"
+grep -H -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/*/*.c src/*/*.h |
+awk -v layers="$layers" -v dirs="$(ls -d src/*/ | tr '\n' ' ')" -v map="${TMPDIR:-/tmp}/layers.$$" '
+BEGIN {
+    n = split(layers, l, " ")
+    for (i = 1; i <= n; i++) rank[l[i]] = i
+    split(dirs, d, " ")
+    for (i in d) {
+        name = d[i]; sub(/^src\//, "", name); sub(/\/$/, "", name)
+        if (name != "" && !(name in rank)) { print "layers: src/" name "/ is not a layer (" layers ")"; bad = 1 }
+    }
+    while ((getline line < map) > 0) {
+        split(line, f, " ")
+        if (f[1] in owner) { print "layers: header " f[1] " is in two layers: " owner[f[1]] " and " f[2]; bad = 1 }
+        owner[f[1]] = f[2]
+    }
 }
-fail=0
-for dir in src/*/; do
-    l=$(basename "$dir")
-    [ "$(rank "$l")" -ge 0 ] || { echo "layers: $dir is not a layer ($layers)"; fail=1; }
-done
-# Each header name belongs to one layer.
-dups=$(ls src/*/*.h | xargs -n1 basename | sort | uniq -d)
-[ -z "$dups" ] || { echo "layers: header names in more than one layer: $dups"; fail=1; }
-for f in src/*/*.c src/*/*.h; do
-    own=$(rank "$(basename "$(dirname "$f")")")
-    for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
-        case $inc in
-        */*) echo "layers: $f includes \"$inc\": a path; include by name, the layer's include path finds it"
-             fail=1; continue ;;
-        esac
-        found=$(ls src/*/"$inc" 2>/dev/null | head -1)
-        if [ -z "$found" ]; then
-            echo "layers: $f includes \"$inc\", which is in no layer (a test header?)"
-            fail=1
-            continue
-        fi
-        theirs=$(rank "$(basename "$(dirname "$found")")")
-        if [ "$theirs" -gt "$own" ]; then
-            echo "layers: $f includes $found: a layer above its own"
-            fail=1
-        fi
-    done
-done
-[ $fail -eq 0 ] && echo "layers: every include stays in its layer or below ($layers)"
-exit $fail
+{
+    file = $0; sub(/:.*/, "", file)
+    inc = $0; sub(/^[^"]*"/, "", inc); sub(/".*/, "", inc)
+    split(file, p, "/"); own = p[2]
+    if (inc ~ /\//) { print "layers: " file " includes \"" inc "\": a path; include by name"; bad = 1; next }
+    if (!(inc in owner)) { print "layers: " file " includes \"" inc "\", which is in no layer (a test header?)"; bad = 1; next }
+    if (rank[owner[inc]] > rank[own]) { print "layers: " file " includes src/" owner[inc] "/" inc ": a layer above its own"; bad = 1 }
+}
+END {
+    if (!bad) print "layers: every include stays in its layer or below (" layers ")"
+    exit bad
+}'
+rc=$?
+rm -f "${TMPDIR:-/tmp}/layers.$$"
+exit $rc

@@ -47,6 +47,7 @@ M.COMMANDS = {
       .. "finished or interrupted, phase and position, failed items, and the command "
       .. "that resumes an unfinished one.",
     options = {["--output"] = OUTPUT,
+               ["--coordinate"] = "value TABLE: the runs shared by several workers in this coordination table instead (segments done, leased and free; workers and heartbeats; items per second; verification)",
                ["--state-dir"] = "value DIR: the state folder (default $XDG_STATE_HOME/mighost or ~/.local/state/mighost)"},
     max_args = 1,
   },
@@ -86,6 +87,28 @@ M.COMMANDS = {
     max_args = 1,
     aws = true,
   },
+  launch = {
+    usage = "mighost launch ecs --cluster C --task-definition TD --count N [options] -- run NAME ... --coordinate TABLE --yes",
+    about = "Starts N workers of a run shared through a coordination table on Amazon ECS: "
+      .. "RunTask with the container's command overridden by what follows --, in calls of "
+      .. "at most 10 tasks, each with a clientToken (the same command launched again starts "
+      .. "nothing new unless --token changes). Prints the tasks started.",
+    options = {
+      ["--cluster"] = "value CLUSTER: the ECS cluster",
+      ["--task-definition"] = "value TD: the task definition (family, family:revision or ARN) whose image holds mighost",
+      ["--count"] = "value N: how many workers to start",
+      ["--container"] = "value NAME: the container whose command is overridden (default mighost)",
+      ["--launch-type"] = "value TYPE: FARGATE (default) or EC2",
+      ["--subnets"] = "value IDS: comma-separated subnets (awsvpc networking; required for FARGATE)",
+      ["--security-groups"] = "value IDS: comma-separated security groups",
+      ["--public-ip"] = "bool: assign a public IP (subnets without a NAT gateway)",
+      ["--token"] = "value TEXT: part of the clientTokens (default: derived from the command), to launch the same command again",
+      ["--dry-run"] = "bool: print the RunTask requests, send none",
+      ["--output"] = OUTPUT,
+    },
+    max_args = 1,
+    aws = true,
+  },
   new = {
     usage = "mighost new NAME [FILE] [--kind KIND]",
     about = "Writes FILE (default NAME.lua, with / turned into -) holding a starting "
@@ -105,7 +128,8 @@ function M.options(cmd, args)
     local kind, arg, help = params.flag_spec(spec)
     out[#out + 1] = {name = name, kind = kind, arg = arg, help = help}
   end
-  if cmd == "run" or M.COMMANDS[cmd].aws then
+  -- The commands that reach AWS also take the options C parses.
+  if cmd == "run" or cmd == "status" or M.COMMANDS[cmd].aws then
     for _, o in ipairs(args and args.c_options or {}) do
       out[#out + 1] = {name = o.name, kind = o.arg and "value" or "bool", arg = o.arg, help = o.help,
                        from = "c"}
@@ -179,6 +203,11 @@ function M.parse(cmd, args)
   while i <= #args do
     local a = args[i]
     if a == "--help" or a == "-h" then return {help = true} end
+    -- "--": the rest is another command's (launch: the workers').
+    if a == "--" then
+      o.after = {table.unpack(args, i + 1)}
+      break
+    end
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
     if a:sub(1, 1) == "-" and #a > 1 then

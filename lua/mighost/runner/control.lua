@@ -74,6 +74,7 @@ function Control:execute(line)
       n = math.tointeger(n)
       if not n then return {ok = false, message = "set concurrency: a whole number"} end
       ddb.control{limit = n}
+      require("mighost.inflight").set_cap(n)   -- the learnt windows stay under it
     else
       ddb.set_rate_limit(what, n)
       self.o["max_" .. what .. "_rate"] = n

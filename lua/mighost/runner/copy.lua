@@ -63,7 +63,7 @@ function M.run(phase, ctx)
     before_send = ctx.journal:writer_hook(ctx.journal:phase(phase.name, "copy", dst,
       require("mighost.runner.journal").is_empty(dst)), dst)
   end
-  local writer = ddb.writer{table = dst, window = spec.window or 16, before_send = before_send,
+  local writer = ddb.writer{table = dst, window = spec.window, before_send = before_send,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end
@@ -76,6 +76,7 @@ function M.run(phase, ctx)
       copy_item(ctx, it, ticket, transform, how.retry and 0 or sample)
     end,
     stopped = function() return writer.outage end,
+    push = function() writer:send_buffer() end,
     finish = function() writer:flush() end})
   local c = writer:flush()
   local counts = ctx.counts

@@ -34,7 +34,7 @@ function M.run(phase, ctx)
     before_send = ctx.journal:writer_hook(ctx.journal:phase(phase.name, "delete", tbl), tbl,
       scan.projection ~= nil)
   end
-  local writer = ddb.writer{table = tbl, window = spec.window or 16, before_send = before_send,
+  local writer = ddb.writer{table = tbl, window = spec.window, before_send = before_send,
     on_failure = function(f)
       local t = f.ticket
       if not ctx:fail(t and t.source or f.key, f.reason) and t then t.open = true end
@@ -51,6 +51,7 @@ function M.run(phase, ctx)
       units.close(ticket)
     end,
     stopped = function() return writer.outage end,
+    push = function() writer:send_buffer() end,
     finish = function() writer:flush() end})
   local c = writer:flush()
   ctx.counts.deleted = ctx.counts.deleted + c.deleted

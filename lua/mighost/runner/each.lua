@@ -63,7 +63,11 @@ function M.run(phase, ctx)
   local st = store:phase(phase.name)
   local done_keys = {}
   local journal
-  if store.path then
+  if store.coordinated then
+    -- Several workers: the finished units are items of the coordination
+    -- table (runner.lease), read again when a worker takes over a unit.
+    done_keys = store:done_units(phase.name)
+  elseif store.path then
     if not st.done_journal then
       st.done_journal = ("%s.%s-%d.done.jsonl"):format(store.path:gsub("%.json$", ""),
         phase.name:gsub("[^%w%-_.]", "_"), math.floor(sys.time()))
@@ -81,7 +85,8 @@ function M.run(phase, ctx)
     done_keys[k] = true
     ctx.counts.written = ctx.counts.written + 1
     -- Before anything else: fn is never called twice for a finished unit.
-    if journal then
+    if store.coordinated then store:unit_done(phase.name, k)
+    elseif journal then
       local ok, err = sys.append_file(journal, json.encode(k) .. "\n")
       if not ok then error("cannot record a finished unit: " .. tostring(err), 0) end
     end

@@ -38,6 +38,7 @@ local verify_copy = require "mighost.runner.verify_copy"
 local report = require "mighost.runner.report"
 local backup = require "mighost.runner.backup"
 local where = require "mighost.runner.where"
+local lease = require "mighost.runner.lease"
 local new_ctx = require("mighost.runner.ctx").new
 
 local aws = require "mighost.aws"
@@ -387,6 +388,11 @@ end
 -- The run's checkpoints: none for dry-runs or trial runs (--limit), which
 -- must not touch a real run's progress. Returns the store | nil, exit.
 local function open_store(mig, values, o, info)
+  if o.coordinate then
+    local idv = identity_values(mig, values)
+    return lease.open_run(mig, o, info.where, idv, state.identity(mig.name, idv, info.where),
+      state.params_identity(mig.name, idv))
+  end
   if o.dry_run or o.limit or o.verify_only then return state.null(mig.name, values) end
   local ok, store = pcall(state.open, o.state_dir or state.default_dir(), mig.name,
                           identity_values(mig, values), info.where)
@@ -450,7 +456,9 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
     migration = mig, dry_run = o.dry_run, data = store:phase(ph.name).data or {},
     journal = run.journal}
   if run.control then run.control.ctx = ctx end
+  if store.coordinated then store:entered_phase(ph.name, ctx.counts) end
   local before = stats_sum()
+  require("mighost.inflight").mark()
   local started = mh.clock()
   local progress = require("mighost.runner.progress").start(ctx, info, o)
   local ok, err = xpcall(run_phase, function(e)
@@ -492,8 +500,11 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
   if ph.run and not ctx.stopping and sys.interrupted() == 0 then
     store:settle_retried(ph.name, store:failed_of(ph.name))
   end
+  if store.coordinated then store:left_phase(ctx, ph.verify ~= nil and ctx.verification) end
   -- A phase with failed items stays open: --resume retries them.
-  if not ctx.stopping and not ph.always and ph.verify == nil and ctx.counts.failed == 0 then
+  -- (Several workers: a verification's result is stored, once.)
+  if not ctx.stopping and not ph.always and (ph.verify == nil or store.coordinated)
+     and ctx.counts.failed == 0 then
     store:mark_phase_done(ph.name, ctx.counts)
   else
     store:save()
@@ -547,15 +558,24 @@ function M.run(mig, o)
   if journal and not o.resume then journal:reset() end
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
+  require("mighost.inflight").set_cap(o.concurrency)
   info.sources = from_or_exit
   local rep = report.new(mig, values, o, info)
   -- Live control (mighost ctl) for runs that keep a state file.
   local control = store.path and require("mighost.runner.control").start(store, rep, o)
   if hist then hist:start(rep) end
   local exit = EXIT.OK
+  if store.coordinated then store:started_run(rep) end
   for _, ph in ipairs(mig.phases) do
     local skip, counts = skip_reason(ph, values, o, store)
     if skip then rep:phase_skipped(ph.name, skip, counts) end
+    if skip == nil and store.coordinated then
+      -- Several workers: whose turn a phase is (runner.lease).
+      local turn, verify_failed = store:turn(ph, rep)
+      if turn == "stopped" then exit = EXIT.INTERRUPTED; break end
+      if verify_failed then exit = EXIT.FAILED end
+      if turn == "done" then skip = true end
+    end
     if skip == nil then
       local stop
       exit, stop = run_one(ph, mig, values, o, store, rep, info, exit,

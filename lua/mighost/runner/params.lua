@@ -140,7 +140,7 @@ local RUNNER_FLAGS = {
   ["--quiet"] = "bool: no progress lines",
   ["--sample"] = "value N: (dry-run) show N source items and what would be written",
   ["--max-read-rate"] = "value N: hold reads to N capacity units per second",
-  ["--max-write-rate"] = "value N: hold writes to N capacity units per second",
+  ["--max-write-rate"] = "value N: hold writes to N capacity units per second (with --coordinate: the total of all workers)",
   ["--source-dir"] = "value DIR: offline evaluation: read the tables from DynamoDB export files in DIR (implies --dry-run; no AWS access needed)",
   ["--output"] = "value FORMAT: text (default) or json: the end-of-run summary as the report's JSON on stdout",
   ["--backup"] = "bool: before the first write, an on-demand backup of each table the run writes, waited for until AVAILABLE",
@@ -149,6 +149,9 @@ local RUNNER_FLAGS = {
   ["--history"] = "value TABLE: the history table, one item per run (default mighost-history, created on first use)",
   ["--no-history"] = "bool: do not record this run in the history table",
   ["--no-undo"] = "bool: keep no undo journal (the before-images of in-place writes)",
+  ["--coordinate"] = "value TABLE: run as one of several workers sharing this run through the DynamoDB table TABLE (created on first use): scan segments are leased, phases run in order (see docs/scale-out.md)",
+  ["--worker-id"] = "value ID: with --coordinate: this worker's name in the table (default: host name and process id)",
+  ["--lease-seconds"] = "value N: with --coordinate: how long a worker's lease on a segment lasts without renewal; another worker takes it over after that (default 30)",
   ["--max-failures"] = "value N: stop a phase after N failed items, exit 1, the rest left for --resume (default 100; 0: no limit)",
 }
 M.RUNNER_FLAGS = RUNNER_FLAGS
@@ -260,6 +263,28 @@ function M.parse_run_options(mig, argv, cargs)
   end
   if o.output and o.output ~= "text" and o.output ~= "json" then
     return nil, ("--output must be text or json, not '%s'"):format(sys.shown(o.output))
+  end
+  if o.lease_seconds then
+    o.lease_seconds = math.tointeger(tonumber(o.lease_seconds))
+    if not o.lease_seconds or o.lease_seconds < 2 then return nil, "--lease-seconds expects a whole number of seconds, 2 or more" end
+  end
+  if o.coordinate then
+    for _, k in ipairs{"dry_run", "limit", "verify_only", "fresh", "backup", "source_dir"} do
+      if o[k] then
+        return nil, ("--coordinate and --%s exclude each other (a shared run is a real run; start a "
+          .. "separate one with another table)"):format(k:gsub("_", "-"))
+      end
+    end
+    if o.coordinate == "" then return nil, "--coordinate needs a table name" end
+    if not o.no_undo then
+      -- Each worker would journal only its own segments, on its own disk,
+      -- with no state file for mighost undo to name: no undo at all.
+      return nil, "--coordinate keeps no undo journal (the workers share no state file for "
+        .. "mighost undo): add --no-undo, and take a backup of the tables first if you may need to go back"
+    end
+    o.worker_id = o.worker_id or require("mighost.runner.lease").default_worker_id()
+  elseif o.worker_id or o.lease_seconds then
+    return nil, "--worker-id and --lease-seconds go with --coordinate TABLE"
   end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end

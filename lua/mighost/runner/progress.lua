@@ -149,6 +149,7 @@ function M.start(ctx, info, o)
     local s = {phase = ctx.phase.name, items = n, elapsed = dt, rate = dt > 0 and n / dt or 0,
                retries = a.retries - base_aws.retries, throttles = a.throttles - base_aws.throttles,
                failed = ctx.counts.failed, quiet_for = now - last_change}
+    s.in_flight, s.in_flight_window = require("mighost.inflight").now()
     s.written = ctx.writer and ctx.writer.counts.put or ctx.counts.written
     local scans = watch()
     local known = {}
@@ -181,6 +182,9 @@ function M.start(ctx, info, o)
       out = out .. (s.eta and (", ETA " .. clock_text(s.eta)) or ", ETA unknown")
     end
     out = out .. (", %.0f items/s, written %d, failed %d"):format(s.rate, s.written, s.failed)
+    if s.in_flight_window > 0 and not final then
+      out = out .. (", %d in flight (window %d)"):format(s.in_flight, s.in_flight_window)
+    end
     if s.retries > 0 or s.throttles > 0 then
       out = out .. (", %d retries (%d throttled)"):format(s.retries, s.throttles)
     end
@@ -203,7 +207,7 @@ function M.start(ctx, info, o)
       local e = {time = sys.utc(), level = "info", event = final and "phase_end" or "progress",
                  msg = text(s, final)}
       for _, k in ipairs{"phase", "items", "total", "estimate", "written", "failed", "retries",
-                         "throttles"} do e[k] = s[k] end
+                         "throttles", "in_flight", "in_flight_window"} do e[k] = s[k] end
       e.items_per_second = math.floor(s.rate * 10 + 0.5) / 10
       e.eta_seconds = s.eta and math.floor(s.eta + 0.5)
       io.stderr:write(json.encode(e), "\n")

@@ -5,6 +5,7 @@ local json = require "mighost.json"
 local sys = require "mighost.sys"
 local mh = require "mighost"
 local item = require "mighost.item"
+local inflight = require "mighost.inflight"
 
 local M = {}
 local Report = {}
@@ -92,6 +93,8 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
     consumed_capacity = {read = after.read_units - before.read_units,
                          write = after.write_units - before.write_units},
     notes = next(ctx.notes) and ctx.notes or nil,
+    -- The requests in flight each operation's window chose (mighost.inflight).
+    in_flight = next(inflight.levels()) and inflight.levels() or nil,
   }
   if self.o.dry_run then
     entry.would_write, entry.written = c.written, 0

@@ -23,6 +23,8 @@
 --   stopped     function() -> true when the kind cannot go on (optional)
 --   finish      function(): wait for the work in flight (after the scan)
 --   passed      function(page): a page the checkpoint has moved past (optional)
+--   push        function(): send what waits in a buffer (optional; a leased
+--               segment waits for its own pages before it is given back)
 
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
@@ -121,6 +123,8 @@ function M.run(ctx, o)
   local function segment(seg)
     local pos = store:segment(name, seg)
     if pos and pos.done then return end
+    -- Several workers (runner.lease): this segment is leased; a lost lease stops it.
+    local lease = store.coordinated and store:leased(name, seg)
     local order = {}          -- tickets of this segment, oldest first
     local function advance()
       local moved = false
@@ -139,7 +143,10 @@ function M.run(ctx, o)
                 start_key = pos and pos.key, limit = spec.page_size or 1000}
     for k, v in pairs(o.scan or {}) do so[k] = v end
     for page in ddb.scan_pages(so) do
-      if sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped() then break end
+      if sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped() or (lease and lease.lost) then
+        break
+      end
+      if lease then lease.scanned = lease.scanned + #page.items end
       local ticket = {pending = 1, key = page.last_key, seg = seg,
                       settled = function(t) t.done = true; advance() end}
       order[#order + 1] = ticket
@@ -153,10 +160,24 @@ function M.run(ctx, o)
       M.close(ticket)
       if ctx.stopping then break end
     end
+    -- A leased segment is given back (or marked done) when this returns:
+    -- first its pages in flight settle, unless one is held open for good.
+    while lease and order[1] and not (order[1].done and order[1].open) and not lease.lost do
+      if o.push then o.push() end
+      mh.sleep(0.02)
+    end
   end
 
   -- Every segment runs to its end (or its error) before the phase ends, so
   -- no segment fails later with nobody to report it.
+  if store.coordinated then
+    local ok, err = pcall(store.work_segments, store, name, total, segment, function()
+      return sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped()
+    end)
+    o.finish()
+    if not ok then error(err, 0) end
+    return
+  end
   local tasks, first_err = {}, nil
   for seg = 0, total - 1 do tasks[#tasks + 1] = mh.spawn(segment, seg) end
   for _, t in ipairs(tasks) do

@@ -11,7 +11,9 @@
 --      end,
 --      condition = "attribute_exists(#pk)",  -- the default (#pk: the hash key)
 --      names =, values =,                -- for a condition of your own
---      concurrency = 32,                 -- UpdateItems in flight (or a parameter name)
+--      concurrency = 64,                 -- at most this many UpdateItems in flight (or a
+--                                        -- parameter name; default --concurrency): the
+--                                        -- window below it is learnt (mighost.inflight)
 --      condition_failed = "reason",      -- the skip reason when the condition fails
 --   }}
 --
@@ -31,6 +33,7 @@ local sync = require "mighost.sync"
 local aws = require "mighost.aws"
 local units = require "mighost.runner.units"
 local journal = require "mighost.runner.journal"
+local inflight = require "mighost.inflight"
 
 local M = {}
 
@@ -112,9 +115,12 @@ function M.run(phase, ctx)
   local tbl = M.tables(spec, ctx.params)
   local schema = ddb.schema(tbl)
   local scan = type(spec.scan) == "function" and spec.scan(ctx.params) or spec.scan or {}
-  local limit = spec.concurrency or 32
+  -- Enough workers for the widest window; the window (mighost.inflight)
+  -- decides how many UpdateItems are really in flight.
+  local limit = spec.concurrency or inflight.cap()
   if type(limit) == "string" then limit = ctx.params[limit] end
   local pool = sync.pool(limit)
+  pool.ready = function() return inflight.ready("UpdateItem", tbl) end
   local condition, cond_names, cond_values = spec.condition, spec.names, spec.values
   if condition == nil then
     condition, cond_names = "attribute_exists(#pk)", {["#pk"] = schema.hash}

@@ -6,7 +6,7 @@
 -- Scans the copy's source again (consistent reads, parallel segments, the
 -- copy's own scan options), runs its transform on every item and fetches
 -- what the transform says should be in the destination with BatchGetItem
--- (100 keys a request, several requests in flight), comparing each item
+-- (100 keys a request, a window of requests in flight: mighost.inflight), comparing each item
 -- byte for byte in canonical form. Items the transform skips are not
 -- expected. A transform that raises counts as a difference (the copy
 -- recorded that item as failed). The checks: `missing` and `different`,
@@ -16,6 +16,7 @@ local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local sync = require "mighost.sync"
 local units = require "mighost.runner.units"
+local inflight = require "mighost.inflight"
 
 local M = {}
 
@@ -74,7 +75,8 @@ function M.run(mig, spec, ctx)
     end
   end
 
-  local pool = sync.pool(spec.window or 8)
+  local pool = sync.pool(spec.window or inflight.cap())
+  pool.ready = function() return inflight.ready("BatchGetItem", dst) end
   local batch = {}
   for it in ddb.scan(so) do
     if ctx:interrupted() then break end

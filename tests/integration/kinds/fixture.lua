@@ -52,6 +52,12 @@ elseif mode == "expect" then
       f:write(item.encode(it), "\n")
     elseif kind == "delete" then
       if i % 4 ~= 0 then f:write(item.encode(it), "\n") end
+    elseif kind == "copy" then
+      -- the copy's destination: stamped, every 10th left out
+      if i % 10 ~= 0 then
+        it.copied = {BOOL = true}
+        f:write(item.encode(it), "\n")
+      end
     elseif kind == "each" then
       -- the log table: one item per source item, its n (calls are checked apart)
       f:write(item.encode({pk = it.pk, n = it.n}), "\n")

@@ -1,0 +1,162 @@
+/* test_inflight.c - the learnt windows of requests in flight
+ * (mighost.inflight) against dynalite with latency added to every request
+ * (tests/dynalite/start.js --latency-ms): the window grows past its start
+ * while latency, not the server, is the limit, and is cut on throttling.
+ * Counted at the endpoint (its /_stats) and in what the script reports;
+ * no timing is asserted, only levels and that every item arrived. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testsupport.h"
+
+#define START_WINDOW 4   /* mighost.inflight's first window */
+
+static int start_dynalite(test_server *s, const char *const opts[])
+{
+    const char *argv[8] = {test_node_path(), "tests/dynalite/start.js"};
+    int n = 2;
+    for (; *opts && n < 7; opts++) argv[n++] = *opts;
+    argv[n] = NULL;
+    memset(s, 0, sizeof *s);
+    return test_server_start(s, argv);
+}
+
+/* GET /_stats of the endpoint: the value of "name". */
+static long endpoint_stat(const test_server *s, const char *name)
+{
+    buf url = BUF_INIT, out = BUF_INIT;
+    buf_printf(&url, "%s/_stats", s->url);
+    assert_int_equal(test_http("GET", buf_str(&url), NULL, &out), 200);
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *at = strstr(buf_str(&out), key);
+    assert_non_null(at);
+    long v = strtol(at + strlen(key), NULL, 10);
+    buf_free(&url);
+    buf_free(&out);
+    return v;
+}
+
+/* In text (a report's "in_flight" or the script's "levels" line): the
+ * field of the operation's window. */
+static long level_in(const char *text, const char *op, const char *field)
+{
+    const char *at = strstr(text, op);
+    assert_non_null(at);
+    char key[32];
+    snprintf(key, sizeof key, "\"%s\":", field);
+    const char *v = strstr(at, key);
+    assert_non_null(v);
+    return strtol(v + strlen(key), NULL, 10);
+}
+
+/* The script's "levels" line: the field of the operation's window. */
+static long level(const char *out, const char *op, const char *field)
+{
+    const char *at = strstr(out, "levels\t");
+    assert_non_null(at);
+    return level_in(at, op, field);
+}
+
+static void run_items(const test_server *s, const char *n, buf *out)
+{
+    buf err = BUF_INIT;
+    const char *args[] = {"run", "tests/integration/lua/inflight.lua", "inflight", n, NULL};
+    int rc = test_mighost(s->url, args, out, &err);
+    if (rc != 0) fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", buf_str(out), buf_str(&err));
+    assert_int_equal(rc, 0);
+    buf_free(&err);
+}
+
+/* 20 ms a request: the writes and the reads each open their window past
+ * the start, and the endpoint sees more requests at once than the start. */
+static void test_window_grows_under_latency(void **state)
+{
+    (void)state;
+    test_server dyn;
+    const char *opts[] = {"--latency-ms", "20", NULL};
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    buf out = BUF_INIT;
+    run_items(&dyn, "6000", &out);
+    assert_non_null(strstr(buf_str(&out), "written\t6000\tfailed\t0"));
+    assert_non_null(strstr(buf_str(&out), "found\t6000\tright\t6000"));
+    assert_true(level(buf_str(&out), "BatchWriteItem", "max") > START_WINDOW);
+    assert_true(level(buf_str(&out), "BatchGetItem", "max") > START_WINDOW);
+    assert_true(endpoint_stat(&dyn, "max_in_flight") > START_WINDOW);
+    assert_int_equal(endpoint_stat(&dyn, "throttled"), 0);
+    buf_free(&out);
+    test_server_stop(&dyn);
+}
+
+/* Every third request throttled: the window is halved on throttles and
+ * stays below its start, and still every item is written and read. */
+static void test_window_shrinks_on_throttling(void **state)
+{
+    (void)state;
+    test_server dyn;
+    const char *opts[] = {"--latency-ms", "5", "--throttle-every", "3", NULL};
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    buf out = BUF_INIT;
+    run_items(&dyn, "500", &out);
+    assert_non_null(strstr(buf_str(&out), "written\t500\tfailed\t0"));
+    assert_non_null(strstr(buf_str(&out), "found\t500\tright\t500"));
+    assert_true(endpoint_stat(&dyn, "throttled") > 0);
+    assert_true(level(buf_str(&out), "BatchWriteItem", "throttles") > 0);
+    assert_true(level(buf_str(&out), "BatchWriteItem", "final") < START_WINDOW);
+    buf_free(&out);
+    test_server_stop(&dyn);
+}
+
+/* The update kind at 20 ms a request: its UpdateItems open a window
+ * past the start, the report's phase says so (in_flight), and every item
+ * is updated. */
+static void test_update_phase_window_in_report(void **state)
+{
+    (void)state;
+    test_server dyn;
+    const char *opts[] = {"--latency-ms", "20", NULL};
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    char *tmp = test_tempdir();
+    char *report = test_path_join(tmp, "report.json");
+    char *states = test_path_join(tmp, "state");
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *seed[] = {"run", "tests/integration/kinds/fixture.lua", "seed", "upd", "1500", NULL};
+    assert_int_equal(test_mighost(dyn.url, seed, &out, &err), 0);
+    const char *run[] = {"run", "tests/integration/migrations/kinds.lua", "--kind", "update",
+                         "--table", "upd", "--yes", "--quiet", "--state-dir", states,
+                         "--report", report, NULL};
+    int rc = test_mighost(dyn.url, run, &out, &err);
+    if (rc != 0) fprintf(stderr, "stderr:\n%s\n", buf_str(&err));
+    assert_int_equal(rc, 0);
+    buf text = BUF_INIT;
+    assert_int_equal(test_read_file(report, &text), 0);
+    assert_non_null(strstr(buf_str(&text), "\"written\":1500"));
+    const char *phase = strstr(buf_str(&text), "\"in_flight\"");
+    assert_non_null(phase);
+    assert_true(level_in(phase, "UpdateItem", "max") > START_WINDOW);
+    assert_true(endpoint_stat(&dyn, "max_in_flight") > START_WINDOW);
+    buf_free(&text);
+    buf_free(&out);
+    buf_free(&err);
+    free(report);
+    free(states);
+    test_rmtree(tmp);
+    free(tmp);
+    test_server_stop(&dyn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_grows_under_latency),
+        cmocka_unit_test(test_window_shrinks_on_throttling),
+        cmocka_unit_test(test_update_phase_window_in_report),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
