@@ -334,7 +334,7 @@ static void launch_ecs_workers(void **state)
     const char *args[] = {"launch", "ecs", "--endpoint-url", fake.url, "--cluster", "workers",
                           "--task-definition", "mighost:3", "--count", "25", "--subnets", "subnet-0123456789abcdef0",
                           "--security-groups", "sg-0fedcba9876543210", "--", "run", "vams/v2.4-to-v2.5",
-                          "--config", "/conf/my.json", "--coordinate", "mighost-coord", "--yes", NULL};
+                          "--config", "/conf/my.json", "--coordinate", "mighost-coord", "--no-undo", "--yes", NULL};
     buf out = BUF_INIT, err = BUF_INIT;
     int rc = test_mighost(NULL, args, &out, &err);
     if (rc != 0) fail_msg("launch: exit %d: %s%s", rc, buf_str(&out), buf_str(&err));

@@ -2,7 +2,7 @@
 # The scale-out recipes parse and say what docs/scale-out.md says: the
 # Kubernetes Indexed Job (YAML, with PyYAML) and the AWS Batch job
 # definition and array submission (JSON). Each worker's command is a
-# `run` with --coordinate and --yes.
+# `run` with --coordinate, --no-undo and --yes.
 set -eu
 cd "$(dirname "$0")/../.."
 python3 - <<'PY'
@@ -11,6 +11,7 @@ import json, sys, yaml
 def worker_command(cmd, where):
     assert cmd[0] == "run", where + ": the command is mighost run"
     assert "--coordinate" in cmd and "--yes" in cmd, where + ": --coordinate TABLE and --yes"
+    assert "--no-undo" in cmd, where + ": --no-undo (a shared run keeps no undo journal)"
 
 docs = list(yaml.safe_load_all(open("examples/scale-out/k8s-job.yaml")))
 assert len(docs) == 1, "one document"

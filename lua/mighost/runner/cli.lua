@@ -88,7 +88,7 @@ M.COMMANDS = {
     aws = true,
   },
   launch = {
-    usage = "mighost launch ecs --cluster C --task-definition TD --count N [options] -- run NAME ... --coordinate TABLE --yes",
+    usage = "mighost launch ecs --cluster C --task-definition TD --count N [options] -- run NAME ... --coordinate TABLE --no-undo --yes",
     about = "Starts N workers of a run shared through a coordination table on Amazon ECS: "
       .. "RunTask with the container's command overridden by what follows --, in calls of "
       .. "at most 10 tasks, each with a clientToken (the same command launched again starts "

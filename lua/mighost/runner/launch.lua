@@ -46,11 +46,14 @@ local function plan(o)
   local cmd = o.after
   if not cmd or #cmd == 0 then
     return nil, usage("the workers' command goes after --: mighost launch ecs ... -- run NAME ... "
-      .. "--coordinate TABLE --yes")
+      .. "--coordinate TABLE --no-undo --yes")
   end
   if cmd[1] ~= "run" or not has(cmd, "--coordinate") then
     return nil, usage("the workers' command must be `run NAME ... --coordinate TABLE` (workers "
       .. "without a coordination table would each do the whole run)")
+  end
+  if not has(cmd, "--no-undo") then
+    return nil, usage("a shared run keeps no undo journal: add --no-undo to the workers' command")
   end
   if not has(cmd, "--yes") then
     return nil, usage("the workers have no terminal to confirm on: add --yes to their command")
