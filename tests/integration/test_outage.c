@@ -319,7 +319,9 @@ static void test_failed_items_resume(void **state)
     json_object *r = test_json_read(report);
     assert_int_equal(test_json_int(r, "exit_code"), 1);
     assert_int_equal(test_json_int(test_json_phase(r, "copy"), "failed.count"), 3);
-    const char *keys_file = json_object_get_string(test_json_get(r, "failed_keys_file"));
+    /* A copy: the report's JSON is freed below, the path is used at the end. */
+    char *keys_file = strdup(json_object_get_string(test_json_get(r, "failed_keys_file")));
+    assert_non_null(keys_file);
     buf keys = BUF_INIT;
     assert_int_equal(test_read_file(keys_file, &keys), 0);
     assert_int_equal((int)test_count_lines(buf_str(&keys)), 3);
@@ -355,6 +357,7 @@ static void test_failed_items_resume(void **state)
     assert_int_equal(test_json_int(r, "exit_code"), 0);
     json_object_put(r);
     assert_int_equal(access(keys_file, F_OK), -1);   /* nothing is left to retry */
+    free(keys_file);
 
     /* The destination is what one clean run of the fixed source gives. */
     make_table("fclean", 0);
