@@ -202,8 +202,13 @@ local function ctl(args)
   local state = require "mighost.runner.state"
   local path, err = state.find(o.state_dir or state.default_dir(), run)
   if not path then return usage_error("ctl: " .. err) end
+  local timeout = tonumber(o.timeout or "5")
+  if not timeout or timeout <= 0 or timeout > 86400 then
+    return usage_error("ctl: --timeout: a number of seconds above 0 (at most 86400), not "
+      .. tostring(o.timeout))
+  end
   local answer, serr = require("mighost.runner.control").send(path, table.concat(o.positional, " "),
-    o.flag_file)
+    o.flag_file, timeout)
   if not answer then
     io.stderr:write("mighost: ctl: ", serr, "\n")
     return sys.set_exit_code(M.EXIT.AWS)

@@ -166,7 +166,9 @@ static int l_send(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *line = luaL_checklstring(L, 2, &len);
-    int ms = (int)(luaL_optnumber(L, 3, 5) * 1000);
+    lua_Number seconds = luaL_optnumber(L, 3, 5);
+    if (!(seconds > 0 && seconds <= 86400)) return luaL_argerror(L, 3, "seconds between 0 and 86400");
+    int ms = (int)(seconds * 1000);
     int fd = connect_to(path);
     if (fd < 0) return fail(L, "cannot connect to", path);
     if (write_all(fd, line, len) != 0 || write_all(fd, "\n", 1) != 0) {
@@ -182,7 +184,7 @@ static int l_send(lua_State *L)
     if (rc != 0 && reply.len == 0) {
         buf_free(&reply);
         lua_pushnil(L);
-        lua_pushfstring(L, "no answer on %s within %d s", path, ms / 1000);
+        lua_pushfstring(L, "no answer on %s within %f s", path, seconds);
         return 2;
     }
     lua_pushlstring(L, reply.len ? reply.data : "", reply.len);

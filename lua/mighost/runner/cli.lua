@@ -60,6 +60,7 @@ M.COMMANDS = {
       .. "run through the Unix socket beside its state file, else through a flag file.",
     options = {["--state-dir"] = STATE_DIR,
                ["--flag-file"] = "bool: use the flag file even where the socket works",
+               ["--timeout"] = "value SECONDS: how long to wait for the run's answer (default 5; a run slowed by a debugger or a loaded machine may need more)",
                ["--output"] = OUTPUT},
     max_args = 4,
   },

@@ -136,12 +136,14 @@ function Control:stop()
   ddb.control{paused = false}
 end
 
--- The client: `mighost ctl RUN COMMAND...`. Returns the answer's text and
--- whether it was ok, or nil and a message.
-function M.send(state_path, line, use_flag_file)
+-- The client: `mighost ctl RUN COMMAND...`, waiting at most timeout
+-- seconds (default 5) for the answer. Returns the answer (a table), or nil
+-- and a message.
+function M.send(state_path, line, use_flag_file, timeout)
+  timeout = timeout or 5
   local p = M.paths(state_path)
   if not use_flag_file then
-    local reply, err = ctl.send(p.socket, line, 5)
+    local reply, err = ctl.send(p.socket, line, timeout)
     if reply then
       local ok, a = pcall(json.decode, reply)
       if ok and type(a) == "table" then return a end
@@ -152,7 +154,7 @@ function M.send(state_path, line, use_flag_file)
   os.remove(p.reply)
   local ok, werr = sys.write_file(p.flag, line .. "\n")
   if not ok then return nil, tostring(werr) end
-  local deadline = mh.clock() + 5
+  local deadline = mh.clock() + timeout
   while mh.clock() < deadline do
     local text = sys.read_file(p.reply)
     if text and text:match("\n$") then
@@ -164,7 +166,8 @@ function M.send(state_path, line, use_flag_file)
     mh.sleep(0.1)
   end
   os.remove(p.flag)
-  return nil, ("no answer within 5 s through %s: is the run still going?"):format(p.flag)
+  return nil, ("no answer within %g s through %s: is the run still going? (a slowed run may need "
+    .. "a longer --timeout)"):format(timeout, p.flag)
 end
 
 return M
