@@ -49,6 +49,10 @@ int sys_exit_code(void);
 
 /* Push b's bytes as a string and free b. */
 void bindings_push_buf(lua_State *L, buf *b);
+/* Pushes the string s[0..len) as convert writes it (quoted, escaped,
+ * shown); returns 1, for a lua_CFunction's return. */
+int bindings_push_converted(lua_State *L, const char *s, size_t len,
+                            void (*convert)(buf *, const char *, size_t));
 
 /* JSON string literal with JSON.stringify's escaping. */
 void json_append_string(buf *b, const char *s, size_t len);

@@ -149,4 +149,13 @@ void bindings_push_buf(lua_State *L, buf *b)
     buf_free(b);
 }
 
+int bindings_push_converted(lua_State *L, const char *s, size_t len,
+                            void (*convert)(buf *, const char *, size_t))
+{
+    buf b = BUF_INIT;
+    convert(&b, s, len);
+    bindings_push_buf(L, &b);
+    return 1;
+}
+
 const runtime_libs bindings_libs = {open_libs, finish_libs, close_libs};

@@ -132,10 +132,7 @@ static int l_quote(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    buf b = BUF_INIT;
-    json_append_string(&b, s, len);
-    bindings_push_buf(L, &b);
-    return 1;
+    return bindings_push_converted(L, s, len, json_append_string);
 }
 
 static int cmp_keys(const void *a, const void *b)

@@ -373,10 +373,7 @@ static int l_shown(lua_State *L)
 {
     size_t len;
     const char *s = luaL_tolstring(L, 1, &len);
-    buf b = BUF_INIT;
-    buf_put_shown(&b, s, len);
-    bindings_push_buf(L, &b);
-    return 1;
+    return bindings_push_converted(L, s, len, buf_put_shown);
 }
 
 static int l_can_create(lua_State *L)
