@@ -139,14 +139,14 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory tests
-	@sh tests/run-tests $(BUILD)
+	@MIGHOST_TEST_JOBS=$${MIGHOST_TEST_JOBS:-2} sh tests/run-tests $(BUILD)
 
 check: deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    MIGHOST_TEST_WRITER_ITEMS=20000 MIGHOST_TEST_RESUME_ITEMS=20000 MIGHOST_TEST_SCALE_ITEMS=20000 \
-	    sh tests/run-tests $(SAN_BUILD)
+	    MIGHOST_TEST_JOBS=$${MIGHOST_TEST_JOBS:-2} sh tests/run-tests $(SAN_BUILD)
 
 valgrind: deps
 	@$(MAKE) --no-print-directory tests
