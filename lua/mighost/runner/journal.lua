@@ -164,6 +164,49 @@ function Journal:reset()
   end
 end
 
+-- Updates a killed run had in flight ("pre" lines with no "post" in the
+-- files here: the spool's parts and open files) get a "post" with the item
+-- as it is now, so undo knows what the run left (without it, an item the
+-- resumed run then finds already as wanted would stay unconfirmed, and be
+-- left alone). An item changed by somebody else between the kill and the
+-- resume is taken for the run's; docs/undo.md says so.
+function Journal:settle_in_flight()
+  local gz = require "mighost.gz"
+  local ddb = require "mighost.dynamodb"
+  local item = require "mighost.item"
+  local by_file = {}
+  for _, p in ipairs(self.meta.phases) do if p.table then by_file[p.file] = p end end
+  for stream, files in pairs(M.streams(sys.list_dir(self.dir) or {})) do
+    local base, seg = stream:match("^(.+)%.([^.]+)$")
+    local p = by_file[base]
+    local open = {}
+    for _, f in ipairs(files) do
+      local lines = gz.lines(self.dir .. "/" .. f)
+      while lines do
+        local ok, line = pcall(lines)
+        if not ok or line == nil then break end
+        local k = line:match('^{"t":"pre","Key":(.-),"Item":')
+        if k then open[k] = true
+        else
+          k = line:match('^{"t":"post","Key":(.-),"Attributes":') or line:match('^{"t":"none","Key":(.*)}$')
+          if k then open[k] = nil end
+        end
+      end
+    end
+    if p and next(open) then
+      local keys = {}
+      for k in pairs(open) do keys[#keys + 1] = k end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        local now, err = ddb.get{table = p.table, key = item.decode(k), consistent = true}
+        if err then error("reading an item the stopped run was updating: " .. tostring(err), 0) end
+        self:note(p, seg, M.post_line(k, now and item.encode(now)))
+      end
+      self:flush()
+    end
+  end
+end
+
 -- A resumed run: what the killed run left is sealed (a torn tail ends its
 -- part) and, with a remote, uploaded before anything else is written.
 function Journal:resume()
@@ -174,22 +217,24 @@ function Journal:resume()
   end
   self.meta.complete = nil
   if sys.exists(self.dir) then save_meta(self) end
+  if self.meta.remote then
+    -- Parts uploaded before (and removed here): numbering goes on after
+    -- theirs, so no part is ever replaced.
+    local r, token = self.meta.remote, nil
+    repeat
+      local page, err = s3_list{bucket = r.bucket, prefix = r.prefix .. "/", token = token}
+      if not page then error("cannot list the undo journal in S3: " .. tostring(
+        type(err) == "table" and (err.message or err.code) or err), 0) end
+      for _, obj in ipairs(page.objects) do
+        local n = tonumber(obj.key:match("%.p(%d+)%.jsonl%.gz$"))
+        if n and n > self.seq then self.seq = n end
+      end
+      token = page.next_token
+    until not token
+  end
+  self:settle_in_flight()
   self:seal()
   if self.meta.remote then
-    if self.seq == 0 then
-      -- Parts uploaded before: numbering goes on after theirs.
-      local r, token = self.meta.remote, nil
-      repeat
-        local page, err = s3_list{bucket = r.bucket, prefix = r.prefix .. "/", token = token}
-        if not page then error("cannot list the undo journal in S3: " .. tostring(
-          type(err) == "table" and (err.message or err.code) or err), 0) end
-        for _, obj in ipairs(page.objects) do
-          local n = tonumber(obj.key:match("%.p(%d+)%.jsonl%.gz$"))
-          if n and n > self.seq then self.seq = n end
-        end
-        token = page.next_token
-      until not token
-    end
     self:upload()
     self:put_meta()
   end
