@@ -171,10 +171,16 @@ function M.tagging(o)
 end
 
 -- PutObject of a string (the undo journal's parts); true or nil, err.
--- Not recorded in a dry-run: the caller decides (it is no migration write).
+-- In a dry-run it is recorded in the plan and not sent.
 function M.put(o)
   local bucket, key = need(o, "bucket", "the bucket"), need(o, "key", "the object key")
   if type(o.body) ~= "string" then error("option 'body' (a string) is required", 2) end
+  if mh.dry_run then
+    plan.record("PutObject", "s3:" .. parse_ref(bucket),
+      json.encode{Bucket = parse_ref(bucket), Key = key, Size = #o.body})
+    counts.recorded = counts.recorded + 1
+    return true
+  end
   local sent, err = request(bucket, {op = "PutObject", method = "PUT", key = key, body = o.body,
     headers = {["content-type"] = o.content_type or "application/octet-stream"}})
   if not sent then return nil, err end

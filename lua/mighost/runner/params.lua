@@ -149,7 +149,7 @@ local RUNNER_FLAGS = {
   ["--history"] = "value TABLE: the history table, one item per run (default mighost-history, created on first use)",
   ["--no-history"] = "bool: do not record this run in the history table",
   ["--no-undo"] = "bool: keep no undo journal (the before-images of in-place writes)",
-  ["--undo-to"] = "value s3://BUCKET/PREFIX: keep the undo journal in S3 (spooled beside the state, uploaded before each checkpoint; see docs/undo.md)",
+  ["--undo-to"] = "value URL: keep the undo journal in S3, at URL = s3://BUCKET/PREFIX (spooled beside the state, uploaded before each checkpoint; see docs/undo.md)",
   ["--coordinate"] = "value TABLE: run as one of several workers sharing this run through the DynamoDB table TABLE (created on first use): scan segments are leased, phases run in order (see docs/scale-out.md)",
   ["--worker-id"] = "value ID: with --coordinate: this worker's name in the table (default: host name and process id)",
   ["--lease-seconds"] = "value N: with --coordinate: how long a worker's lease on a segment lasts without renewal; another worker takes it over after that (default 30)",
