@@ -185,9 +185,20 @@ static void test_update_journal_in_s3(void **state)
     char *report = test_path_join(tmp, "upd-undo.json");
     const char *run[] = {"run", "tests/integration/migrations/history.lua", "--table", "s3-upd",
                          "--state-dir", states, "--undo-to", "s3://" BUCKET "/journals/upd",
-                         "--quiet", "--yes", "--no-history", NULL};
+                         "--quiet", "--yes", NULL};
     int rc = test_mighost(fake.url, run, NULL, &err);
     if (rc != 0) fail_msg("run: exit %d: %s", rc, buf_str(&err));
+    /* The history item names the journal's S3 folder. */
+    const char *hist[] = {"history", "tests/history", "--output", "json", NULL};
+    assert_int_equal(test_mighost(fake.url, hist, &keys, &err), 0);
+    json_object *doc = json_tokener_parse(buf_str(&keys));
+    assert_non_null(doc);
+    const char *where = json_object_get_string(
+        test_json_get(json_object_array_get_idx(test_json_get(doc, "runs"), 0), "undo_journal"));
+    assert_non_null(where);
+    assert_non_null(strstr(where, "s3://" BUCKET "/journals/upd/tests_history-"));
+    json_object_put(doc);
+    buf_reset(&keys);
     /* meta.json and the parts are in S3 (one run folder); nothing is left in the spool. */
     s3_keys("journals/upd/", &keys);
     assert_int_equal(count_holding(buf_str(&keys), "/meta.json"), 1);
