@@ -126,7 +126,9 @@ static void expect_back_but(const char *table, const buf *before, const char *ke
 static void expect_listed(const char *report, long changed, const char *key_text)
 {
     json_object *rep = test_json_read(report);
-    assert_int_equal(test_json_int(rep, "counts.changed_since"), changed);
+    if (test_json_int(rep, "counts.changed_since") != changed)
+        fail_msg("%ld items left alone, not %ld: %.2000s", test_json_int(rep, "counts.changed_since"),
+                 changed, json_object_to_json_string(test_json_get(rep, "changed_since")));
     assert_int_equal(test_json_int(rep, "counts.failed"), 0);
     if (key_text) {
         const char *listed = json_object_to_json_string(test_json_get(rep, "changed_since"));

@@ -96,7 +96,7 @@ end
 function M.open(store, o)
   if not store.path then return nil end
   local dir = M.dir_of(store.path)
-  local j = setmetatable({dir = dir, pending = {}, waiters = {}, scheduled = false, seq = 0,
+  local j = setmetatable({dir = dir, pending = {}, waiters = {}, scheduled = false, seq = 0, in_flight = {},
                           run = store.path:match("([^/]+)%.json$")}, Journal)
   local text = sys.read_file(dir .. "/meta.json")
   local ok, meta = pcall(json.decode, text or "")
@@ -186,7 +186,7 @@ function Journal:settle_in_flight()
         local ok, line = pcall(lines)
         if not ok or line == nil then break end
         local k = line:match('^{"t":"pre","Key":(.-),"Item":')
-        if k then open[k] = true
+        if k then open[k] = line
         else
           k = line:match('^{"t":"post","Key":(.-),"Attributes":') or line:match('^{"t":"none","Key":(.*)}$')
           if k then open[k] = nil end
@@ -200,7 +200,13 @@ function Journal:settle_in_flight()
       for _, k in ipairs(keys) do
         local now, err = ddb.get{table = p.table, key = item.decode(k), consistent = true}
         if err then error("reading an item the stopped run was updating: " .. tostring(err), 0) end
-        self:note(p, seg, M.post_line(k, now and item.encode(now)))
+        local ok, pre = pcall(json.decode_ddb, open[k])
+        local before = ok and type(pre) == "table" and pre.Item ~= json.null and pre.Item or nil
+        local same = (now == nil and before == nil) or (now and before and item.equal(now, before))
+        -- As before: the write never landed (and the resumed run may do
+        -- it again, with a journal line of its own).
+        if same then self:note(p, seg, M.none_line(k))
+        else self:note(p, seg, M.post_line(k, now and item.encode(now))) end
       end
       self:flush()
     end
@@ -333,7 +339,12 @@ function Journal:record(p, seg, lines, groups)
     local path = path_of(self, p, s)
     local list = self.pending[path] or {}
     self.pending[path] = list
-    for _, l in ipairs(ls) do list[#list + 1] = l end
+    for _, l in ipairs(ls) do
+      list[#list + 1] = l
+      -- An update in flight until its "post" or "none" (see seal).
+      local k = l:match('^{"t":"pre","Key":(.-),"Item":')
+      if k then self.in_flight[path .. "\0" .. k] = {path = path, line = l} end
+    end
   end
   local w = {task = mh.current()}
   self.waiters[#self.waiters + 1] = w
@@ -349,6 +360,8 @@ end
 -- Appends a line that need not be on disk before anything (a "post").
 function Journal:note(p, seg, line)
   local path = path_of(self, p, seg)
+  local k = line:match('^{"t":"post","Key":(.-),"Attributes":') or line:match('^{"t":"none","Key":(.*)}\n$')
+  if k then self.in_flight[path .. "\0" .. k] = nil end
   local list = self.pending[path] or {}
   self.pending[path] = list
   list[#list + 1] = line
@@ -372,6 +385,18 @@ function Journal:seal()
       local ok, err = os.rename(self.dir .. "/" .. f, to)
       if not ok then error("cannot seal a part of the undo journal: " .. tostring(err), 0) end
     end
+  end
+  -- The "pre" lines of updates still in flight start the new open files
+  -- again, so the files here always hold them: a resumed run finds them
+  -- (settle_in_flight) even when their first copy was uploaded. Undo reads
+  -- the repeat as the same line.
+  if next(self.in_flight) then
+    for _, x in pairs(self.in_flight) do
+      local list = self.pending[x.path] or {}
+      self.pending[x.path] = list
+      list[#list + 1] = x.line
+    end
+    commit(self)
   end
 end
 
@@ -486,9 +511,10 @@ end
 -- A table that was empty at the phase's first write to it gets its keys
 -- only ("new": undo deletes them). Requests the journal cannot read
 -- (ddb.request of a write operation, S3 puts and copies) are counted as
--- not journaled (Journal:unjournaled), and so are all the writes of a
--- script that saved a function of the module in a local before the phase
--- (invisible here) -- docs/undo.md says so. Returns {restore = fn}.
+-- not journaled (Journal:unjournaled). Invisible here, and said in
+-- docs/undo.md: calls through a function of the module a script saved in
+-- a local before the phase, and other services. A failed before-image
+-- read returns the module's nil, err, the write unsent. Returns {restore = fn}.
 function Journal:intercept(name, kind)
   local ddb = require "mighost.dynamodb"
   local item = require "mighost.item"
@@ -514,10 +540,16 @@ function Journal:intercept(name, kind)
     local ok, k = pcall(function() return ddb.key_of(ddb.schema(tbl), it) end)
     return ok and k or nil
   end
+  -- The item now (consistent); a failed read raises a table the wrappers
+  -- turn into the module's nil, err (the write is then not sent).
   local function before_of(tbl, key)
     local b, err = ddb.get{table = tbl, key = key, consistent = true}
-    if err then error("reading the before-image for the undo journal: " .. tostring(err), 0) end
+    if err then error({journal_read = err}, 0) end
     return b
+  end
+  local function read_failed(e)
+    if type(e) == "table" and e.journal_read then return e.journal_read end
+    error(e, 0)
   end
   -- Lines for one action (op: put, update, delete); nil for what the
   -- journal leaves to the module (no table, no key: the call fails anyway).
@@ -533,22 +565,32 @@ function Journal:intercept(name, kind)
     if op == "update" then return p, kt, M.pre_line(kt, btext), true end
     return p, kt, M.write_line(kt, btext, op == "put" and item.encode(o.item) or nil), false
   end
+  -- What an update left: true, item (nil: none), or false when unknown.
   local function after_of(o, attrs)
-    if o.return_values == nil or o.return_values == "ALL_NEW" then return attrs end
-    return before_of(o.table, o.key)
+    if o.return_values == nil or o.return_values == "ALL_NEW" then return true, attrs end
+    local ok, got = pcall(before_of, o.table, o.key)
+    return ok, got
+  end
+  local function journaled(op, o)
+    local ok, p, kt, line, pre = pcall(lines_for, op, o)
+    if not ok then return nil, read_failed(p) end
+    return p, kt, line, pre
   end
   ddb.put = function(o)
-    local p, _, line = lines_for("put", o)
+    local p, line_or_err, line = journaled("put", o)
+    if p == nil and line_or_err then return nil, line_or_err end
     if p then jr:record(p, "x", {line}) end
     return saved.put(o)
   end
   ddb.delete = function(o)
-    local p, _, line = lines_for("delete", o)
+    local p, line_or_err, line = journaled("delete", o)
+    if p == nil and line_or_err then return nil, line_or_err end
     if p then jr:record(p, "x", {line}) end
     return saved.delete(o)
   end
   ddb.update = function(o)
-    local p, kt, line, pre = lines_for("update", o)
+    local p, kt, line, pre = journaled("update", o)
+    if p == nil and kt then return nil, kt end
     if not p then return saved.update(o) end
     jr:record(p, "x", {line})
     if not pre then return saved.update(o) end
@@ -557,8 +599,9 @@ function Journal:intercept(name, kind)
     o2.return_values = o.return_values or "ALL_NEW"
     local r1, r2 = saved.update(o2)
     if r1 then
-      local after = after_of(o, r2)
-      jr:note(p, "x", M.post_line(kt, after and item.encode(after)))
+      -- Unknown (the read failed): no "post"; undo treats it as unconfirmed.
+      local known, after = after_of(o, r2)
+      if known then jr:note(p, "x", M.post_line(kt, after and item.encode(after))) end
       if o.return_values == nil then r2 = nil end
     elseif r1 == false then
       jr:note(p, "x", M.none_line(kt))
@@ -570,7 +613,8 @@ function Journal:intercept(name, kind)
     for _, a in ipairs(type(list) == "table" and list or {}) do
       local op, o = next(a)
       if op == "put" or op == "update" or op == "delete" then
-        local p, kt, line, pre = lines_for(op, o)
+        local p, kt, line, pre = journaled(op, o)
+        if p == nil and kt then return nil, kt end
         if p then
           groups[p] = groups[p] or {}
           table.insert(groups[p], line)
@@ -582,8 +626,9 @@ function Journal:intercept(name, kind)
     local r1, r2 = saved.transact_write(list)
     for _, x in ipairs(pres) do
       if r1 then
-        local after = before_of(x.o.table, x.o.key)
-        jr:note(x.p, "x", M.post_line(x.kt, after and item.encode(after)))
+        local ok, after = pcall(before_of, x.o.table, x.o.key)
+        -- Unread: no "post", so undo treats the item as unconfirmed.
+        if ok then jr:note(x.p, "x", M.post_line(x.kt, after and item.encode(after))) end
       elseif r1 == false then jr:note(x.p, "x", M.none_line(x.kt)) end
     end
     return r1, r2
