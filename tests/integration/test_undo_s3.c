@@ -68,16 +68,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void call(const char *op, const char *body)
-{
-    buf out = BUF_INIT, err = BUF_INIT;
-    const char *args[] = {"call", "dynamodb", op, body, NULL};
-    int rc = test_mighost(fake.url, args, &out, &err);
-    if (rc != 0) fail_msg("%s: exit %d: %s", op, rc, buf_str(&err));
-    buf_free(&out);
-    buf_free(&err);
-}
-
 /* mighost undo RUN --state-dir STATES --report REPORT --yes EXTRA... */
 static int undo(const char *run, const char *states, const char *report, const char *const *extra,
                 buf *err)
@@ -88,26 +78,14 @@ static int undo(const char *run, const char *states, const char *report, const c
     return test_mighost(fake.url, args, NULL, err);
 }
 
-/* The lines of in without those holding drop. */
-static void without(const buf *in, const char *drop, buf *out)
-{
-    buf_reset(out);
-    for (const char *p = in->len ? in->data : ""; *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p + 1) : strlen(p);
-        if (!memmem(p, len, drop, strlen(drop))) buf_append(out, p, len);
-        p += len;
-    }
-}
-
 /* The table equals before but for the lines holding key (the item changed
  * by hand), and that item still holds what the hand put there. */
 static void expect_back_but(const char *table, const buf *before, const char *key, const char *hand)
 {
     buf got = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
     test_dump_items(fake.url, table, NULL, &got);
-    without(&got, key, &a);
-    without(before, key, &b);
+    test_lines_without(&got, key, &a);
+    test_lines_without(before, key, &b);
     assert_string_equal(buf_str(&a), buf_str(&b));
     if (hand) {
         const char *text = buf_str(&got), *at = strstr(text, key);
@@ -207,7 +185,7 @@ static void test_update_journal_in_s3(void **state)
     assert_true(count_holding(buf_str(&keys), ".jsonl.gz") >= 1);
     assert_non_null(strstr(buf_str(&keys), "journals/upd/tests_history-"));
     assert_int_equal(spool_parts(states), 0);
-    call("UpdateItem", "{\"TableName\":\"s3-upd\",\"Key\":{\"pk\":{\"S\":\"k42\"}},"
+    test_ddb_call(fake.url, "UpdateItem", "{\"TableName\":\"s3-upd\",\"Key\":{\"pk\":{\"S\":\"k42\"}},"
          "\"UpdateExpression\":\"SET hand = :h\",\"ExpressionAttributeValues\":{\":h\":{\"S\":\"by hand\"}}}");
 
     /* Another machine: no state file, the journal named by --undo-from (a dry-run). */
@@ -296,7 +274,7 @@ static void test_killed_resumed_then_undo(void **state)
     buf_reset(&keys);
     s3_keys("journals/kill/", &keys);
     assert_int_equal(count_holding(buf_str(&keys), "/meta.json"), 1);
-    call("UpdateItem", "{\"TableName\":\"s3-kill\",\"Key\":{\"pk\":{\"S\":\"k5999\"}},"
+    test_ddb_call(fake.url, "UpdateItem", "{\"TableName\":\"s3-kill\",\"Key\":{\"pk\":{\"S\":\"k5999\"}},"
          "\"UpdateExpression\":\"SET hand = :h\",\"ExpressionAttributeValues\":{\":h\":{\"S\":\"by hand\"}}}");
     rc = undo("tests_history", states, report, NULL, &err);
     if (rc != 1) fail_msg("undo: exit %d: %s", rc, buf_str(&err));
@@ -367,7 +345,7 @@ static void test_each_and_run_phases(void **state)
     assert_non_null(strstr(buf_str(&got), "\"replaced\""));
     test_dump_items(fake.url, "each-log", NULL, &got);
     assert_true(test_count_lines(buf_str(&got)) > 50);
-    call("UpdateItem", "{\"TableName\":\"each-t\",\"Key\":{\"pk\":{\"S\":\"k11\"}},"
+    test_ddb_call(fake.url, "UpdateItem", "{\"TableName\":\"each-t\",\"Key\":{\"pk\":{\"S\":\"k11\"}},"
          "\"UpdateExpression\":\"SET hand = :h\",\"ExpressionAttributeValues\":{\":h\":{\"S\":\"by hand\"}}}");
     rc = undo("tests_undo-each", states, report, NULL, &err);
     if (rc != 1) fail_msg("undo: exit %d (expected 1: one item left alone): %s", rc, buf_str(&err));

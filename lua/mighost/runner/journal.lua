@@ -576,18 +576,16 @@ function Journal:intercept(name, kind)
     if not ok then return nil, read_failed(p) end
     return p, kt, line, pre
   end
-  ddb.put = function(o)
-    local p, line_or_err, line = journaled("put", o)
-    if p == nil and line_or_err then return nil, line_or_err end
-    if p then jr:record(p, "x", {line}) end
-    return saved.put(o)
+  -- put and delete: the line, then the write.
+  local function simple(op)
+    return function(o)
+      local p, line_or_err, line = journaled(op, o)
+      if p == nil and line_or_err then return nil, line_or_err end
+      if p then jr:record(p, "x", {line}) end
+      return saved[op](o)
+    end
   end
-  ddb.delete = function(o)
-    local p, line_or_err, line = journaled("delete", o)
-    if p == nil and line_or_err then return nil, line_or_err end
-    if p then jr:record(p, "x", {line}) end
-    return saved.delete(o)
-  end
+  ddb.put, ddb.delete = simple("put"), simple("delete")
   ddb.update = function(o)
     local p, kt, line, pre = journaled("update", o)
     if p == nil and kt then return nil, kt end
