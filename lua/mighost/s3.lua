@@ -5,6 +5,8 @@
 --   local obj, err  = s3.head{bucket = B, key = K}
 --       -- {size, etag, metadata = {name = value}, headers = {...}, parts}
 --   local tags, err = s3.tagging{bucket = B, key = K}   -- {{key =, value =}, ...}
+--   local ok, err   = s3.put{bucket = B, key = K, body = TEXT}     -- PutObject
+--   local body, err = s3.get{bucket = B, key = K}                 -- GetObject
 --   local res, err  = s3.copy{from = A, to = B, key = K, size = N,
 --                             storage_class = SC, threshold = T, part_size = P}
 --       -- {etag, multipart}
@@ -166,6 +168,29 @@ function M.tagging(o)
     if t.tag == "Tag" then tags[#tags + 1] = {key = text(t, "Key"), value = text(t, "Value") or ""} end
   end
   return tags
+end
+
+-- PutObject of a string (the undo journal's parts); true or nil, err.
+-- In a dry-run it is recorded in the plan and not sent.
+function M.put(o)
+  local bucket, key = need(o, "bucket", "the bucket"), need(o, "key", "the object key")
+  if type(o.body) ~= "string" then error("option 'body' (a string) is required", 2) end
+  if mh.dry_run then
+    plan.record("PutObject", "s3:" .. parse_ref(bucket),
+      json.encode{Bucket = parse_ref(bucket), Key = key, Size = #o.body})
+    counts.recorded = counts.recorded + 1
+    return true
+  end
+  local sent, err = request(bucket, {op = "PutObject", method = "PUT", key = key, body = o.body,
+    headers = {["content-type"] = o.content_type or "application/octet-stream"}})
+  if not sent then return nil, err end
+  return true
+end
+
+-- GetObject: the object's bytes, or nil, err (err.code "NoSuchKey" when absent).
+function M.get(o)
+  local bucket, key = need(o, "bucket", "the bucket"), need(o, "key", "the object key")
+  return request(bucket, {op = "GetObject", method = "GET", key = key})
 end
 
 local function copy_source(from, key)

@@ -37,16 +37,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void call(const char *op, const char *body)
-{
-    buf out = BUF_INIT, err = BUF_INIT;
-    const char *args[] = {"call", "dynamodb", op, body, NULL};
-    int rc = test_mighost(fake.url, args, &out, &err);
-    if (rc != 0) fail_msg("%s: exit %d: %s", op, rc, buf_str(&err));
-    buf_free(&out);
-    buf_free(&err);
-}
-
 /* mighost undo RUN --state-dir STATES EXTRA...; the report in report. */
 static int undo(const char *run, const char *states, const char *report, const char *const *extra,
                 buf *err)
@@ -57,24 +47,12 @@ static int undo(const char *run, const char *states, const char *report, const c
     return test_mighost(fake.url, args, NULL, err);
 }
 
-/* The lines of in (a dump) without those holding drop. */
-static void without(const buf *in, const char *drop, buf *out)
-{
-    buf_reset(out);
-    for (const char *p = in->len ? in->data : ""; *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p + 1) : strlen(p);
-        if (!memmem(p, len, drop, strlen(drop))) buf_append(out, p, len);
-        p += len;
-    }
-}
-
 /* The table's dump without the lines holding drop. */
 static void dump_without(const char *table, const char *drop, buf *out)
 {
     buf all = BUF_INIT;
     test_dump_items(fake.url, table, NULL, &all);
-    without(&all, drop, out);
+    test_lines_without(&all, drop, out);
     buf_free(&all);
 }
 
@@ -108,7 +86,7 @@ static void test_vams_v25_backfill(void **state)
     test_dump_items(fake.url, "undo-v25-metadata", NULL, &got);
     assert_string_not_equal(buf_str(&got), buf_str(&meta_before));   /* the backfill wrote */
     /* A backfilled row changed by hand after the run. */
-    call("UpdateItem", "{\"TableName\":\"undo-v25-metadata\",\"Key\":{"
+    test_ddb_call(fake.url, "UpdateItem", "{\"TableName\":\"undo-v25-metadata\",\"Key\":{"
          "\"databaseId:assetId:assetVersionId\":{\"S\":\"db-beta:x3333:0\"},"
          "\"type:filePath:metadataKey\":{\"S\":\"metadata:/scans/2024-01-01T10:00:00Z/pointcloud.e57:source\"}},"
          "\"UpdateExpression\":\"SET metadataValue = :v\","
@@ -132,7 +110,7 @@ static void test_vams_v25_backfill(void **state)
     /* Every other row is its before-image again. */
     buf want = BUF_INIT;
     dump_without("undo-v25-metadata", "db-beta:x3333:0", &got);
-    without(&meta_before, "db-beta:x3333:0", &want);
+    test_lines_without(&meta_before, "db-beta:x3333:0", &want);
     assert_string_equal(buf_str(&got), buf_str(&want));
     test_dump_items(fake.url, "undo-v25-metadata", NULL, &got);
     assert_non_null(strstr(buf_str(&got), "changed by hand"));
@@ -178,7 +156,7 @@ static void test_custom_update(void **state)
                          "--state-dir", states, "--quiet", "--yes", NULL};
     int rc = test_mighost(fake.url, run, NULL, &err);
     if (rc != 0) fail_msg("run: exit %d: %s", rc, buf_str(&err));
-    call("UpdateItem", "{\"TableName\":\"undo-custom\",\"Key\":{\"pk\":{\"S\":\"k77\"}},"
+    test_ddb_call(fake.url, "UpdateItem", "{\"TableName\":\"undo-custom\",\"Key\":{\"pk\":{\"S\":\"k77\"}},"
          "\"UpdateExpression\":\"SET hand = :h\",\"ExpressionAttributeValues\":{\":h\":{\"S\":\"x\"}}}");
     const char *yes[] = {"--yes", NULL};
     rc = undo("examples_backfill-index-key", states, report, yes, &err);
@@ -189,7 +167,7 @@ static void test_custom_update(void **state)
     json_object_put(rep);
     buf want = BUF_INIT;
     dump_without("undo-custom", "\"k77\"", &got);
-    without(&before, "\"k77\"", &want);
+    test_lines_without(&before, "\"k77\"", &want);
     assert_string_equal(buf_str(&got), buf_str(&want));
     test_dump_items(fake.url, "undo-custom", NULL, &got);
     assert_non_null(strstr(buf_str(&got), "\"hand\""));
@@ -220,7 +198,7 @@ static void test_copy_into_new_table(void **state)
     if (rc != 0) fail_msg("copy: exit %d: %s", rc, buf_str(&err));
     test_dump_items(fake.url, "undo-dst", NULL, &got);
     assert_int_equal(test_count_lines(buf_str(&got)), 270);
-    call("PutItem", "{\"TableName\":\"undo-dst\",\"Item\":{\"pk\":{\"S\":\"by-hand\"}}}");
+    test_ddb_call(fake.url, "PutItem", "{\"TableName\":\"undo-dst\",\"Item\":{\"pk\":{\"S\":\"by-hand\"}}}");
     const char *yes[] = {"--yes", NULL};
     rc = undo("tests_kinds", states, report, yes, &err);
     if (rc != 0) fail_msg("undo: exit %d: %s", rc, buf_str(&err));

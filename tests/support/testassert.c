@@ -112,6 +112,27 @@ void test_dump_items(const char *endpoint, const char *what, const char *drop, b
     buf_free(&err);
 }
 
+void test_lines_without(const buf *in, const char *drop, buf *out)
+{
+    buf_reset(out);
+    for (const char *p = in->len ? in->data : ""; *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p + 1) : strlen(p);
+        if (!memmem(p, len, drop, strlen(drop))) buf_append(out, p, len);
+        p += len;
+    }
+}
+
+void test_ddb_call(const char *endpoint, const char *op, const char *body)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"call", "dynamodb", op, body, NULL};
+    int rc = test_mighost(endpoint, args, &out, &err);
+    if (rc != 0) fail_msg("%s: exit %d: %s", op, rc, buf_str(&err));
+    buf_free(&out);
+    buf_free(&err);
+}
+
 void test_make_table(const char *endpoint, const char *name, int n)
 {
     buf code = BUF_INIT, out = BUF_INIT, err = BUF_INIT;

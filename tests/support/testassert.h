@@ -51,6 +51,12 @@ void test_sorted_lines(const char *path, buf *out);
  * is replaced. Fails the test when the script fails. */
 void test_dump_items(const char *endpoint, const char *what, const char *drop, buf *out);
 
+/* The lines of in (e.g. a dump) without those holding drop; out is replaced. */
+void test_lines_without(const buf *in, const char *drop, buf *out);
+
+/* mighost call dynamodb OP BODY at endpoint; fails the test unless it exits 0. */
+void test_ddb_call(const char *endpoint, const char *op, const char *body);
+
 /* Creates the table `name` (hash key pk, a string) at endpoint and puts n
  * items k1..kn with n = i, and skip = true on every 100th. */
 void test_make_table(const char *endpoint, const char *name, int n);

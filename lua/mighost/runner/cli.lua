@@ -79,8 +79,10 @@ M.COMMANDS = {
       .. "changed, from its undo journal: each item it updated, replaced or deleted gets its "
       .. "earlier image again, unless it changed since the run (those are listed and left "
       .. "alone); items it wrote into tables that were empty before are deleted. Asks first "
-      .. "(--yes without a terminal); --resume continues an undo that was stopped.",
+      .. "(--yes without a terminal); --resume continues an undo that was stopped. A run "
+      .. "with --undo-to is undone from its journal in S3.",
     options = {["--state-dir"] = STATE_DIR, ["--dry-run"] = "bool: say what would be restored; write nothing",
+               ["--undo-from"] = "value URL: read the journal of RUN from S3, URL = s3://BUCKET/PREFIX (the run's --undo-to), e.g. on another machine than the run's",
                ["--yes"] = "bool: do not ask for confirmation",
                ["--resume"] = "bool: continue an undo that was stopped",
                ["--report"] = "value FILE: the undo's JSON report (default mighost-undo-RUN-TIMESTAMP.json)",

@@ -102,6 +102,8 @@ function Ctx:save()
 end
 
 function Ctx:checkpoint_moved()
+  -- The undo journal in S3: a task of the run saves (runner.journal).
+  if self.store.before_save then return end
   local now = mh.clock()
   if now - (self.last_save or 0) >= 1 then
     self.last_save = now

@@ -25,7 +25,7 @@ local M = {}
 M.DEFAULT_TABLE = "mighost-history"
 
 local function absolute(path)
-  if not path or path:sub(1, 1) == "/" then return path end
+  if not path or path:sub(1, 1) == "/" or path:match("^s3://") then return path end
   local cwd = sys.getenv("PWD")
   return cwd and cwd ~= "" and (cwd .. "/" .. path) or path
 end

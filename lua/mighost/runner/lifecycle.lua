@@ -461,10 +461,17 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
   require("mighost.inflight").mark()
   local started = mh.clock()
   local progress = require("mighost.runner.progress").start(ctx, info, o)
+  -- Each and run phases write through the bindings: journaled while they run.
+  local watch = run.journal and not o.dry_run and (ph.each or ph.run) and
+    run.journal:intercept(ph.name, ph.each and "each" or "run")
   local ok, err = xpcall(run_phase, function(e)
     if aws_failure(e) or (type(e) == "table" and e.exit) then return e end
     return debug.traceback(tostring(e), 2)
   end, ph, ctx)
+  if watch then
+    local wok, werr = pcall(watch.restore)
+    if not wok and ok then ok, err = false, werr end
+  end
   progress:stop()
   local after = stats_sum()
   local gave_up = aws.gave_up()
@@ -513,6 +520,61 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
   return exit, false
 end
 
+-- With the undo journal in S3 (--undo-to): a task that saves the state
+-- (after uploading the journal: Store:save) and uploads what was journaled,
+-- at most once a second. stop(exit) ends it; close(exit) uploads the rest
+-- and meta.json at the end. An upload that fails stops further writes (the
+-- journal refuses them) and makes the run's exit 3.
+local function start_uploader(journal, store)
+  local stopping, failed = false, nil
+  store.before_save = function() journal:sync() end
+  local function tick()
+    local ok, err = pcall(function()
+      if store.dirty then store:save() elseif journal.unsynced then journal:sync() end
+    end)
+    if not ok and not failed then
+      failed = tostring(err)
+      io.stderr:write("mighost: ", failed, "; no further write is sent: fix the cause, then "
+        .. "run again with --resume\n")
+    end
+  end
+  local task = mh.spawn(function()
+    local last = mh.clock()
+    while not stopping do
+      mh.sleep(0.05)
+      if not stopping and mh.clock() - last >= 1 then
+        tick()
+        last = mh.clock()
+      end
+    end
+  end)
+  local u = {}
+  function u.stop(exit)
+    stopping = true
+    task:wait()
+    if failed and (exit == EXIT.OK or exit == EXIT.FAILED) then return EXIT.AWS end
+    return exit
+  end
+  -- The last save: when the journal cannot be uploaded the state stays
+  -- as last saved (it covers only uploaded writes).
+  function u.ended(exit)
+    local ok, err = pcall(store.ended, store, exit)
+    if ok then return exit end
+    io.stderr:write("mighost: ", tostring(err), "\n")
+    return (exit == EXIT.OK or exit == EXIT.FAILED) and EXIT.AWS or exit
+  end
+  function u.close(exit)
+    local ok, err = pcall(journal.close, journal, exit == EXIT.OK)
+    if not ok then
+      io.stderr:write(("mighost: %s; the journal's parts stay in %s: mighost run --resume "
+        .. "or mighost undo on this machine uploads them\n"):format(tostring(err), journal.dir))
+      if exit == EXIT.OK or exit == EXIT.FAILED then return EXIT.AWS end
+    end
+    return exit
+  end
+  return u
+end
+
 -- A run: inputs -> pre-flight -> state -> backup -> confirmation -> the
 -- phases in order -> report -> exit code.
 function M.run(mig, o)
@@ -525,8 +587,16 @@ function M.run(mig, o)
   end
   local store, store_exit = open_store(mig, values, o, info)
   if not store then return store_exit end
-  -- The undo journal of a run that keeps a state file.
-  local journal = store.path and not o.no_undo and require("mighost.runner.journal").open(store)
+  -- The undo journal of a run that keeps a state file; --undo-to: its
+  -- S3 location must answer before anything is written.
+  local journal = store.path and not o.no_undo and require("mighost.runner.journal").open(store, o)
+  if journal then
+    local reachable, why = journal:check_remote()
+    if not reachable then
+      io.stderr:write("mighost: ", why, "\n")
+      return EXIT.USAGE
+    end
+  end
   if mig.confirm_notes then info.notes = mig.confirm_notes(values, o, store) end
   local history = require "mighost.runner.history"
   local hist = history.new(mig, values, o, info, store, history.tables_of(mig, values, phase_tables))
@@ -554,8 +624,18 @@ function M.run(mig, o)
     return why and EXIT.INTERRUPTED or EXIT.USAGE
   end
   backup.record(store, info)
-  -- The undo journal: a fresh run starts its own (once confirmed).
-  if journal and not o.resume then journal:reset() end
+  -- The undo journal: a fresh run starts its own (once confirmed); a
+  -- resumed one first seals (and uploads) what the stopped run left.
+  if journal then
+    local jok, jerr = pcall(function()
+      if o.resume then journal:resume() else journal:reset() end
+    end)
+    if not jok then
+      io.stderr:write("mighost: ", tostring(jerr), "; nothing was written\n")
+      return EXIT.AWS
+    end
+  end
+  local uploader = journal and journal.meta.remote and start_uploader(journal, store)
 
   ddb.set_rate_limits{read = o.max_read_rate, write = o.max_write_rate}
   require("mighost.inflight").set_cap(o.concurrency)
@@ -586,9 +666,14 @@ function M.run(mig, o)
   -- Finished only with exit 0; after failed items, --resume retries exactly
   -- those (a plain run offers it). A report that cannot be written is no "ok".
   if control then control:stop() end
-  store:ended(exit)
+  if uploader then exit = uploader.stop(exit) end
+  if uploader then exit = uploader.ended(exit) else store:ended(exit) end
+  if uploader then exit = uploader.close(exit) end
   if not rep:finish(exit, store) and exit == EXIT.OK then exit = EXIT.USAGE end
-  if hist then hist:finish(rep, journal and next(journal.meta.phases) and journal.dir) end
+  if hist then
+    hist:finish(rep, journal and next(journal.meta.phases) and (journal.meta.remote and
+      require("mighost.runner.journal").url_of(journal.meta.remote) or journal.dir))
+  end
   return exit
 end
 

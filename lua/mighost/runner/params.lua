@@ -149,6 +149,7 @@ local RUNNER_FLAGS = {
   ["--history"] = "value TABLE: the history table, one item per run (default mighost-history, created on first use)",
   ["--no-history"] = "bool: do not record this run in the history table",
   ["--no-undo"] = "bool: keep no undo journal (the before-images of in-place writes)",
+  ["--undo-to"] = "value URL: keep the undo journal in S3, at URL = s3://BUCKET/PREFIX (spooled beside the state, uploaded before each checkpoint; see docs/undo.md)",
   ["--coordinate"] = "value TABLE: run as one of several workers sharing this run through the DynamoDB table TABLE (created on first use): scan segments are leased, phases run in order (see docs/scale-out.md)",
   ["--worker-id"] = "value ID: with --coordinate: this worker's name in the table (default: host name and process id)",
   ["--lease-seconds"] = "value N: with --coordinate: how long a worker's lease on a segment lasts without renewal; another worker takes it over after that (default 30)",
@@ -285,6 +286,11 @@ function M.parse_run_options(mig, argv, cargs)
     o.worker_id = o.worker_id or require("mighost.runner.lease").default_worker_id()
   elseif o.worker_id or o.lease_seconds then
     return nil, "--worker-id and --lease-seconds go with --coordinate TABLE"
+  end
+  if o.undo_to then
+    if o.no_undo then return nil, "--undo-to and --no-undo exclude each other" end
+    local _, why = require("mighost.runner.journal").parse_url(o.undo_to)
+    if why then return nil, "--undo-to: " .. why end
   end
   if o.resume and o.fresh then return nil, "--resume and --fresh exclude each other" end
   if o.verify_only and o.dry_run then return nil, "--verify-only and --dry-run exclude each other" end

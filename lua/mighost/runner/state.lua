@@ -326,8 +326,33 @@ function Store:ended(exit)
   if exit == 0 then os.remove(self:failed_path()) end   -- nothing is left to retry
 end
 
+-- With the undo journal in S3 (--undo-to), store.before_save uploads it:
+-- the state is encoded first, then the journal is sealed and uploaded, then
+-- the state written, so a saved checkpoint never covers a write whose
+-- before-image is not in S3. One save at a time (the upload yields).
+local function save_after_upload(self)
+  while self.saving do require("mighost").sleep(0.005) end
+  if not self.dirty then return true end
+  self.saving = true
+  self.data.updated = sys.utc()
+  local text = json.encode(self.data)
+  self.dirty = false
+  local ok, err = pcall(self.before_save)
+  if ok then ok, err = sys.mkdirs(self.dir) end
+  if ok and self.failed then save_failed(self) end
+  if ok then ok, err = sys.write_file(self.path, text) end
+  self.saving = false
+  if not ok then
+    self.dirty = true
+    error("cannot save the checkpoint: " .. tostring(err), 0)
+  end
+  sys.state_saved()
+  return true
+end
+
 function Store:save()
   if not self.dirty then return true end
+  if self.before_save then return save_after_upload(self) end
   self.data.updated = sys.utc()
   local ok, err = sys.mkdirs(self.dir)
   if ok and self.failed then save_failed(self) end
