@@ -243,6 +243,7 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
   -- one at a time inside the scan loop.
   local pool = sync.pool(inflight.cap())
   pool.ready = function() return inflight.ready("BatchGetItem", dest) end
+  pool.queue = 2    -- batches waiting for a worker: each holds 100 expected items
   local function compare(batch)
     local keys = {}
     for i, e in ipairs(batch) do keys[i] = e.key end
@@ -265,7 +266,8 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
     if #batch > 0 then pool:go(compare, batch) end
     batch = {}
   end
-  local scan = {table = source, segments = ctx.options.segments or 4}
+  -- Pages of 1,000 items (not 1 MB): the scan's queue stays small.
+  local scan = {table = source, segments = ctx.options.segments or 4, limit = 1000}
   if ctx.options.limit then
     -- The same rows, in the same order, as the limited copy read.
     scan = {table = source, segment = 0, total_segments = 1, limit = 1000,
@@ -294,11 +296,15 @@ local function verify(ctx)
   }
   if p.metadata then
     local lacking, rows = 0, 0
-    local scan = {table = p.metadata, segments = ctx.options.segments or 4}
-    if ctx.options.limit then
-      scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit}
-    end
     local hash = ddb.schema(p.metadata).hash
+    -- Only the two attributes it looks at are read.
+    local names = {["#h"] = hash, ["#v"] = VKEY}
+    local scan = {table = p.metadata, segments = ctx.options.segments or 4, limit = 1000,
+                  projection = "#h, #v", names = names}
+    if ctx.options.limit then
+      scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit,
+              projection = "#h, #v", names = names}
+    end
     for it in ddb.scan(scan) do
       local pk = str(it[hash])
       -- Malformed keys are failures of the backfill, not of verification.

@@ -160,8 +160,29 @@ static const char prelude[] =
     "end\n"
     /* decode with both; they must agree, errors included (message text
      * aside for invalid JSON) */
+    /* json.decode_ddb_lazy, then the Items it left in the text */
+    "function lazy(text)\n"
+    "  local r, at, e = json.decode_ddb_lazy(text)\n"
+    "  assert(r.Items == nil or at == nil, 'lazy: Items decoded and left')\n"
+    "  if at then r.Items = json.decode_ddb_items(text, at, e) end\n"
+    "  return r\n"
+    "end\n"
+    /* the lazy decode agrees with the whole one: the same result, and the
+     * same error for invalid JSON (an item error may be another item's:
+     * the Items are read last) */
+    "function agree_lazy(text, ok1, r1)\n"
+    "  local ok, r = pcall(lazy, text)\n"
+    "  if ok ~= ok1 then error('lazy: ' .. tostring(ok and 'decoded' or r) .. ' vs ' .. tostring(ok1 and 'decoded' or r1) .. '\\n' .. text, 0) end\n"
+    "  if ok then\n"
+    "    local d = diff(r, r1)\n"
+    "    if d then error('lazy: results differ at ' .. d .. '\\n' .. text, 0) end\n"
+    "  elseif r1:match('^invalid JSON: ') and r ~= r1 then\n"
+    "    error('lazy: errors differ:\\n lazy: ' .. r .. '\\n whole: ' .. r1 .. '\\n' .. text, 0)\n"
+    "  end\n"
+    "end\n"
     "function agree(text)\n"
     "  local ok1, r1 = pcall(json.decode_ddb, text)\n"
+    "  agree_lazy(text, ok1, r1)\n"
     "  local ok2, r2 = pcall(ref_decode_ddb, text)\n"
     "  if ok1 ~= ok2 then error('one decoder failed: ' .. tostring(ok1 and r2 or r1) .. '\\n' .. text, 0) end\n"
     "  if not ok1 then\n"
@@ -616,6 +637,8 @@ static void test_invalid(void **state)
            "for _, c in ipairs(cases) do\n"
            "  local ok, e = pcall(json.decode_ddb, c[1])\n"
            "  if ok or e ~= c[2] then bad[#bad + 1] = string.format('%q\\n got: %s\\nwant: %s', c[1], tostring(e), c[2]) end\n"
+           "  ok, e = pcall(lazy, c[1])\n"
+           "  if ok or e ~= c[2] then bad[#bad + 1] = string.format('lazy %q\\n got: %s\\nwant: %s', c[1], tostring(e), c[2]) end\n"
            "end\n"
            "assert(#bad == 0, table.concat(bad, '\\n'))\n"
            "for _, c in ipairs(cases) do\n"
@@ -649,6 +672,7 @@ static void test_invalid(void **state)
            "  end\n"
            "  local ok1, r1 = pcall(json.decode_ddb, t)\n"
            "  local ok2, r2 = pcall(ref_decode_ddb, t)\n"
+           "  agree_lazy(t, ok1, r1)\n"
            "  if ok1 and ok2 then\n"
            "    local d = diff(r1, r2)\n"
            "    assert(not d, string.format('%q: %s', t, tostring(d)))\n"

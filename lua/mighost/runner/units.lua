@@ -150,11 +150,14 @@ function M.run(ctx, o)
       local ticket = {pending = 1, key = page.last_key, seg = seg,
                       settled = function(t) t.done = true; advance() end}
       order[#order + 1] = ticket
-      for _, it in ipairs(page.items) do
+      local items = page.items
+      for i = 1, #items do
+        local it = items[i]
         if limit and counts.scanned >= limit then ctx.stopping = true; break end
         -- Stopped by --max-failures: the rest of the page stays open.
         if ctx.halted then ticket.open = true; break end
         counts.scanned = counts.scanned + 1
+        items[i] = nil    -- the page lets go of it: memory follows the items in flight
         o.handle(it, item_ticket(ticket, ddb.key_of(ctx.source_schema, it)), {page = ticket})
       end
       M.close(ticket)
