@@ -589,7 +589,9 @@ local scan_progress = {}
 function M.scan_progress() return scan_progress end
 function M.reset_scan_progress() scan_progress = {} end
 
-local function pages(op, o, per_item)
+-- keep_raw: pages are handed over with their items still as text (page.raw,
+-- read with M.page_items), for consumers that take them one at a time.
+local function pages(op, o, per_item, keep_raw)
   local t = need_table(o)
   local segments = {}
   if o.segment then                      -- one segment of a parallel scan
@@ -648,7 +650,7 @@ local function pages(op, o, per_item)
       end
       start = resp.LastEvaluatedKey
       tail = tail + 1
-      queue[tail] = {items = items, raw = raw, last_key = start, segment = seg.n, count = resp.Count,
+      queue[tail] = {items = items, raw = raw, n = n, last_key = start, segment = seg.n, count = resp.Count,
                      scanned_count = resp.ScannedCount, done = start == nil, track = track}
       wake_consumer()
     until start == nil
@@ -667,13 +669,13 @@ local function pages(op, o, per_item)
         head = head + 1
         slots = slots - 1
         wake_producer()
-        if p.raw then
+        if p.raw and not keep_raw then
           local r = p.raw
           p.raw = nil
           p.items = json.decode_ddb_items(r[1], r[2], r[3])
         end
         -- Seen when handed over (item by item for item_iter), not when fetched.
-        if p.track and not per_item then p.track.items_seen = p.track.items_seen + #p.items end
+        if p.track and not per_item then p.track.items_seen = p.track.items_seen + p.n end
         return p
       end
       if live == 0 then return nil end
@@ -688,35 +690,62 @@ local function pages(op, o, per_item)
   return next_page, closer
 end
 
+-- The items of a page, one at a time: from page.items, or decoded from its
+-- text (page.raw) a hundred at a time, so a page of a thousand items is
+-- never all Lua tables at once. The page lets go of each item it hands out.
+local CHUNK = 100
+function M.page_items(p)
+  local items, i, n = p.items, 0, p.items and #p.items or 0
+  local raw = p.raw
+  p.raw = nil
+  local text, at, e
+  if raw then text, at, e = raw[1], raw[2], raw[3] end
+  return function()
+    while true do
+      if i < n then
+        i = i + 1
+        local it = items[i]
+        items[i] = nil
+        return it
+      end
+      if not at then return nil end
+      items, at = json.decode_ddb_items(text, at, e, CHUNK)
+      i, n = 0, #items
+    end
+  end
+end
+
 local function item_iter(op, o)
-  local next_page, closer = pages(op, o, true)
-  local page, i, n, left = nil, 0, 0, o.max_items
+  local next_page, closer = pages(op, o, true, true)
+  local page, iter, left = nil, nil, o.max_items
   return function()
     if left and left <= 0 then return nil end
     while true do
-      if page and i < n then
-        i = i + 1
-        if left then left = left - 1 end
-        if page.track then page.track.items_seen = page.track.items_seen + 1 end
-        -- The page lets go of each item as it is handed out.
-        local it = page.items[i]
-        page.items[i] = nil
-        return it, page
+      if iter then
+        local it = iter()
+        if it ~= nil then
+          if left then left = left - 1 end
+          if page.track then page.track.items_seen = page.track.items_seen + 1 end
+          return it, page
+        end
       end
-      page, i = next_page(), 0
+      page = next_page()
       if not page then return nil end
-      n = #page.items
+      iter = M.page_items(page)
     end
   end, nil, nil, closer
 end
 
 -- for item, page in ddb.scan{table=, segments=, filter=, ...} do ... end
+-- (page: where the item came from, its items not kept)
 function M.scan(o) return item_iter("Scan", o) end
 function M.query(o) return item_iter("Query", o) end
 
 -- for page in ddb.scan_pages{...}: page = {items, last_key, segment, count, scanned_count}
+-- o.raw_items: the pages' items stay text (page.raw, page.n items): read
+-- them with ddb.page_items(page).
 function M.scan_pages(o)
-  local next_page, closer = pages("Scan", o)
+  local next_page, closer = pages("Scan", o, false, o.raw_items)
   return next_page, nil, nil, closer
 end
 function M.query_pages(o)

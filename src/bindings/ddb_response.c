@@ -432,7 +432,38 @@ int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t 
     return decode_response(L, json, len, 1, at, end);
 }
 
-int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end)
+/* Up to max items of the array, from its '[' or from the ',' where an
+ * earlier call stopped: pushed as a sequence; *next is where the next
+ * call starts (that ','), 0 at the end of the array. */
+static int parse_items_part(parser *ps, lua_Integer max, size_t *next)
+{
+    lua_State *L = ps->L;
+    lua_Integer n = 0;
+    int more;
+    *next = 0;
+    lua_createtable(L, max < 128 ? (int)max : 128, 0);
+    item_skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '[') {
+        more = open_container(ps, ']');
+    } else if (ps->p < ps->end && *ps->p == ',') {   /* where an earlier call stopped */
+        ps->p++;
+        more = 1;
+    } else {
+        return syntax(ps, "expected '['");
+    }
+    for (; more > 0; more = next_member(ps, ']')) {
+        if (n == max) {
+            *next = (size_t)(ps->p - 1 - ps->s);   /* the ',' before the next one */
+            return 0;
+        }
+        if (item_parse_item(ps)) return -1;
+        lua_rawseti(L, -2, ++n);
+    }
+    return more;
+}
+
+int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
+                     lua_Integer max, size_t *next)
 {
     parser ps;
     int top = lua_gettop(L), r;
@@ -441,9 +472,7 @@ int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size
     ps.len_all = len;
     ps.p = json + at;
     ps.end = json + end;
-    item_skip_ws(&ps);
-    if (ps.p >= ps.end || *ps.p != '[') r = syntax(&ps, "expected '['");
-    else r = parse_items(&ps);
-    if (!r && ps.p != ps.end) r = syntax(&ps, "expected ',' or ']'");
+    r = parse_items_part(&ps, max, next);
+    if (!r && *next == 0 && ps.p != ps.end) r = syntax(&ps, "expected ',' or ']'");
     return parser_finish(&ps, top, r);
 }

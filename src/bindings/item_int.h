@@ -153,11 +153,13 @@ int ddb_decode_response(lua_State *L, const char *json, size_t len);
  * strings are matched, not checked: ddb_decode_items() finds any error. */
 int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t *at, size_t *end);
 
-/* Decode and push the items array at [at, end) of the text (what
- * ddb_decode_response_lazy() left). Returns 0, or -1 with the error
- * message pushed (a syntax error anywhere in the text comes first, as
- * for a whole response). */
-int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end);
+/* Decode and push (as a sequence) up to max items of the items array at
+ * [at, end) of the text (what ddb_decode_response_lazy() left); at is the
+ * array's '[' or, to go on, the *next an earlier call gave (0 once the
+ * array is done). Returns 0, or -1 with the error message pushed (a syntax
+ * error anywhere in the text comes first, as for a whole response). */
+int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
+                     lua_Integer max, size_t *next);
 
 /* Lua functions in item_plain.c. */
 int item_l_to_plain(lua_State *L);
