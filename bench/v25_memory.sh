@@ -15,22 +15,8 @@ copy_items=${3:-100000}
 seeder=build/mighost
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 out=$(mktemp -d)
-dyn_pid=
+. bench/restart_dynalite.sh
 trap '[ -n "$dyn_pid" ] && kill $dyn_pid 2>/dev/null; rm -rf "$out"' EXIT
-
-start_dynalite() {
-    [ -n "$dyn_pid" ] && kill $dyn_pid 2>/dev/null && wait $dyn_pid 2>/dev/null || true
-    node tests/dynalite/start.js > "$out/port" &
-    dyn_pid=$!
-    tries=0
-    while ! grep -q LISTENING "$out/port" 2>/dev/null; do
-        if ! kill -0 $dyn_pid 2>/dev/null || [ $tries -ge 300 ]; then
-            echo "bench: dynalite did not start (make deps installs it)" >&2; exit 1
-        fi
-        tries=$((tries + 1)); sleep 0.1
-    done
-    url=http://127.0.0.1:$(awk '{print $2}' "$out/port")
-}
 
 # line LABEL N: wall, CPU (user + sys) and per 100k, peak RSS from $out/time
 line() {
@@ -42,7 +28,7 @@ line() {
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $mighost"
 for n in $sizes; do
-    start_dynalite
+    restart_dynalite
     "$seeder" run --endpoint-url "$url" scripts/vams_seed.lua "prefix=m-" "items=$n" > "$out/seed"
     items=$(awk '$1 == "source_items" {print $2}' "$out/seed")
     "$seeder" run --endpoint-url "$url" scripts/vams_tables.lua "m-" > "$out/tables"
@@ -61,7 +47,7 @@ for n in $sizes; do
               "; phases: " .. table.concat(t, ", "))'
 done
 if [ "$copy_items" -gt 0 ]; then
-    start_dynalite
+    restart_dynalite
     "$seeder" run --endpoint-url "$url" bench/lua/write.lua src "$copy_items" 16 > /dev/null
     /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$mighost" run --endpoint-url "$url" \
         bench/lua/copy.lua src dst 16 16 > /dev/null
