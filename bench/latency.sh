@@ -13,22 +13,8 @@ latencies=${3:-"0 10 30"}
 baseline=${BASELINE:-0}
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 out=$(mktemp -d)
-dyn_pid=
+. bench/restart_dynalite.sh
 trap '[ -n "$dyn_pid" ] && kill $dyn_pid 2>/dev/null; rm -rf "$out"' EXIT
-
-start_dynalite() {
-    [ -n "$dyn_pid" ] && kill $dyn_pid 2>/dev/null && wait $dyn_pid 2>/dev/null || true
-    node tests/dynalite/start.js --latency-ms "$1" > "$out/port" &
-    dyn_pid=$!
-    tries=0
-    while ! grep -q LISTENING "$out/port" 2>/dev/null; do
-        if ! kill -0 $dyn_pid 2>/dev/null || [ $tries -ge 300 ]; then
-            echo "bench: dynalite did not start (make deps installs it)" >&2; exit 1
-        fi
-        tries=$((tries + 1)); sleep 0.1
-    done
-    url=http://127.0.0.1:$(awk '{print $2}' "$out/port")
-}
 
 # measure LABEL N MIGRATION ARGS...: one line (wall, items/s, CPU per 100k,
 # peak RSS) and one per phase (items/s, in flight chosen) from the report.
@@ -70,7 +56,7 @@ seed_vams() {
 }
 
 for ms in $latencies; do
-    start_dynalite "$ms"
+    restart_dynalite "$ms"
     seed_vams
     echo "latency $ms ms: vams/v2.4-to-v2.5, $n source items"
     measure "run (copy, backfill, verify)" "$n" vams/v2.4-to-v2.5 --config "$out/config.json"
@@ -79,7 +65,7 @@ for ms in $latencies; do
     echo "latency $ms ms: plain copy, $items items"
     measure "copy + verify" "$items" bench/lua/plain_copy.lua --set source=plain_src --set destination=plain_dst
     if [ "$baseline" = 1 ]; then
-        start_dynalite "$ms"
+        restart_dynalite "$ms"
         seed_vams
         measure "vams, sequential baseline" "$n" vams/v2.4-to-v2.5 --config "$out/config.json" \
             --concurrency 1 --segments 1

@@ -178,7 +178,7 @@ local function consumed(cc)
   return n
 end
 
-local function call(op, tname, body, kind, estimate)
+local function call(op, tname, body, kind, estimate, lazy)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   -- The pause and --concurrency gate comes first; the window (which only
@@ -201,7 +201,13 @@ local function call(op, tname, body, kind, estimate)
   end)
   if on_wire then gate.wire = gate.wire - 1 end
   gate.busy = gate.busy - 1
-  local resp = ok and text and json.decode_ddb(text) or nil
+  -- lazy (scans and queries): the page's Items stay text until a consumer
+  -- takes the page (a third result: {text, at, end} for json.decode_ddb_items).
+  local resp, items_at, items_end
+  if ok and text then
+    if lazy then resp, items_at, items_end = json.decode_ddb_lazy(text)
+    else resp = json.decode_ddb(text) end
+  end
   if t0 then
     w:release(t0, {throttled = ok and (meta.throttles > 0 or (resp ~= nil and unprocessed(resp))),
                    units = resp and consumed(resp.ConsumedCapacity)})
@@ -221,7 +227,7 @@ local function call(op, tname, body, kind, estimate)
   end
   add_capacity(s, resp.ConsumedCapacity, kind)
   spend(kind, resp.ConsumedCapacity, estimate)
-  return resp
+  return resp, nil, items_at and {text, items_at, items_end}
 end
 
 -- The runner's write guard (--backup, --require-backup): called with the
@@ -583,7 +589,9 @@ local scan_progress = {}
 function M.scan_progress() return scan_progress end
 function M.reset_scan_progress() scan_progress = {} end
 
-local function pages(op, o, per_item)
+-- keep_raw: pages are handed over with their items still as text (page.raw,
+-- read with M.page_items), for consumers that take them one at a time.
+local function pages(op, o, per_item, keep_raw)
   local t = need_table(o)
   local segments = {}
   if o.segment then                      -- one segment of a parallel scan
@@ -625,18 +633,24 @@ local function pages(op, o, per_item)
       end
       if stopped then break end
       slots = slots + 1
-      local resp, err = call(op, t, page_body(op, o, seg.n, seg.total, start), "read")
+      local resp, err, raw = call(op, t, page_body(op, o, seg.n, seg.total, start), "read", nil, true)
       if not resp then failure = failure or err; stopped = true; break end
-      local items = resp.Items or {}
+      -- A queued page stays compact (its Items as text) until it is taken.
+      local items = resp.Items
+      if raw and math.type(resp.Count) ~= "integer" then
+        items, raw = json.decode_ddb_items(raw[1], raw[2], raw[3]), nil
+      end
+      local n = raw and resp.Count or #(items or {})
+      if not raw then items = items or {} end
       local s = table_stats(t)
-      s.items_read = s.items_read + #items
-      seen = seen + #items
+      s.items_read = s.items_read + n
+      seen = seen + n
       if track and resp.LastEvaluatedKey == nil then
         track.done, track.items_done = track.done + 1, track.items_done + seen
       end
       start = resp.LastEvaluatedKey
       tail = tail + 1
-      queue[tail] = {items = items, last_key = start, segment = seg.n, count = resp.Count,
+      queue[tail] = {items = items, raw = raw, n = n, last_key = start, segment = seg.n, count = resp.Count,
                      scanned_count = resp.ScannedCount, done = start == nil, track = track}
       wake_consumer()
     until start == nil
@@ -655,8 +669,13 @@ local function pages(op, o, per_item)
         head = head + 1
         slots = slots - 1
         wake_producer()
+        if p.raw and not keep_raw then
+          local r = p.raw
+          p.raw = nil
+          p.items = json.decode_ddb_items(r[1], r[2], r[3])
+        end
         -- Seen when handed over (item by item for item_iter), not when fetched.
-        if p.track and not per_item then p.track.items_seen = p.track.items_seen + #p.items end
+        if p.track and not per_item then p.track.items_seen = p.track.items_seen + p.n end
         return p
       end
       if live == 0 then return nil end
@@ -671,31 +690,62 @@ local function pages(op, o, per_item)
   return next_page, closer
 end
 
+-- The items of a page, one at a time: from page.items, or decoded from its
+-- text (page.raw) a hundred at a time, so a page of a thousand items is
+-- never all Lua tables at once. The page lets go of each item it hands out.
+local CHUNK = 100
+function M.page_items(p)
+  local items, i, n = p.items, 0, p.items and #p.items or 0
+  local raw = p.raw
+  p.raw = nil
+  local text, at, e
+  if raw then text, at, e = raw[1], raw[2], raw[3] end
+  return function()
+    while true do
+      if i < n then
+        i = i + 1
+        local it = items[i]
+        items[i] = nil
+        return it
+      end
+      if not at then return nil end
+      items, at = json.decode_ddb_items(text, at, e, CHUNK)
+      i, n = 0, #items
+    end
+  end
+end
+
 local function item_iter(op, o)
-  local next_page, closer = pages(op, o, true)
-  local page, i, left = nil, 0, o.max_items
+  local next_page, closer = pages(op, o, true, true)
+  local page, iter, left = nil, nil, o.max_items
   return function()
     if left and left <= 0 then return nil end
     while true do
-      if page and i < #page.items then
-        i = i + 1
-        if left then left = left - 1 end
-        if page.track then page.track.items_seen = page.track.items_seen + 1 end
-        return page.items[i], page
+      if iter then
+        local it = iter()
+        if it ~= nil then
+          if left then left = left - 1 end
+          if page.track then page.track.items_seen = page.track.items_seen + 1 end
+          return it, page
+        end
       end
-      page, i = next_page(), 0
+      page = next_page()
       if not page then return nil end
+      iter = M.page_items(page)
     end
   end, nil, nil, closer
 end
 
 -- for item, page in ddb.scan{table=, segments=, filter=, ...} do ... end
+-- (page: where the item came from, its items not kept)
 function M.scan(o) return item_iter("Scan", o) end
 function M.query(o) return item_iter("Query", o) end
 
 -- for page in ddb.scan_pages{...}: page = {items, last_key, segment, count, scanned_count}
+-- o.raw_items: the pages' items stay text (page.raw, page.n items): read
+-- them with ddb.page_items(page).
 function M.scan_pages(o)
-  local next_page, closer = pages("Scan", o)
+  local next_page, closer = pages("Scan", o, false, o.raw_items)
   return next_page, nil, nil, closer
 end
 function M.query_pages(o)

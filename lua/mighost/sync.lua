@@ -90,6 +90,10 @@ local function worker(pool)
   pool.running = pool.running - 1
 end
 
+-- pool.queue (optional): at most this much work waiting for a worker (a
+-- job that holds much memory, such as a batch to verify: the workers
+-- take the next one as soon as they are free, so a short queue keeps
+-- them busy).
 -- pool.ready (optional): how much work to keep going now (what a learnt
 -- window needs, mighost.inflight), at most the limit.
 local function room(pool)
@@ -100,7 +104,7 @@ end
 -- work already wait). Returns false, without queueing it, once a worker
 -- has failed; work queued but not started by then is dropped.
 function Pool:go(fn, ...)
-  while self.tail - self.head + 1 >= room(self) and not self.err do
+  while self.tail - self.head + 1 >= math.min(room(self), self.queue or math.huge) and not self.err do
     self.slot_waiters[#self.slot_waiters + 1] = mh.current()
     mh.park()
   end

@@ -136,7 +136,7 @@ end
 local function lookup(ctx)
   owners, archived_count = {}, 0
   local strip = ctx.params.archived_db_id == "strip"
-  local archived = {}
+  local archived, single = {}, {}
   for it in ddb.scan{table = ctx.params.asset_table, segments = ctx.options.segments or 4,
                      projection = "databaseId, assetId"} do
     ctx.counts.scanned = ctx.counts.scanned + 1
@@ -148,11 +148,21 @@ local function lookup(ctx)
         if strip then db = db:sub(1, -#DELETED - 1) end
       end
       local list = owners[asset]
-      if not list then owners[asset] = {db}
+      if not list then
+        -- Most assets are in one database: they share that database's
+        -- list (never changed in place), so memory is one entry per asset.
+        local one = single[db]
+        if not one then one = {db}; single[db] = one end
+        owners[asset] = one
       else
         local seen = false
         for _, d in ipairs(list) do if d == db then seen = true end end
-        if not seen then list[#list + 1] = db; table.sort(list) end
+        if not seen then
+          local more = table.move(list, 1, #list, 1, {})
+          more[#more + 1] = db
+          table.sort(more)
+          owners[asset] = more
+        end
       end
     else
       ctx:skip("asset row without databaseId or assetId")
@@ -241,8 +251,13 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
   end})
   -- A window of BatchGetItems in flight (mighost.inflight sizes it), not
   -- one at a time inside the scan loop.
-  local pool = sync.pool(inflight.cap())
+  -- Each batch holds 100 expected items (whole tables, for item.equal):
+  -- at most 24 of them (2,400 items) are out at once, however wide the
+  -- window grows. 24 requests of 100 keys in flight is 80,000 keys/s at
+  -- 30 ms a request.
+  local pool = sync.pool(math.min(inflight.cap(), 24))
   pool.ready = function() return inflight.ready("BatchGetItem", dest) end
+  pool.queue = 2    -- batches waiting for a worker: each holds 100 expected items
   local function compare(batch)
     local keys = {}
     for i, e in ipairs(batch) do keys[i] = e.key end
@@ -265,7 +280,8 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2)
     if #batch > 0 then pool:go(compare, batch) end
     batch = {}
   end
-  local scan = {table = source, segments = ctx.options.segments or 4}
+  -- Pages of 1,000 items (not 1 MB): the scan's queue stays small.
+  local scan = {table = source, segments = ctx.options.segments or 4, limit = 1000}
   if ctx.options.limit then
     -- The same rows, in the same order, as the limited copy read.
     scan = {table = source, segment = 0, total_segments = 1, limit = 1000,
@@ -294,11 +310,15 @@ local function verify(ctx)
   }
   if p.metadata then
     local lacking, rows = 0, 0
-    local scan = {table = p.metadata, segments = ctx.options.segments or 4}
-    if ctx.options.limit then
-      scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit}
-    end
     local hash = ddb.schema(p.metadata).hash
+    -- Only the two attributes it looks at are read.
+    local names = {["#h"] = hash, ["#v"] = VKEY}
+    local scan = {table = p.metadata, segments = ctx.options.segments or 4, limit = 1000,
+                  projection = "#h, #v", names = names}
+    if ctx.options.limit then
+      scan = {table = p.metadata, segment = 0, total_segments = 1, max_items = ctx.options.limit,
+              projection = "#h, #v", names = names}
+    end
     for it in ddb.scan(scan) do
       local pk = str(it[hash])
       -- Malformed keys are failures of the backfill, not of verification.

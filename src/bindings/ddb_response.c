@@ -234,6 +234,30 @@ static int parse_array(parser *ps, int depth)
     return more;
 }
 
+/* Past the array at p ('['), matching brackets and strings only. */
+static int skip_array(parser *ps)
+{
+    const char *p = ps->p, *end = ps->end;
+    int depth = 0;
+    while (p < end) {
+        char c = *p++;
+        if (c == '"') {
+            while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;
+            if (p >= end) break;
+            p++;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0) {
+                ps->p = p;
+                return 0;
+            }
+        }
+    }
+    ps->p = end;
+    return syntax(ps, "unexpected end of text");
+}
+
 static int parse_object(parser *ps, int field, int depth)
 {
     lua_State *L = ps->L;
@@ -245,8 +269,17 @@ static int parse_object(parser *ps, int field, int depth)
     for (more = open_container(ps, '}'); more > 0; more = next_member(ps, '}')) {
         if (member_name(ps, &k, &klen)) return -1;
         int kind = field_kind(k, klen);
-        lua_pushlstring(L, k, klen);
         item_skip_ws(ps);
+        if (ps->lazy_items && depth == 0 && kind == F_ITEMS && klen == 5) {
+            if (ps->p < ps->end && *ps->p == '[') {
+                ps->items_at = (size_t)(ps->p - ps->s);
+                if (skip_array(ps)) return -1;
+                ps->items_end = (size_t)(ps->p - ps->s);
+                continue;
+            }
+            ps->items_at = ps->items_end = 0;   /* a later "Items" that is no array wins */
+        }
+        lua_pushlstring(L, k, klen);
         /* Responses: {table: [items]} */
         int rc = field == F_RESPONSES && ps->p < ps->end && *ps->p == '['
                      ? parse_items(ps)
@@ -335,36 +368,111 @@ static int validate(parser *ps)
     }
 }
 
-int ddb_decode_response(lua_State *L, const char *json, size_t len)
+/* The parser's set-up: its buffers and tables pushed (three values). */
+static void parser_init(parser *ps, lua_State *L, const char *json, size_t len)
+{
+    luaL_checkstack(L, 24, "decode_ddb");
+    /* GC-owned, so that nothing leaks if Lua raises (out of memory) */
+    ps->err = json_new_bufbox(L);
+    ps->scratch = json_new_bufbox(L);
+    item_order_push(L);
+    ps->order = lua_gettop(L);
+    lua_createtable(L, ITEM_ORDER_CACHE_LEVELS, 0);
+    ps->cache = lua_gettop(L);
+    for (int i = 0; i < ITEM_ORDER_CACHE_LEVELS; i++) ps->last[i].n = 0;
+    ps->L = L;
+    ps->s = ps->p = json;
+    ps->end = json + len;
+    ps->path.n = 0;
+    ps->path.value = 0;
+    ps->lazy_items = 0;
+    ps->items_at = ps->items_end = 0;
+}
+
+/* After a parse (r: its result): the value or the message at top + 1. */
+static int parser_finish(parser *ps, int top, int r)
+{
+    lua_State *L = ps->L;
+    if (r) {
+        ps->end = ps->s + ps->len_all;
+        validate(ps);  /* a syntax error anywhere comes first */
+        lua_pushlstring(L, buf_str(ps->err), ps->err->len);
+    }
+    buf_free(ps->err);
+    buf_free(ps->scratch);
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return r ? -1 : 0;
+}
+
+static int decode_response(lua_State *L, const char *json, size_t len, int lazy, size_t *at,
+                           size_t *end)
 {
     parser ps;
     int top = lua_gettop(L), r;
-    luaL_checkstack(L, 24, "decode_ddb");
-    /* GC-owned, so that nothing leaks if Lua raises (out of memory) */
-    ps.err = json_new_bufbox(L);
-    ps.scratch = json_new_bufbox(L);
-    item_order_push(L);
-    ps.order = lua_gettop(L);
-    lua_createtable(L, ITEM_ORDER_CACHE_LEVELS, 0);
-    ps.cache = lua_gettop(L);
-    for (int i = 0; i < ITEM_ORDER_CACHE_LEVELS; i++) ps.last[i].n = 0;
-    ps.L = L;
-    ps.s = ps.p = json;
-    ps.end = json + len;
-    ps.path.n = 0;
-    ps.path.value = 0;
+    parser_init(&ps, L, json, len);
+    ps.len_all = len;
+    ps.lazy_items = lazy;
     r = parse_value(&ps, F_PLAIN, 0);
     if (!r) {
         item_skip_ws(&ps);
         if (ps.p < ps.end) r = syntax(&ps, "text after the end");
     }
-    if (r) {
-        validate(&ps);  /* a syntax error anywhere comes first */
-        lua_pushlstring(L, buf_str(ps.err), ps.err->len);
+    if (at) *at = ps.items_at, *end = ps.items_end;
+    return parser_finish(&ps, top, r);
+}
+
+int ddb_decode_response(lua_State *L, const char *json, size_t len)
+{
+    return decode_response(L, json, len, 0, NULL, NULL);
+}
+
+int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t *at, size_t *end)
+{
+    return decode_response(L, json, len, 1, at, end);
+}
+
+/* Up to max items of the array, from its '[' or from the ',' where an
+ * earlier call stopped: pushed as a sequence; *next is where the next
+ * call starts (that ','), 0 at the end of the array. */
+static int parse_items_part(parser *ps, lua_Integer max, size_t *next)
+{
+    lua_State *L = ps->L;
+    lua_Integer n = 0;
+    int more;
+    *next = 0;
+    lua_createtable(L, max < 128 ? (int)max : 128, 0);
+    item_skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '[') {
+        more = open_container(ps, ']');
+    } else if (ps->p < ps->end && *ps->p == ',') {   /* where an earlier call stopped */
+        ps->p++;
+        more = 1;
+    } else {
+        return syntax(ps, "expected '['");
     }
-    buf_free(ps.err);
-    buf_free(ps.scratch);
-    lua_replace(L, top + 1);
-    lua_settop(L, top + 1);
-    return r ? -1 : 0;
+    for (; more > 0; more = next_member(ps, ']')) {
+        if (n == max) {
+            *next = (size_t)(ps->p - 1 - ps->s);   /* the ',' before the next one */
+            return 0;
+        }
+        if (item_parse_item(ps)) return -1;
+        lua_rawseti(L, -2, ++n);
+    }
+    return more;
+}
+
+int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
+                     lua_Integer max, size_t *next)
+{
+    parser ps;
+    int top = lua_gettop(L), r;
+    if (at > end || end > len) return lua_pushliteral(L, "decode_ddb_items: bad range"), -1;
+    parser_init(&ps, L, json, len);
+    ps.len_all = len;
+    ps.p = json + at;
+    ps.end = json + end;
+    r = parse_items_part(&ps, max, next);
+    if (!r && *next == 0 && ps.p != ps.end) r = syntax(&ps, "expected ',' or ']'");
+    return parser_finish(&ps, top, r);
 }

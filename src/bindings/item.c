@@ -164,10 +164,21 @@ static int keyref_cmp(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+#define ITEM_EACH_LOCAL 32   /* names kept on the C stack; more go to a userdata */
+
+/* Whether (s, len) is one of the n names in rec. */
+static int recorded(const keyref *rec, lua_Integer n, const char *s, size_t len)
+{
+    for (lua_Integer j = 0; j < n; j++)
+        if (rec[j].len == len && (rec[j].s == s || memcmp(rec[j].s, s, len) == 0)) return 1;
+    return 0;
+}
+
 int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *badkey)
 {
-    int top = lua_gettop(L), keys = 0, set = 0, r = 0;
-    lua_Integer done = 0, total = 0, n = 0;
+    int top = lua_gettop(L), keys = 0, r = 0;
+    lua_Integer n = 0, nrec = 0;
+    keyref rec_local[ITEM_EACH_LOCAL], *rec = rec_local;
     idx = lua_absindex(L, idx);
     order = lua_absindex(L, order);
     luaL_checkstack(L, 8, "item nesting");
@@ -175,8 +186,14 @@ int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *b
     if (lua_rawget(L, order) == LUA_TTABLE) {
         keys = lua_gettop(L);
         n = (lua_Integer)lua_rawlen(L, keys);
+        if (n > ITEM_EACH_LOCAL) rec = lua_newuserdatauv(L, (size_t)n * sizeof *rec, 0);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, keys, i);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                /* the list holds the string: the pointer stays valid */
+                rec[nrec].s = lua_tolstring(L, -1, &rec[nrec].len);
+                nrec++;
+            }
             lua_pushvalue(L, -1);
             if (lua_rawget(L, idx) == LUA_TNIL) {  /* removed since */
                 lua_pop(L, 2);
@@ -185,9 +202,15 @@ int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *b
             r = fn(L, ud);
             lua_pop(L, 2);
             if (r) goto out;
-            done++;
         }
     }
+
+    /* Names added after the order was recorded (or all of them when none
+     * was): sorted, so the output never depends on hash order. One pass
+     * finds them (and any name that is not a string); a second one only
+     * when there are more than fit on the C stack. */
+    keyref local[ITEM_EACH_LOCAL], *ks = local;
+    lua_Integer m = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
@@ -196,36 +219,24 @@ int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *b
             r = -1;
             goto out;
         }
-        total++;
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (keys && recorded(rec, nrec, s, len)) continue;
+        if (m < ITEM_EACH_LOCAL) ks[m].s = s, ks[m].len = len;
+        m++;
     }
-    if (total == done) goto out;
-
-    /* Names added after the order was recorded (or all of them when none
-     * was): sorted, so the output never depends on hash order. */
-    if (keys) {
-        lua_createtable(L, 0, (int)n);
-        set = lua_gettop(L);
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, keys, i);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, set);
-        }
-    }
-    lua_Integer cap = total - done, m = 0;
-    keyref local[32], *ks = local;
-    if (cap > 32) ks = lua_newuserdatauv(L, (size_t)cap * sizeof *ks, 0);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (set) {
-            lua_pushvalue(L, -1);
-            int seen = lua_rawget(L, set) != LUA_TNIL;
+    if (m == 0) goto out;
+    if (m > ITEM_EACH_LOCAL) {
+        lua_Integer cap = m;
+        ks = lua_newuserdatauv(L, (size_t)cap * sizeof *ks, 0);
+        m = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
             lua_pop(L, 1);
-            if (seen) continue;
-        }
-        if (m < cap) {  /* always true unless the recorded list repeats a name */
-            ks[m].s = lua_tolstring(L, -1, &ks[m].len);
-            m++;
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            if (keys && recorded(rec, nrec, s, len)) continue;
+            if (m < cap) ks[m].s = s, ks[m].len = len, m++;
         }
     }
     qsort(ks, (size_t)m, sizeof *ks, keyref_cmp);

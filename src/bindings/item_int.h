@@ -109,6 +109,11 @@ typedef struct item_parser {
      * page mostly have the same names, and order lists are never changed
      * in place. */
     int cache;
+    /* json.decode_ddb_lazy: the top-level "Items" array is skipped, not
+     * decoded; where it is (byte offsets in the text) is kept here. */
+    int lazy_items;
+    size_t items_at, items_end;
+    size_t len_all;            /* the whole text's length (for validate) */
     struct {
         int n;
         const char *name[ITEM_ORDER_CACHE_NAMES];
@@ -140,6 +145,21 @@ int item_parse_string(item_parser *ps, const char **out, size_t *len);
 /* json.decode_ddb (ddb_response.c): decode the DynamoDB response in json
  * and push it. Returns 0, or -1 with the error message pushed. */
 int ddb_decode_response(lua_State *L, const char *json, size_t len);
+
+/* The same, except that a top-level "Items" array is left in the text:
+ * *at and *end get its byte range (both 0 when there is none) for
+ * ddb_decode_items() to decode later. A page waiting in a queue is then
+ * its text, not thousands of Lua tables. The array's brackets and
+ * strings are matched, not checked: ddb_decode_items() finds any error. */
+int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t *at, size_t *end);
+
+/* Decode and push (as a sequence) up to max items of the items array at
+ * [at, end) of the text (what ddb_decode_response_lazy() left); at is the
+ * array's '[' or, to go on, the *next an earlier call gave (0 once the
+ * array is done). Returns 0, or -1 with the error message pushed (a syntax
+ * error anywhere in the text comes first, as for a whole response). */
+int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
+                     lua_Integer max, size_t *next);
 
 /* Lua functions in item_plain.c. */
 int item_l_to_plain(lua_State *L);

@@ -10,6 +10,11 @@
  *                                   UnprocessedItems, UnprocessedKeys hold
  *                                   typed items (see mighost.item);
  *                                   ddb_response.c has the details
+ *   json.decode_ddb_lazy(text) -> table, at, end   the same, a top-level
+ *                                   Items array left in the text (at..end)
+ *   json.decode_ddb_items(text, at, end [, max]) -> items [, next]  that
+ *                                   array decoded (max at a time: next is
+ *                                   where to go on)
  */
 #include <json-c/json.h>
 #include <lauxlib.h>
@@ -96,6 +101,39 @@ static int l_decode_ddb(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &len);
     if (ddb_decode_response(L, text, len) != 0) return lua_error(L);
     return 1;
+}
+
+/* json.decode_ddb_lazy(text) -> response, at, end: the same, but a
+ * top-level Items array is not decoded (response.Items is nil); at and end
+ * (1-based, inclusive; nil when there is none) are where it is, for
+ * json.decode_ddb_items(text, at, end). */
+static int l_decode_ddb_lazy(lua_State *L)
+{
+    size_t len, at, end;
+    const char *text = luaL_checklstring(L, 1, &len);
+    if (ddb_decode_response_lazy(L, text, len, &at, &end) != 0) return lua_error(L);
+    if (end == 0) return 1;
+    lua_pushinteger(L, (lua_Integer)at + 1);
+    lua_pushinteger(L, (lua_Integer)end);
+    return 3;
+}
+
+/* json.decode_ddb_items(text, at, end [, max]) -> items [, next]: the
+ * items of that array, or at most max of them and, when more follow,
+ * where to go on (json.decode_ddb_items(text, next, end, max)). */
+static int l_decode_ddb_items(lua_State *L)
+{
+    size_t len, next;
+    const char *text = luaL_checklstring(L, 1, &len);
+    lua_Integer at = luaL_checkinteger(L, 2), end = luaL_checkinteger(L, 3);
+    lua_Integer max = luaL_optinteger(L, 4, LUA_MAXINTEGER);
+    if (at < 1 || end < at - 1 || (size_t)end > len) return luaL_error(L, "decode_ddb_items: bad range");
+    if (max < 1) return luaL_error(L, "decode_ddb_items: max must be at least 1");
+    if (ddb_decode_items(L, text, len, (size_t)(at - 1), (size_t)end, max, &next) != 0)
+        return lua_error(L);
+    if (next == 0) return 1;
+    lua_pushinteger(L, (lua_Integer)next + 1);
+    return 2;
 }
 
 /* JSON.stringify's escaping: only what must be escaped. */
@@ -275,6 +313,8 @@ int luaopen_mighost_json(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"decode", l_decode},
                                      {"decode_ddb", l_decode_ddb},
+                                     {"decode_ddb_lazy", l_decode_ddb_lazy},
+                                     {"decode_ddb_items", l_decode_ddb_items},
                                      {"encode", l_encode},
                                      {"quote", l_quote},
                                      {"array", l_array},

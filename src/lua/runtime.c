@@ -3,6 +3,9 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +72,14 @@ runtime *runtime_new(const runtime_options *opt)
      * collection at 1.5x the live heap instead of 2x, for a lower peak at
      * about the same CPU (measured in bench/RESULTS.md). */
     lua_gc(L, LUA_GCINC, 150, 0, 0);
+#if defined(__GLIBC__)
+    /* Page texts (up to a few hundred KB each) are made and dropped all
+     * the time. Left to glibc's sliding threshold, once one such block is
+     * freed they all come from the heap, which then stays as large as the
+     * largest moment of the run, in pieces. A fixed threshold keeps them
+     * in their own mappings, given back when freed. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 
     http_loop *loop = opt->aws ? aws_client_loop(opt->aws) : NULL;
     if (!loop) {

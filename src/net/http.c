@@ -176,8 +176,11 @@ static void transfer_put(http_loop *loop, transfer *t)
 {
     curl_slist_free_all(t->headers);
     t->headers = NULL;
-    /* Keep big bodies from pinning memory in the pool. */
-    if (t->resp.body.cap > (1u << 20)) buf_free(&t->resp.body);
+    /* Keep big bodies from pinning memory in the pool: every transfer ever
+     * in flight stays in it, so bodies kept up to 1 MB (a Scan page) made
+     * memory grow with the run, up to the widest window times a page.
+     * Small answers (writes, updates, a batch of reads) keep their buffer. */
+    if (t->resp.body.cap > (64u << 10)) buf_free(&t->resp.body);
     if (t->resp.headers.cap > (64u << 10)) buf_free(&t->resp.headers);
     t->next_free = loop->free_list;
     loop->free_list = t;

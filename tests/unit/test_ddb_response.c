@@ -1,6 +1,8 @@
 /* test_ddb_response.c - json.decode_ddb, the DynamoDB response decoder:
  * every field that holds items, agreement with the json-c implementation
- * it replaced (kept below as the reference) on 500 generated responses,
+ * it replaced (kept below as the reference) on 500 generated responses
+ * (and of json.decode_ddb_lazy + json.decode_ddb_items, whole or a few
+ * items at a time, with json.decode_ddb, there and on damaged texts),
  * nesting limits, \u escapes, invalid JSON, and the speed on a 1 MB Scan
  * page (printed, not asserted). */
 #include <setjmp.h>
@@ -160,8 +162,45 @@ static const char prelude[] =
     "end\n"
     /* decode with both; they must agree, errors included (message text
      * aside for invalid JSON) */
+    /* json.decode_ddb_lazy, then the Items it left in the text */
+    /* (max: that many items at a time, the rest from where it stopped) */
+    "function lazy(text, max)\n"
+    "  local r, at, e = json.decode_ddb_lazy(text)\n"
+    "  assert(r.Items == nil or at == nil, 'lazy: Items decoded and left')\n"
+    "  if at and not max then r.Items = json.decode_ddb_items(text, at, e) end\n"
+    "  if at and max then\n"
+    "    local all = {}\n"
+    "    repeat\n"
+    "      local part\n"
+    "      part, at = json.decode_ddb_items(text, at, e, max)\n"
+    "      assert(#part <= max and (at == nil or #part == max), 'lazy: a part of the wrong size')\n"
+    "      table.move(part, 1, #part, #all + 1, all)\n"
+    "    until not at\n"
+    "    r.Items = all\n"
+    "  end\n"
+    "  return r\n"
+    "end\n"
+    /* the lazy decode agrees with the whole one: the same result, and the
+     * same error for invalid JSON (an item error may be another item's:
+     * the Items are read last) */
+    "function agree_lazy(text, ok1, r1)\n"
+    "  agree_lazy_by(text, ok1, r1, nil)\n"
+    "  agree_lazy_by(text, ok1, r1, 1)\n"
+    "  agree_lazy_by(text, ok1, r1, 2)\n"
+    "end\n"
+    "function agree_lazy_by(text, ok1, r1, max)\n"
+    "  local ok, r = pcall(lazy, text, max)\n"
+    "  if ok ~= ok1 then error('lazy: ' .. tostring(ok and 'decoded' or r) .. ' vs ' .. tostring(ok1 and 'decoded' or r1) .. '\\n' .. text, 0) end\n"
+    "  if ok then\n"
+    "    local d = diff(r, r1)\n"
+    "    if d then error('lazy: results differ at ' .. d .. '\\n' .. text, 0) end\n"
+    "  elseif r1:match('^invalid JSON: ') and r ~= r1 then\n"
+    "    error('lazy: errors differ:\\n lazy: ' .. r .. '\\n whole: ' .. r1 .. '\\n' .. text, 0)\n"
+    "  end\n"
+    "end\n"
     "function agree(text)\n"
     "  local ok1, r1 = pcall(json.decode_ddb, text)\n"
+    "  agree_lazy(text, ok1, r1)\n"
     "  local ok2, r2 = pcall(ref_decode_ddb, text)\n"
     "  if ok1 ~= ok2 then error('one decoder failed: ' .. tostring(ok1 and r2 or r1) .. '\\n' .. text, 0) end\n"
     "  if not ok1 then\n"
@@ -616,6 +655,10 @@ static void test_invalid(void **state)
            "for _, c in ipairs(cases) do\n"
            "  local ok, e = pcall(json.decode_ddb, c[1])\n"
            "  if ok or e ~= c[2] then bad[#bad + 1] = string.format('%q\\n got: %s\\nwant: %s', c[1], tostring(e), c[2]) end\n"
+           "  for _, max in ipairs{false, 1} do\n"
+           "    ok, e = pcall(lazy, c[1], max or nil)\n"
+           "    if ok or e ~= c[2] then bad[#bad + 1] = string.format('lazy %q\\n got: %s\\nwant: %s', c[1], tostring(e), c[2]) end\n"
+           "  end\n"
            "end\n"
            "assert(#bad == 0, table.concat(bad, '\\n'))\n"
            "for _, c in ipairs(cases) do\n"
@@ -649,6 +692,7 @@ static void test_invalid(void **state)
            "  end\n"
            "  local ok1, r1 = pcall(json.decode_ddb, t)\n"
            "  local ok2, r2 = pcall(ref_decode_ddb, t)\n"
+           "  agree_lazy(t, ok1, r1)\n"
            "  if ok1 and ok2 then\n"
            "    local d = diff(r1, r2)\n"
            "    assert(not d, string.format('%q: %s', t, tostring(d)))\n"

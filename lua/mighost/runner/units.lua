@@ -139,18 +139,20 @@ function M.run(ctx, o)
     end
     -- Pages of 1,000 items (not DynamoDB's 1 MB) so checkpoints come often:
     -- a resumed run redoes at most the pages that were in flight.
-    local so = {table = o.source, segment = seg, total_segments = total, prefetch = 2,
+    local so = {table = o.source, segment = seg, total_segments = total, prefetch = 1, raw_items = true,
                 start_key = pos and pos.key, limit = spec.page_size or 1000}
     for k, v in pairs(o.scan or {}) do so[k] = v end
     for page in ddb.scan_pages(so) do
       if sys.interrupted() > 0 or ctx.stopping or ctx.halted or stopped() or (lease and lease.lost) then
         break
       end
-      if lease then lease.scanned = lease.scanned + #page.items end
+      if lease then lease.scanned = lease.scanned + page.n end
       local ticket = {pending = 1, key = page.last_key, seg = seg,
                       settled = function(t) t.done = true; advance() end}
       order[#order + 1] = ticket
-      for _, it in ipairs(page.items) do
+      -- Decoded a hundred at a time as they are handed out: memory follows
+      -- the items in flight, not the page size.
+      for it in ddb.page_items(page) do
         if limit and counts.scanned >= limit then ctx.stopping = true; break end
         -- Stopped by --max-failures: the rest of the page stays open.
         if ctx.halted then ticket.open = true; break end

@@ -44,7 +44,10 @@ function M.run(mig, spec, ctx)
   local dst_schema = ddb.schema(dst)
   local transform = c.transform or function(it) return it end
   local scan = type(c.scan) == "function" and c.scan(ctx.params) or c.scan or {}
-  local so = {table = src, segments = spec.segments or ctx.options.segments or 4, consistent = true}
+  -- Pages of 1,000 items, not DynamoDB's 1 MB: the scan's queue is what
+  -- the verification holds in memory, besides the batches in flight.
+  local so = {table = src, segments = spec.segments or ctx.options.segments or 4, consistent = true,
+              limit = 1000}
   for k, v in pairs(scan) do so[k] = v end
 
   local checked, missing, different = 0, 0, 0
@@ -77,6 +80,7 @@ function M.run(mig, spec, ctx)
 
   local pool = sync.pool(spec.window or inflight.cap())
   pool.ready = function() return inflight.ready("BatchGetItem", dst) end
+  pool.queue = 2    -- batches waiting for a worker (memory: each holds 100 items)
   local batch = {}
   for it in ddb.scan(so) do
     if ctx:interrupted() then break end
