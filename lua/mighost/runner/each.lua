@@ -46,10 +46,15 @@
 -- never called twice for a unit that finished, whatever the stop. (A stop
 -- while fn runs may leave that one unit half done: fn must be safe to
 -- repeat, e.g. with an idempotency token.) The finished units are a
--- journal beside the state (a line each); in memory, per-item units over a
--- scan keep only those of pages the checkpoint has not passed.
+-- journal beside the state (a line each), written to the file before the
+-- run goes on (a killed process loses none) and fsync'ed at most once a
+-- second and when the phase ends (a machine that loses power may forget
+-- that second's units: they run again, as units in flight do). In memory,
+-- per-item units over a scan keep only those of pages the checkpoint has
+-- not passed.
 
 local item = require "mighost.item"
+local mh = require "mighost"
 local json = require "mighost.json"
 local sys = require "mighost.sys"
 local sync = require "mighost.sync"
@@ -102,6 +107,27 @@ local function call(spec, ctx, x)
   return "done", res
 end
 
+-- The journal file, open for appending: a line is written (unbuffered)
+-- before the caller goes on; the data reach the disk at most a second later.
+local function open_journal(path)
+  local f, err = io.open(path, "a")
+  if not f then error("cannot record finished units: " .. tostring(err), 0) end
+  f:setvbuf("no")
+  local j = {synced = mh.clock()}
+  function j.sync()
+    j.synced = mh.clock()
+    local ok, e = sys.append_file(path, "")   -- fsync
+    if not ok then error("cannot record finished units: " .. tostring(e), 0) end
+  end
+  function j.add(line)
+    local ok, e = f:write(line)
+    if not ok then error("cannot record a finished unit: " .. tostring(e), 0) end
+    if mh.clock() - j.synced >= 1 then j.sync() end
+  end
+  function j.close() f:close(); j.sync() end
+  return j
+end
+
 local function resolve_number(v, params)
   if type(v) == "string" then return params[v] end
   return v
@@ -135,8 +161,8 @@ function M.run(phase, ctx)
       store.dirty = true
       store:save()
     end
-    journal = st.done_journal
-    done_keys = read_journal(journal)
+    done_keys = read_journal(st.done_journal)
+    journal = open_journal(st.done_journal)
   end
 
   local function finished(k, result)
@@ -146,9 +172,7 @@ function M.run(phase, ctx)
     -- Before anything else: fn is never called twice for a finished unit.
     if store.coordinated then store:unit_done(phase.name, k, result)
     elseif journal then
-      local line = result == true and json.encode(k) or json.encode({k, result})
-      local ok, err = sys.append_file(journal, line .. "\n")
-      if not ok then error("cannot record a finished unit: " .. tostring(err), 0) end
+      journal.add((result == true and json.encode(k) or json.encode({k, result})) .. "\n")
     end
   end
 
@@ -238,6 +262,7 @@ function M.run(phase, ctx)
       stopped = function() return stop_err ~= nil or aws.gave_up() end,
       finish = function() pool:wait() end})
   end)
+  if journal then journal.close() end
   if spec.finish then spec.finish(ctx) end
   if not ok then error(err, 0) end
   if stop_err then error(stop_err, 0) end
