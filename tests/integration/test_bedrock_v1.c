@@ -952,14 +952,20 @@ static void expect_like_clean(const fixture *f, json_object *clean_report, json_
     json_object_put(tasks);
 }
 
+/* Dataset A plus n bots. */
+static void make_many_fixture(fixture *f, int n)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", n);
+    make_fixture(f, "many", count);
+}
+
 /* An uninterrupted run over many bots: its report (the reference the
  * killed and the faulted runs are compared with). */
 static json_object *clean_many_run(int bots)
 {
     fixture f;
-    char count[16];
-    snprintf(count, sizeof count, "%d", bots);
-    make_fixture(&f, "many", count);
+    make_many_fixture(&f, bots);
     buf out = BUF_INIT, err = BUF_INIT;
     int rc = migrate(&f, (const char *const[]){"--yes", "--run-task-rate", "100000", "--run-task-burst",
                                                "100000", NULL}, &out, &err);
@@ -988,9 +994,7 @@ static void test_many_bots_killed_three_times(void **state)
     int n = many_bots();
     json_object *clean = clean_many_run(n);
     fixture f;
-    char count[16];
-    snprintf(count, sizeof count, "%d", n);
-    make_fixture(&f, "many", count);
+    make_many_fixture(&f, n);
     const char *first[ARGS_MAX], *resume[ARGS_MAX];
     /* About 400 RunTasks per second: the run lasts seconds, the kills land in it. */
     build_args(&f, (const char *const[]){"--yes", "--run-task-rate", "400", "--run-task-burst", "20", NULL}, first);
@@ -1067,9 +1071,7 @@ static void test_many_bots_through_faults(void **state)
     int n = many_bots();
     json_object *clean = clean_many_run(n);
     fixture f;
-    char count[16];
-    snprintf(count, sizeof count, "%d", n);
-    make_fixture(&f, "many", count);
+    make_many_fixture(&f, n);
     assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_fault_rate\":0.2,\"fault_rate\":0.2}"), 0);
     buf out = BUF_INIT, err = BUF_INIT;
     int rc = migrate(&f, (const char *const[]){"--yes", "--run-task-rate", "100000", "--run-task-burst", "100000",
