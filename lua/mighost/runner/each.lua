@@ -47,7 +47,7 @@
 -- while fn runs may leave that one unit half done: fn must be safe to
 -- repeat, e.g. with an idempotency token.) The finished units are a
 -- journal beside the state (a line each), written to the file before the
--- run goes on (a killed process loses none) and fsync'ed at most once a
+-- unit's worker goes on (a killed process loses none) and fsync'ed at most once a
 -- second and when the phase ends (a machine that loses power may forget
 -- that second's units: they run again, as units in flight do). In memory,
 -- per-item units over a scan keep only those of pages the checkpoint has
@@ -107,24 +107,47 @@ local function call(spec, ctx, x)
   return "done", res
 end
 
--- The journal file, open for appending: a line is written (unbuffered)
--- before the caller goes on; the data reach the disk at most a second later.
+-- The journal file, open for appending. A unit's line is written before
+-- its caller goes on; the lines of the units that finish at the same moment
+-- share one write (the first waits one turn of the event loop for the
+-- others). The data reach the disk at most a second later.
 local function open_journal(path)
   local f, err = io.open(path, "a")
   if not f then error("cannot record finished units: " .. tostring(err), 0) end
   f:setvbuf("no")
-  local j = {synced = mh.clock()}
+  local j, pending, batch = {synced = mh.clock()}, {}, nil
   function j.sync()
     j.synced = mh.clock()
     local ok, e = sys.append_file(path, "")   -- fsync
     if not ok then error("cannot record finished units: " .. tostring(e), 0) end
   end
-  function j.add(line)
-    local ok, e = f:write(line)
-    if not ok then error("cannot record a finished unit: " .. tostring(e), 0) end
-    if mh.clock() - j.synced >= 1 then j.sync() end
+  local function write()
+    local b, text = batch, table.concat(pending)
+    pending, batch = {}, nil
+    local ok, e = f:write(text)
+    if not ok then b.err = e
+    elseif mh.clock() - j.synced >= 1 then
+      local synced, se = pcall(j.sync)
+      if not synced then b.err = se end
+    end
+    b:done()
   end
-  function j.close() f:close(); j.sync() end
+  function j.add(line)
+    pending[#pending + 1] = line
+    if not batch then
+      batch = sync.group()
+      batch:add()
+      mh.spawn(function() mh.sleep(0); write() end)
+    end
+    local b = batch
+    b:wait()
+    if b.err then error("cannot record a finished unit: " .. tostring(b.err), 0) end
+  end
+  function j.close()
+    if batch then batch:wait() end
+    f:close()
+    j.sync()
+  end
   return j
 end
 
