@@ -246,9 +246,13 @@ static void through_outage(const char *kind, int give_up)
         fixture("log", log_table, NULL, NULL);
     }
     char *states = test_path_join(tmp, table), *errfile = test_path_join(tmp, errname);
+    /* Writes held so that the phase lasts about 5 s and the outage lands
+     * in it, however fast the kind (delete writes a quarter of the items). */
+    char rate[32];
+    snprintf(rate, sizeof rate, "%d", strcmp(kind, "delete") == 0 ? n / 20 : n / 5);
     const char *args[24], *resume[24];
-    const char *waiting[] = {"--report", "/dev/null", NULL};
-    const char *giving_up[] = {"--report", "/dev/null", "--max-outage", "1", NULL};
+    const char *waiting[] = {"--report", "/dev/null", "--max-write-rate", rate, NULL};
+    const char *giving_up[] = {"--report", "/dev/null", "--max-write-rate", rate, "--max-outage", "1", NULL};
     const char *resuming[] = {"--report", "/dev/null", "--resume", NULL};
     run_args(args, 24, kind, table, states, give_up ? giving_up : waiting);
     run_args(resume, 24, kind, table, states, resuming);
