@@ -146,13 +146,14 @@ check: deps
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    MIGHOST_TEST_WRITER_ITEMS=20000 MIGHOST_TEST_RESUME_ITEMS=20000 MIGHOST_TEST_SCALE_ITEMS=20000 \
+	    MIGHOST_TEST_V1_BOTS=1000 \
 	    MIGHOST_TEST_JOBS=$${MIGHOST_TEST_JOBS:-2} sh tests/run-tests $(SAN_BUILD)
 
 valgrind: deps
 	@$(MAKE) --no-print-directory tests
 	@MIGHOST_BIN_WRAPPER=tests/valgrind-mighost MIGHOST_TEST_WRITER_ITEMS=5000 MIGHOST_TEST_RESUME_ITEMS=5000 \
 	    MIGHOST_TEST_OUTAGE_ITEMS=5000 MIGHOST_TEST_SCALE_ITEMS=2000 \
-	    MIGHOST_TEST_PROGRESS_ITEMS=3000 \
+	    MIGHOST_TEST_PROGRESS_ITEMS=3000 MIGHOST_TEST_V1_BOTS=200 \
 	    MIGHOST_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99" \
 	    sh tests/run-tests $(BUILD)
 

@@ -19,11 +19,11 @@ local ecs = require "mighost.ecs"
 local cognito = require "mighost.cognito"
 local sys = require "mighost.sys"
 local mh = require "mighost"
-local sync = require "mighost.sync"
+local item = require "mighost.item"
+local each = require "mighost.runner.each"
 
 local BOT_MARK = "#BOT#"
 local GROUP = "CreatingBotAllowed"
-local WORKERS = 16            -- RunTask requests in flight at most
 local LISTED_USERS = 1000     -- usernames listed per kind in the grant report
 local SYNC_FINAL = {SUCCEEDED = true, FAILED = true, ORIGINAL_NOT_FOUND = true}
 
@@ -106,6 +106,7 @@ local function find_bots(p, o)
   if o.limit and #s.bots > o.limit then
     for i = #s.bots, o.limit + 1, -1 do s.bots[i] = nil end
   end
+  for i, bot in ipairs(s.bots) do bot.i = i end
   survey = s
   return s
 end
@@ -121,7 +122,7 @@ local function find_phase(ctx)
   ctx:note("bots_without_knowledge", s.without_knowledge)
 end
 
--- Starting the tasks -----------------------------------------------------------
+-- Starting the tasks: an `each` phase, one unit per bot ---------------------------
 
 local function backoff(p, attempt)
   local ceiling = math.min(30, p.retry_delay * 2 ^ (attempt - 1))
@@ -140,7 +141,9 @@ local function running_limiter(ctx, p, started)
   local cap = p.max_running
   if not cap then return {acquire = function() return true end, release = function() end} end
   local running, count, checking, last = {}, 0, false, -math.huge
-  for _, e in pairs(started) do running[e.task_arn] = true; count = count + 1 end
+  for _, arn in pairs(started) do
+    if type(arn) == "string" then running[arn] = true; count = count + 1 end
+  end
   local function refresh()
     local arns = {}
     for arn in pairs(running) do arns[#arns + 1] = arn end
@@ -177,134 +180,107 @@ local function running_limiter(ctx, p, started)
   }
 end
 
-local function start_phase(ctx)
-  local p, o = ctx.params, ctx.options
-  local bots = find_bots(p, o).bots
+-- The phase's run: the idempotency tokens' run id, the report's bots.
+local function start_run(ctx)
   local data = ctx.data
   if ctx.dry_run then
     data.run_id = "dry-run"       -- plans of dry-runs compare equal
   elseif not data.run_id then
     data.run_id = sys.sha256(table.concat({mh.now(), tostring(mh.clock()), tostring(math.random())},
                                           "\n")):sub(1, 16)
-    data.started = {}
     ctx:save()                     -- the tokens are fixed before the first request
   end
-  data.started = data.started or {}
-  local started = data.started
-  local report, earlier, retries = {}, 0, 0
-  -- ECS's RunTask rate, shared by every worker. ECS's own bucket is not in
-  -- step with ours, so a throttled answer empties ours: every worker waits
-  -- for the refill instead of spending the core's retries.
-  local bucket = sync.bucket{rate = p.run_task_rate, burst = p.run_task_burst}
-  local limiter = running_limiter(ctx, p, started)
-  local halt, last_save = nil, mh.clock()
+  ctx.bots = find_bots(ctx.params, ctx.options).bots
+  ctx.report, ctx.earlier, ctx.retries = {}, 0, 0
+  ctx.limiter = running_limiter(ctx, ctx.params, each.results(ctx.store, ctx.phase.name))
   if ctx.dry_run then
-    io.stderr:write(("mighost: dry-run: %d bots; the RunTask request each would get:\n"):format(#bots))
+    io.stderr:write(("mighost: dry-run: %d bots; the RunTask request each would get:\n"):format(#ctx.bots))
   end
+end
 
-  local function start(bot, entry)
-    local token = client_token(data.run_id, bot)
-    local body = run_task_body(p, bot, token)
-    if ctx.dry_run then
-      ecs.run_task(body)
-      io.stderr:write(("  %s  %s\n    RunTask %s\n"):format(bot.sk, bot.title or "(no Title)", body))
-      entry.status, entry.request = "would start", body
-      ctx.counts.written = ctx.counts.written + 1
-      return
-    end
-    local reason
-    for attempt = 1, p.run_task_attempts do
-      if ctx:interrupted() or halt then entry.status = "not attempted"; return end
-      if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
-      if not limiter.acquire() then entry.status = "not attempted"; return end
-      bucket:take()
-      if ctx:interrupted() or halt then
-        limiter.release(nil)
-        entry.status = "not attempted"
-        return
-      end
-      entry.attempts = attempt
-      local resp, meta = ecs.run_task(body)
-      local err = not resp and meta or nil
-      if err and err.outage then
-        -- ECS stopped answering for longer than --max-outage: the run stops
-        -- (exit 3); the client token makes the next try of this bot safe.
-        limiter.release(nil)
-        entry.status = "not attempted"
-        return
-      end
-      if meta and (meta.throttles or 0) > 0 then bucket:drain() end
-      local task = resp and resp.tasks and resp.tasks[1]
-      if task and task.taskArn then
-        limiter.release(task.taskArn)
-        entry.status, entry.task_arn = "started", task.taskArn
-        started[bot.sk] = {task_arn = task.taskArn, pk = bot.pk, at = mh.now()}
-        ctx.counts.written = ctx.counts.written + 1
-        if mh.clock() - last_save >= 1 then last_save = mh.clock(); ctx:save() end
-        return
-      end
-      limiter.release(nil)
-      if resp then
-        local f = resp.failures and resp.failures[1]
-        reason = f and failure_text(f) or "RunTask answered without a task"
-      elseif err.retryable then
-        reason = tostring(err)
-      else
-        -- Not the bot's fault (access, cluster, parameters): stop issuing.
-        entry.status, entry.reason = "failed", tostring(err)
-        ctx:fail(bot_key(bot), entry.reason)
-        halt = halt or {sk = bot.sk, err = err}
-        return
-      end
-      retries = retries + 1
-    end
-    entry.status, entry.reason = "failed", ("%s (after %d attempts)"):format(reason, p.run_task_attempts)
-    ctx:fail(bot_key(bot), entry.reason)
+local function bot_entry(ctx, bot, status)
+  local entry = {PK = bot.pk, SK = bot.sk, title = bot.title, knowledge = bot.knowledge, status = status}
+  ctx.report[bot.i] = entry
+  return entry
+end
+
+-- One bot's RunTask, retried with backoff when ECS answers with failures
+-- or a retryable error: its task ARN; nil and why; false when not tried.
+local function start_task(bot, ctx)
+  local p = ctx.params
+  local entry = bot_entry(ctx, bot, "not attempted")
+  local body = run_task_body(p, bot, client_token(ctx.data.run_id, bot))
+  if ctx.dry_run then
+    ecs.run_task(body)
+    io.stderr:write(("  %s  %s\n    RunTask %s\n"):format(bot.sk, bot.title or "(no Title)", body))
+    entry.status, entry.request = "would start", body
+    return true
   end
-
-  local order = {}
-  for i = 1, #bots do order[i] = i end
-  sync.each(order, WORKERS, function(i)
-    local bot = bots[i]
-    ctx.counts.scanned = ctx.counts.scanned + 1
-    local entry = {PK = bot.pk, SK = bot.sk, title = bot.title, knowledge = bot.knowledge}
-    report[i] = entry
-    local done = started[bot.sk]
-    if done then
-      entry.status, entry.task_arn = "started earlier", done.task_arn
-      earlier = earlier + 1
+  local reason
+  for attempt = 1, p.run_task_attempts do
+    if attempt > 1 then mh.sleep(backoff(p, attempt - 1)) end
+    if ctx:interrupted() or not ctx.limiter.acquire() then return false end
+    if attempt > 1 then ctx.bucket:take() end
+    if ctx:interrupted() then ctx.limiter.release(nil); return false end
+    entry.attempts = attempt
+    local resp, meta = ecs.run_task(body)
+    local err = not resp and meta or nil
+    -- ECS stopped answering for longer than --max-outage: the run stops
+    -- (exit 3); the client token makes the next try of this bot safe.
+    if err and err.outage then ctx.limiter.release(nil); return false end
+    -- ECS's own bucket is not in step with ours: a throttled answer empties
+    -- ours, so every request waits for the refill.
+    if meta and (meta.throttles or 0) > 0 then ctx.bucket:drain() end
+    local task = resp and resp.tasks and resp.tasks[1]
+    if task and task.taskArn then
+      ctx.limiter.release(task.taskArn)
+      entry.status, entry.task_arn = "started", task.taskArn
+      return task.taskArn
+    end
+    ctx.limiter.release(nil)
+    if resp then
+      local f = resp.failures and resp.failures[1]
+      reason = f and failure_text(f) or "RunTask answered without a task"
+    elseif err.retryable then
+      reason = tostring(err)
     else
-      start(bot, entry)
+      -- Not the bot's fault (access, cluster, parameters): stop issuing.
+      entry.status, entry.reason = "failed", tostring(err)
+      error({exit = mh.EXIT.AWS, reason = entry.reason, message = ("RunTask for %s failed: %s. "
+        .. "Starting stopped; fix the cause and run again with --resume (bots already started "
+        .. "are not started again)"):format(bot.sk, entry.reason)})
     end
-  end)
-  if not ctx.dry_run then ctx:save() end
-  for i = 1, #bots do
-    if not report[i] then
-      report[i] = {PK = bots[i].pk, SK = bots[i].sk, title = bots[i].title,
-                   knowledge = bots[i].knowledge, status = "not attempted"}
-    end
+    ctx.retries = ctx.retries + 1
   end
-  ctx:note("started_earlier", earlier)
-  ctx:note("retried_attempts", retries)   -- after failures or errors (the core's retries not counted)
-  ctx:note("run_id", data.run_id)
-  ctx:note("bots", report)
-  if halt then
-    error({exit = mh.EXIT.AWS, message = ("RunTask for %s failed: %s. Starting stopped; fix the cause and run "
-      .. "again with --resume (bots already started are not started again)"):format(halt.sk,
-      tostring(halt.err))})
+  entry.status, entry.reason = "failed", ("%s (after %d attempts)"):format(reason, p.run_task_attempts)
+  return nil, entry.reason
+end
+
+local function started_earlier(bot, arn, ctx)
+  bot_entry(ctx, bot, "started earlier").task_arn = arn
+  ctx.earlier = ctx.earlier + 1
+end
+
+local function start_report(ctx)
+  for _, bot in ipairs(ctx.bots) do
+    if not ctx.report[bot.i] then bot_entry(ctx, bot, "not attempted") end
   end
+  ctx:note("started_earlier", ctx.earlier)
+  ctx:note("retried_attempts", ctx.retries)   -- after failures or errors (the core's retries not counted)
+  ctx:note("run_id", ctx.data.run_id)
+  ctx:note("bots", ctx.report)
 end
 
 -- --wait: every started task followed to its end, with its bot's SyncStatus.
 
 local function wait_phase(ctx)
   local p = ctx.params
-  local started = ctx.store:phase("start_tasks").data.started or {}
+  local started = each.results(ctx.store, "start_tasks")
   local follow, by_arn = {}, {}
   for _, bot in ipairs(find_bots(p, ctx.options).bots) do
-    local s = started[bot.sk]
-    if s then
-      local f = {bot = bot, arn = s.task_arn, id = ecs.task_id(s.task_arn)}
+    local arn = started[item.encode(bot_key(bot))]
+    if type(arn) == "string" then
+      local f = {bot = bot, arn = arn, id = ecs.task_id(arn)}
       follow[#follow + 1] = f
       by_arn[f.arn] = f
     end
@@ -460,6 +436,7 @@ local function check(p, o)
   end
   if p.max_running and p.max_running < 1 then return "--max-running must be at least 1" end
   if p.run_task_attempts < 1 then return "--run-task-attempts must be at least 1" end
+  if p.run_task_concurrency < 1 then return "--run-task-concurrency must be at least 1" end
   if p.poll_interval <= 0 or p.wait_timeout <= 0 or p.retry_delay < 0 then
     return "--poll-interval and --wait-timeout must be above 0, --retry-delay not below 0"
   end
@@ -485,8 +462,8 @@ local function confirm_notes(p, o, store)
       notes[#notes + 1] = "the bots could not be listed: " .. tostring(s)
     else
       local done = 0
-      local started = store and store:phase("start_tasks").data.started or {}
-      for _, b in ipairs(s.bots) do if started[b.sk] then done = done + 1 end end
+      local started = each.results(store, "start_tasks")
+      for _, b in ipairs(s.bots) do if started[item.encode(bot_key(b))] then done = done + 1 end end
       notes[#notes + 1] = ("bots: %d found in %s (%d items scanned; aliases and conversations are "
         .. "not bots), %d of them without knowledge sources"):format(#s.bots + s.skipped, p.table,
         s.scanned, s.without_knowledge)
@@ -549,6 +526,8 @@ return {
      doc = "at most this many embedding tasks running at once (default: no cap)"},
     {name = "run_task_rate", type = "number", default = 20, identity = false,
      doc = "RunTask requests per second (ECS's sustained rate)"},
+    {name = "run_task_concurrency", type = "integer", default = 16, identity = false,
+     doc = "bots whose RunTask is under way at once (requests in flight, retries included)"},
     {name = "run_task_burst", type = "integer", default = 100, identity = false,
      doc = "RunTask requests at once before the rate applies (ECS's burst)"},
     {name = "run_task_attempts", type = "integer", default = 8, identity = false,
@@ -567,10 +546,13 @@ return {
   phases = {
     {name = "find_bots", always = true, run = find_phase, reads = {"table"}, when = embedding,
      doc = "every item whose SK contains #BOT# (projected, parallel scan)"},
-    {name = "start_tasks", always = true, run = start_phase,
+    {name = "start_tasks", always = true,
      when = function(p, o) return embedding(p) and not o.verify_only end,
-     doc = "one RunTask per bot; checkpointed per bot, idempotent (clientToken); runs again on "
-        .. "--resume for the bots not started yet"},
+     each = {keys = function(ctx) return ctx.bots end, key = bot_key,
+             fn = start_task, earlier = started_earlier, start = start_run, finish = start_report,
+             concurrency = "run_task_concurrency", rate = {rate = "run_task_rate", burst = "run_task_burst"}},
+     doc = "one RunTask per bot (each); a bot is recorded once its task started, idempotent "
+        .. "(clientToken); runs again on --resume for the bots not started yet"},
     {name = "wait", run = wait_phase, reads = {"table"},
      when = function(p, o) return p.wait and not o.dry_run and not p.grant_only end,
      doc = "only with --wait"},

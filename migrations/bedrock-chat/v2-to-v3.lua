@@ -220,16 +220,6 @@ local function kind_of_v3(table_is_bots, sk)
   return sk:find("#RELATED_DOCUMENT#", 1, true) and "related_documents" or "conversations"
 end
 
--- Runs fn(uid) for every user in `list` with at most `limit` at once. An
--- error in fn is raised once every user in flight has finished.
-local function for_each_user(ctx, list, limit, fn)
-  local pool = sync.pool(limit)
-  for _, uid in ipairs(list) do
-    if ctx:interrupted() or not pool:go(fn, uid) then break end
-  end
-  pool:wait()
-end
-
 -- Phase 1: the users in scope ----------------------------------------------------
 
 local function find_users(ctx)
@@ -259,20 +249,19 @@ local function find_users(ctx)
   mh.info(("%d users to %s"):format(#list, ctx.options.verify_only and "verify" or "migrate"))
 end
 
--- Phase 2: migrate user by user, many at once -----------------------------------
+-- Phase 2: migrate user by user, many at once (an `each` phase) ---------------
 
-local function migrate(ctx)
-  local p, dry = ctx.params, ctx.dry_run
-  local done = ctx.data.done or {}
-  ctx.data.done = done
-  local live = {}          -- uid -> stats of users in flight
-  local inaccessible, inaccessible_total = json.array(), 0
-  local sampled = 0
+-- The phase's writers (shared by the users in flight) and report lists.
+local function open_writers(ctx)
+  local p = ctx.params
+  ctx.live = {}          -- uid -> stats of users in flight
+  ctx.inaccessible, ctx.inaccessible_total = json.array(), 0
+  ctx.stats, ctx.resumed = {}, {}
   local function on_failure(table_is_bots)
     return function(f)
       local k = f.key or {}
       local uid, sk = str(k.PK), str(k.SK) or ""
-      local st = uid and live[uid]
+      local st = uid and ctx.live[uid]
       local kind = kind_of_v3(table_is_bots, sk)
       if st then
         st.failed[kind] = st.failed[kind] + 1
@@ -282,131 +271,119 @@ local function migrate(ctx)
       ctx:fail(k, f.reason)
     end
   end
-  local bots_w = ddb.writer{table = p.v3_bot_table, on_failure = on_failure(true)}
-  local convs_w = ddb.writer{table = p.v3_conversation_table, on_failure = on_failure(false)}
-  local stats, last_save, finished = {}, 0, 0
+  ctx.bots_w = ddb.writer{table = p.v3_bot_table, on_failure = on_failure(true)}
+  ctx.convs_w = ddb.writer{table = p.v3_conversation_table, on_failure = on_failure(false)}
+end
 
-  local function sample(source, outs)
-    if ctx.options.sample and sampled < ctx.options.sample then
-      sampled = sampled + 1
-      ctx:show_sample(source, outs)
+local function sample(ctx, source, outs)
+  if ctx.options.sample and (ctx.sampled or 0) < ctx.options.sample then
+    ctx:show_sample(source, outs)   -- (counts ctx.sampled)
+  end
+end
+
+-- One user's items, converted and written: the user's totals once all its
+-- writes landed; false while some failed (kept open: --resume migrates the
+-- user again) or when interrupted; nil and why when the user failed.
+local function migrate_user(uid, ctx)
+  local p, dry = ctx.params, ctx.dry_run
+  local st = new_stats(uid)
+  ctx.live[uid] = st
+  local started = mh.clock()
+  -- Held once by the user and once per write in flight (the writer's
+  -- tickets); settled when all are done.
+  local settled = sync.group()
+  settled:add()
+  local ticket = {pending = 1, settled = function() settled:done() end}
+  local function put(w, kind, it)
+    st.submitted[kind] = st.submitted[kind] + 1
+    w:put(it, ticket)
+  end
+  local function malformed(kind, it, why)
+    st.failed[kind] = st.failed[kind] + 1
+    add_reason(st, kind, it, why)
+    ctx:fail({PK = it.PK, SK = it.SK}, why)
+  end
+  local function read(tag, kind, extra)
+    local iter = user_items(p, uid, tag, extra)
+    return function()
+      if ctx:interrupted() then error("interrupted", 0) end
+      local it = iter()
+      if it then
+        ctx.counts.scanned = ctx.counts.scanned + 1
+        st.read[kind] = st.read[kind] + 1
+      end
+      return it
     end
   end
-
-  local function one_user(uid)
-    local st = new_stats(uid)
-    live[uid] = st
-    local started = mh.clock()
-    -- Held once by the user and once per write in flight (the writer's
-    -- tickets); settled when all are done.
-    local settled = sync.group()
-    settled:add()
-    local ticket = {pending = 1, settled = function() settled:done() end}
-    local function put(w, kind, it)
-      st.submitted[kind] = st.submitted[kind] + 1
-      w:put(it, ticket)
+  local ok, err = pcall(function()
+    for it in read("BOT", "bots") do
+      local b, why = convert_bot(it)
+      sample(ctx, it, {b})
+      if b then put(ctx.bots_w, "bots", b) else malformed("bots", it, why) end
     end
-    local function malformed(kind, it, why)
-      st.failed[kind] = st.failed[kind] + 1
-      add_reason(st, kind, it, why)
-      ctx:fail({PK = it.PK, SK = it.SK}, why)
-    end
-    local ok, err = pcall(function()
-      for it in user_items(p, uid, "BOT") do
-        if ctx:interrupted() then error("interrupted", 0) end
-        ctx.counts.scanned = ctx.counts.scanned + 1
-        st.read.bots = st.read.bots + 1
-        local b, why = convert_bot(it)
-        sample(it, {b})
-        if b then put(bots_w, "bots", b) else malformed("bots", it, why) end
-      end
-      for it in user_items(p, uid, "BOT_ALIAS") do
-        if ctx:interrupted() then error("interrupted", 0) end
-        ctx.counts.scanned = ctx.counts.scanned + 1
-        st.read.aliases = st.read.aliases + 1
-        local a, why, skip, inaccessible_kept = convert_alias(p, it)
-        sample(it, {a})
-        if a then put(bots_w, "aliases", a)
-        elseif skip then
-          st.skipped.aliases = st.skipped.aliases + 1
-          ctx:skip(why, {PK = it.PK, SK = it.SK})
-        else malformed("aliases", it, why) end
-        if skip or inaccessible_kept then
-          inaccessible_total = inaccessible_total + 1
-          if #inaccessible < INACCESSIBLE_LISTED then
-            inaccessible[#inaccessible + 1] = {user_id = uid, original_bot_id = str(it.OriginalBotId),
-              written = inaccessible_kept or false,
-              reason = inaccessible_kept and "original bot is private: written with IsOriginAccessible=false"
-                       or why}
-          end
+    for it in read("BOT_ALIAS", "aliases") do
+      local a, why, skip, inaccessible_kept = convert_alias(p, it)
+      sample(ctx, it, {a})
+      if a then put(ctx.bots_w, "aliases", a)
+      elseif skip then
+        st.skipped.aliases = st.skipped.aliases + 1
+        ctx:skip(why, {PK = it.PK, SK = it.SK})
+      else malformed("aliases", it, why) end
+      if skip or inaccessible_kept then
+        ctx.inaccessible_total = ctx.inaccessible_total + 1
+        if #ctx.inaccessible < INACCESSIBLE_LISTED then
+          ctx.inaccessible[#ctx.inaccessible + 1] = {user_id = uid, original_bot_id = str(it.OriginalBotId),
+            written = inaccessible_kept or false,
+            reason = inaccessible_kept and "original bot is private: written with IsOriginAccessible=false"
+                     or why}
         end
       end
-      for _, kind in ipairs{{"CONV", "conversations"}, {"RELATED_DOCUMENT", "related_documents"}} do
-        for it in user_items(p, uid, kind[1]) do
-          if ctx:interrupted() then error("interrupted", 0) end
-          ctx.counts.scanned = ctx.counts.scanned + 1
-          st.read[kind[2]] = st.read[kind[2]] + 1
-          put(convs_w, kind[2], it)   -- unchanged
-        end
-      end
-    end)
-    -- Push this user's last partial batches out, then wait until every
-    -- write of the user is accepted or failed.
-    bots_w:send_buffer()
-    convs_w:send_buffer()
-    ticket.pending = ticket.pending - 1
-    if ticket.pending == 0 then ticket:settled() end
-    -- The writer reports a failed entry before its ticket settles, so the
-    -- user's counts are complete when this wakes.
-    settled:wait()
-    st.duration = mh.clock() - started
-    live[uid] = nil
-    -- Writes neither accepted nor failed (the run gave up on the endpoint):
-    -- the user stays open, as when interrupted.
-    if ticket.open then ok, err = false, "interrupted" end
-    if not ok then
-      if err == "interrupted" then return end
-      st.error = tostring(err)
-      ctx:fail({PK = {S = uid}}, "user failed: " .. st.error)
     end
-    local e = stats_entry(st)
-    stats[#stats + 1] = e
-    for _, n in pairs(e.written) do ctx.counts.written = ctx.counts.written + n end
-    if dry then
-      mh.info(("%s: %d bots, %d aliases (%d would be skipped), %d conversations, %d related documents"
-        .. "%s"):format(uid, st.read.bots, st.read.aliases, st.skipped.aliases, st.read.conversations,
-        st.read.related_documents, e.success and "" or (", " .. e.error)))
+    for it in read("CONV", "conversations") do put(ctx.convs_w, "conversations", it) end   -- unchanged
+    for it in read("RELATED_DOCUMENT", "related_documents") do
+      put(ctx.convs_w, "related_documents", it)
     end
-    if ok and e.success and not dry then
-      -- Checkpoint: a user is finished once all its writes have landed. A
-      -- user with failed items stays open: --resume migrates it again.
-      done[uid] = {b = e.bots_count, a = e.aliases_count, c = e.conversations_count,
-                   r = e.related_documents_count, s = e.skipped_aliases_count,
-                   ok = e.success, d = e.duration}
-      -- The state file holds every finished user: save less often as it
-      -- grows (a stop repeats at most that interval's users; puts are
-      -- idempotent).
-      finished = finished + 1
-      if mh.clock() - last_save >= math.max(1, finished / 5000) then
-        last_save = mh.clock()
-        ctx:save()
-      end
-    end
+  end)
+  -- Push this user's last partial batches out, then wait until every
+  -- write of the user is accepted or failed (the writer reports a failed
+  -- entry before its ticket settles, so the user's counts are complete).
+  ctx.bots_w:send_buffer()
+  ctx.convs_w:send_buffer()
+  ticket.pending = ticket.pending - 1
+  if ticket.pending == 0 then ticket:settled() end
+  settled:wait()
+  st.duration = mh.clock() - started
+  ctx.live[uid] = nil
+  -- Writes neither accepted nor failed (the run gave up on the endpoint):
+  -- the user stays open, as when interrupted.
+  if ticket.open or err == "interrupted" then return false end
+  if not ok then st.error = tostring(err) end
+  local e = stats_entry(st)
+  ctx.stats[#ctx.stats + 1] = e
+  for _, n in pairs(e.written) do ctx.counts.written = ctx.counts.written + n end
+  if dry then
+    mh.info(("%s: %d bots, %d aliases (%d would be skipped), %d conversations, %d related documents"
+      .. "%s"):format(uid, st.read.bots, st.read.aliases, st.skipped.aliases, st.read.conversations,
+      st.read.related_documents, e.success and "" or (", " .. e.error)))
   end
+  if not ok then return nil, "user failed: " .. st.error end
+  -- A user with failed items stays open: --resume migrates it again.
+  if not e.success then return false end
+  return {b = e.bots_count, a = e.aliases_count, c = e.conversations_count,
+          r = e.related_documents_count, s = e.skipped_aliases_count, d = e.duration}
+end
 
-  local todo, resumed = {}, 0
-  for _, uid in ipairs(users) do
-    -- (State files of older versions kept failed users as done, ok = false.)
-    if done[uid] and done[uid].ok ~= false then resumed = resumed + 1
-    else done[uid] = nil; todo[#todo + 1] = uid end
-  end
+local function user_key(uid) return {PK = {S = uid}} end
+
+local function resumed_user(uid, d, ctx) ctx.resumed[#ctx.resumed + 1] = d end
+
+-- The reference's report fields: user_stats, summary, inaccessible aliases.
+local function migrate_report(ctx)
+  local p = ctx.params
+  ctx.bots_w:flush()
+  ctx.convs_w:flush()
+  local stats, resumed = ctx.stats, #ctx.resumed
   if resumed > 0 then mh.info(("%d users finished in an earlier run are skipped"):format(resumed)) end
-  finished = resumed
-  for_each_user(ctx, todo, p.user_concurrency, one_user)
-  bots_w:flush()
-  convs_w:flush()
-  if not dry then ctx:save() end
-
   table.sort(stats, function(a, b) return a.user_id < b.user_id end)
   local s = {total_users = #stats + resumed, successful_users = 0, failed_users = 0, total_bots = 0,
              total_aliases = 0, total_skipped_aliases = 0, total_conversations = 0,
@@ -430,17 +407,11 @@ local function migrate(ctx)
       s.total_failed[k] = s.total_failed[k] + e.failed[k]
     end
   end
-  local this_run = {}
-  for _, e in ipairs(stats) do this_run[e.user_id] = true end
-  for _, uid in ipairs(users) do
-    local d = done[uid]
-    if d and not this_run[uid] then add(d.ok, d.b, d.a, d.c, d.r, d.s, d.d) end
-  end
+  for _, d in ipairs(ctx.resumed) do add(true, d.b, d.a, d.c, d.r, d.s, d.d) end
   s.total_duration_seconds = math.floor(s.total_duration_seconds * 1000) / 1000
-  -- The reference's report fields, at the top of mighost's report.
   ctx:report_field("user_stats", #stats > 0 and stats or json.array())
   ctx:report_field("summary", s)
-  ctx:report_field("inaccessible_aliases", {count = inaccessible_total, items = inaccessible,
+  ctx:report_field("inaccessible_aliases", {count = ctx.inaccessible_total, items = ctx.inaccessible,
     written = p.keep_inaccessible_aliases and "private ones, with IsOriginAccessible=false" or "none"})
 end
 
@@ -509,7 +480,7 @@ end
 local function verify(ctx)
   local p = ctx.params
   local per_user, failed_reads = {}, 0
-  for_each_user(ctx, users, p.user_concurrency, function(uid)
+  sync.each(users, p.user_concurrency, function(uid)
     local ok, r = pcall(verify_user, p, uid)
     if not ok then
       failed_reads = failed_reads + 1
@@ -621,10 +592,12 @@ return {
   phases = {
     {name = "users", always = true, run = find_users, reads = {"v2_conversation_table"},
      doc = "the users in scope: --users, else every PK of the V2 table (sorted)"},
-    {name = "migrate", run = migrate, reads = {"v2_conversation_table"},
-     writes = {"v3_bot_table", "v3_conversation_table"},
-     doc = "per user, many at once: bots, aliases, conversations, related documents; "
-        .. "finished users are checkpointed"},
+    {name = "migrate", reads = {"v2_conversation_table"}, writes = {"v3_bot_table", "v3_conversation_table"},
+     each = {keys = function() return users end, key = user_key, fn = migrate_user,
+             earlier = resumed_user, start = open_writers, finish = migrate_report,
+             concurrency = "user_concurrency", count = false},
+     doc = "per user (each), many at once: bots, aliases, conversations, related documents; "
+        .. "a user is recorded once all its writes landed"},
     {name = "verify", verify = verify, reads = {"v2_conversation_table", "v3_bot_table",
      "v3_conversation_table"}, doc = "per user: expected items present and equal, skipped aliases absent"},
   },

@@ -51,6 +51,7 @@ function defaultConfig () {
     ecs_failures_next: [],
     ecs_errors_next: [],
     ecs_rate: 0,
+    ecs_fault_rate: 0,
     ecs_burst: 100,
     ecs_embed_table: null,
     ecs_embed_fail: [],
@@ -132,6 +133,11 @@ const SETTERS = {
     return n
   },
   ecs_burst: (v) => integer(v, 1, 'ecs_burst'),
+  ecs_fault_rate (v) {
+    const n = Number(v)
+    if (!(n >= 0 && n <= 1)) throw new Error('ecs_fault_rate must be between 0 and 1')
+    return n
+  },
   ecs_embed_table: nullableString,
   ecs_embed_fail: (v) => list(v),
   lambda_slow_ms: (v) => integer(v, 0, 'lambda_slow_ms'),
@@ -413,6 +419,7 @@ function control (ctx, req, res, path, body) {
       ctx.stats = emptyStats()
       ctx.records = []
       ctx.recordNext = 0
+      ctx.ecsRunTasks = []
       return json(200, { ok: true })
     case 'GET /__config':
       return json(200, ctx.cfg)
@@ -431,6 +438,8 @@ function control (ctx, req, res, path, body) {
         : ctx.records.slice(n % MAX_RECORDS).concat(ctx.records.slice(0, n % MAX_RECORDS))
       return json(200, out)
     }
+    case 'GET /__ecs-runtasks':
+      return json(200, ctx.ecsRunTasks)
     case 'GET /__ecs-tasks': {
       const out = []
       for (const [arn, t] of ctx.ecsTasks) {
@@ -458,6 +467,7 @@ function main () {
     records: [],
     recordNext: 0,
     ecsTasks: new Map(),
+    ecsRunTasks: [],
     clients: new Map(),
     imdsTokens: new Map(),
     ssoIssued: new Map(),

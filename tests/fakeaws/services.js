@@ -24,6 +24,7 @@ function missingMember (name) {
 /* ---------------------------------------------------------------- ECS */
 
 const ECS_PREFIX = 'AmazonEC2ContainerServiceV20141113.'
+const ECS_FAULTS = ['throttle', '500', 'failure', 'lost']
 
 function ecs (ctx, req, res, body) {
   const op = req.fa.target.slice(ECS_PREFIX.length)
@@ -41,7 +42,17 @@ function ecs (ctx, req, res, body) {
     }
     const bad = models.check('ecs', op, input)
     if (bad) return replyError(ctx, req, res, 400, bad[0], bad[1])
+    // Every RunTask that passed validation, for the tests (GET /__ecs-runtasks).
+    ctx.ecsRunTasks.push({ bot: embedding.botKey(input), clientToken: input.clientToken || null })
     if (runTaskThrottled(ctx)) return replyError(ctx, req, res, 400, 'ThrottlingException', 'Rate exceeded')
+    // ecs_fault_rate: a random fault of ECS_FAULTS (faults.ecs-random).
+    let fault = null
+    if (ctx.cfg.ecs_fault_rate > 0 && ctx.rng() < ctx.cfg.ecs_fault_rate) {
+      fault = ECS_FAULTS[Math.floor(ctx.rng() * ECS_FAULTS.length)]
+      ctx.stats.faults['ecs-random'] = (ctx.stats.faults['ecs-random'] || 0) + 1
+    }
+    if (fault === 'throttle') return replyError(ctx, req, res, 400, 'ThrottlingException', 'Rate exceeded')
+    if (fault === '500') return replyError(ctx, req, res, 500, 'ServerException', 'injected server error')
     const injected = ctx.cfg.ecs_errors_next.length ? ctx.cfg.ecs_errors_next.shift() : 'ok'
     if (injected !== 'ok') {
       ctx.stats.faults['ecs-error'] = (ctx.stats.faults['ecs-error'] || 0) + 1
@@ -62,9 +73,9 @@ function ecs (ctx, req, res, body) {
       ctx.stats.ecs_token_replays = (ctx.stats.ecs_token_replays || 0) + 1
       return replyJson(ctx, req, res, 200, first.response)
     }
-    if (ctx.cfg.ecs_failures_next.length) {
+    if (ctx.cfg.ecs_failures_next.length || fault === 'failure') {
       // No task started; the token stays unused (a retry may succeed).
-      const reason = ctx.cfg.ecs_failures_next.shift()
+      const reason = fault === 'failure' ? 'RESOURCE:MEMORY' : ctx.cfg.ecs_failures_next.shift()
       ctx.stats.faults['ecs-failure'] = (ctx.stats.faults['ecs-failure'] || 0) + 1
       return replyJson(ctx, req, res, 200, {
         tasks: [],
@@ -89,6 +100,11 @@ function ecs (ctx, req, res, body) {
     ctx.stats.ecs_tasks_started = (ctx.stats.ecs_tasks_started || 0) + count
     const response = { tasks, failures: [] }
     if (tokenKey) tokens.set(tokenKey, { params, response })
+    // 'lost': the task starts, but the answer is a 500 (the client's retry
+    // with the same token gets the task back).
+    if (fault === 'lost') {
+      return Promise.all(writes).then(() => replyError(ctx, req, res, 500, 'ServerException', 'injected: answer lost'))
+    }
     return Promise.all(writes).then(() => replyJson(ctx, req, res, 200, response))
   }
   if (op === 'DescribeTasks') {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <glob.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -825,6 +826,274 @@ static void test_outage_and_failures(void **state)
     buf_free(&err);
 }
 
+/* Thousands of bots (MIGHOST_TEST_V1_BOTS, default 3000, plus dataset A's
+ * 3) ------------------------------------------------------------------- */
+
+#define CONCURRENCY 16   /* the start_tasks phase's default run_task_concurrency */
+
+static int many_bots(void)
+{
+    const char *n = getenv("MIGHOST_TEST_V1_BOTS");
+    return n && atoi(n) > 0 ? atoi(n) : 3000;
+}
+
+/* Every RunTask request since the last reset: [{bot: {PK, SK}, clientToken}]. */
+static json_object *runtasks(void)
+{
+    buf text = BUF_INIT;
+    assert_int_equal(test_fakeaws_get(&fake, "/__ecs-runtasks", &text), 200);
+    json_object *all = json_tokener_parse(buf_str(&text));
+    assert_non_null(all);
+    buf_free(&text);
+    return all;
+}
+
+static const char *sk_of_bot(json_object *bot)
+{
+    return json_object_get_string(test_json_get(bot, "SK.S"));
+}
+
+/* The bots the start_tasks phase has recorded as finished in state dir
+ * `dir` (its journal of finished units): {SK: task ARN}. */
+static json_object *finished_bots(const char *dir)
+{
+    json_object *out = json_object_new_object();
+    char pattern[600];
+    snprintf(pattern, sizeof pattern, "%s/*.start_tasks-*.done.jsonl", dir);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0) return out;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        buf text = BUF_INIT;
+        assert_int_equal(test_read_file(g.gl_pathv[i], &text), 0);
+        char *save = NULL;
+        for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            json_object *e = json_tokener_parse(line);   /* a line cut by the kill does not parse */
+            if (!e || !json_object_is_type(e, json_type_array)) { json_object_put(e); continue; }
+            json_object *key = json_tokener_parse(json_object_get_string(json_object_array_get_idx(e, 0)));
+            json_object *arn = json_object_array_get_idx(e, 1);
+            json_object_object_add(out, sk_of_bot(key), json_object_get(arn));
+            json_object_put(key);
+            json_object_put(e);
+        }
+        buf_free(&text);
+    }
+    globfree(&g);
+    return out;
+}
+
+/* The tasks ECS started for the RunTask requests in `log`: {SK: ARN}; a
+ * bot with two tasks fails the test. */
+static json_object *tasks_of(json_object *log)
+{
+    json_object *tokens = json_object_new_object(), *out = json_object_new_object();
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        const char *t = json_object_get_string(test_json_get(json_object_array_get_idx(log, i), "clientToken"));
+        if (t) json_object_object_add(tokens, t, NULL);
+    }
+    buf text = BUF_INIT;
+    assert_int_equal(test_fakeaws_get(&fake, "/__ecs-tasks", &text), 200);
+    json_object *tasks = json_tokener_parse(buf_str(&text));
+    for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+        json_object *t = json_object_array_get_idx(tasks, i), *token;
+        if (!json_object_object_get_ex(t, "clientToken", &token) || !token ||
+            !json_object_object_get_ex(tokens, json_object_get_string(token), NULL))
+            continue;
+        const char *sk = sk_of_bot(test_json_get(t, "botKey"));
+        if (json_object_object_get_ex(out, sk, NULL)) fail_msg("two tasks for %s", sk);
+        json_object_object_add(out, sk, json_object_get(test_json_get(t, "taskArn")));
+    }
+    json_object_put(tasks);
+    json_object_put(tokens);
+    buf_free(&text);
+    return out;
+}
+
+/* Every request for a bot carried the same clientToken (retries and
+ * replays after a kill included), and every one of `n` bots was asked. */
+static void expect_one_token_per_bot(json_object *log, int n)
+{
+    json_object *token_of = json_object_new_object();
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        json_object *r = json_object_array_get_idx(log, i), *seen;
+        const char *sk = sk_of_bot(test_json_get(r, "bot"));
+        const char *t = json_object_get_string(test_json_get(r, "clientToken"));
+        assert_non_null(t);
+        if (json_object_object_get_ex(token_of, sk, &seen)) assert_string_equal(json_object_get_string(seen), t);
+        else json_object_object_add(token_of, sk, json_object_new_string(t));
+    }
+    assert_int_equal(json_object_object_length(token_of), n);
+    json_object_put(token_of);
+}
+
+/* The end of a run over many bots equals the uninterrupted run's: the
+ * same bots in the report in the same order, each with the task ECS
+ * started for it (exactly one per bot, over every run), all started. */
+static void expect_like_clean(const fixture *f, json_object *clean_report, json_object *log, int n)
+{
+    json_object *tasks = tasks_of(log);
+    assert_int_equal(json_object_object_length(tasks), n);
+    json_object *doc = test_json_read(f->report), *phase = test_json_phase(doc, "start_tasks");
+    json_object *bots = test_json_get(phase, "notes.bots");
+    json_object *want = test_json_get(test_json_phase(clean_report, "start_tasks"), "notes.bots");
+    assert_int_equal(json_object_array_length(bots), n);
+    assert_int_equal(json_object_array_length(want), n);
+    for (size_t i = 0; i < (size_t)n; i++) {
+        json_object *b = json_object_array_get_idx(bots, i), *arn;
+        const char *sk = json_object_get_string(test_json_get(b, "SK"));
+        assert_string_equal(sk, json_object_get_string(test_json_get(json_object_array_get_idx(want, i), "SK")));
+        const char *status = json_object_get_string(test_json_get(b, "status"));
+        assert_true(strcmp(status, "started") == 0 || strcmp(status, "started earlier") == 0);
+        assert_true(json_object_object_get_ex(tasks, sk, &arn));
+        assert_string_equal(json_object_get_string(test_json_get(b, "task_arn")), json_object_get_string(arn));
+    }
+    assert_int_equal(test_json_int(phase, "written") + test_json_int(phase, "notes.started_earlier"), n);
+    assert_int_equal(test_json_int(doc, "exit_code"), 0);
+    json_object_put(doc);
+    json_object_put(tasks);
+}
+
+/* Dataset A plus n bots. */
+static void make_many_fixture(fixture *f, int n)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", n);
+    make_fixture(f, "many", count);
+}
+
+/* An uninterrupted run over many bots: its report (the reference the
+ * killed and the faulted runs are compared with). */
+static json_object *clean_many_run(int bots)
+{
+    fixture f;
+    make_many_fixture(&f, bots);
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = migrate(&f, (const char *const[]){"--yes", "--run-task-rate", "100000", "--run-task-burst",
+                                               "100000", NULL}, &out, &err);
+    if (rc != 0) fail_msg("clean run: exit %d: %s", rc, buf_str(&err));
+    json_object *log = runtasks();
+    /* Nothing injected: one request per bot. */
+    assert_int_equal(json_object_array_length(log), bots + 3);
+    expect_one_token_per_bot(log, bots + 3);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_phase(doc, "start_tasks"), "written"), bots + 3);
+    expect_like_clean(&f, doc, log, bots + 3);
+    json_object_put(log);
+    buf_free(&out);
+    buf_free(&err);
+    return doc;
+}
+
+/* SIGKILL at three random moments, --resume after each: every bot gets
+ * its task (one per bot over all the runs); a bot recorded as finished
+ * before a kill is never sent RunTask again; the bots sent again (in
+ * flight at a kill) are at most the phase's concurrency per kill, and
+ * carry the same clientToken; the end equals an uninterrupted run's. */
+static void test_many_bots_killed_three_times(void **state)
+{
+    (void)state;
+    int n = many_bots();
+    json_object *clean = clean_many_run(n);
+    fixture f;
+    make_many_fixture(&f, n);
+    const char *first[ARGS_MAX], *resume[ARGS_MAX];
+    /* About 400 RunTasks per second: the run lasts seconds, the kills land in it. */
+    build_args(&f, (const char *const[]){"--yes", "--run-task-rate", "400", "--run-task-burst", "20", NULL}, first);
+    build_args(&f, (const char *const[]){"--yes", "--resume", "--run-task-rate", "400", "--run-task-burst", "20",
+                                         NULL}, resume);
+    srand((unsigned)time(NULL));
+    json_object *done_at[3];
+    size_t mark[3];
+    int killed = 0;
+    for (int round = 0; round < 3; round++) {
+        long base = stat_of("ecs_tasks_started");
+        pid_t pid = test_spawn_mighost(NULL, fake.url, round == 0 ? first : resume);
+        assert_true(pid > 0);
+        /* Once this run has started tasks of its own, a random moment. */
+        int status, ended = 0;
+        struct timespec nap = {0, 20 * 1000 * 1000};
+        for (int i = 0; i < 3000 && !ended && stat_of("ecs_tasks_started") <= base; i++) {
+            ended = waitpid(pid, &status, WNOHANG) == pid;
+            nanosleep(&nap, NULL);
+        }
+        struct timespec t = {(time_t)(rand() % 2), (long)(rand() % 1000) * 1000000L};
+        if (!ended) nanosleep(&t, NULL);
+        kill(pid, SIGKILL);
+        if (!ended) waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) killed++;
+        else printf("round %d ended by itself, exit %d\n", round, WEXITSTATUS(status));
+        done_at[round] = finished_bots(f.state);
+        json_object *log = runtasks();
+        mark[round] = json_object_array_length(log);
+        json_object_put(log);
+        printf("kill %d: %zu RunTask requests so far, %d bots recorded as finished\n", round + 1, mark[round],
+               json_object_object_length(done_at[round]));
+    }
+    if (n >= 1000) assert_true(killed >= 1);
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(fake.url, resume, &out, &err);
+    if (rc != 0) fail_msg("last --resume: exit %d: %s", rc, buf_str(&err));
+    json_object *log = runtasks();
+    size_t total = json_object_array_length(log);
+    for (int round = 0; round < 3; round++) {
+        /* Sent before this kill, not recorded as finished: in flight. */
+        json_object *before = json_object_new_object(), *again = json_object_new_object();
+        for (size_t i = 0; i < mark[round]; i++)
+            json_object_object_add(before, sk_of_bot(test_json_get(json_object_array_get_idx(log, i), "bot")), NULL);
+        for (size_t i = mark[round]; i < total; i++) {
+            const char *sk = sk_of_bot(test_json_get(json_object_array_get_idx(log, i), "bot"));
+            if (json_object_object_get_ex(done_at[round], sk, NULL))
+                fail_msg("%s was recorded as finished before kill %d, and got RunTask again", sk, round + 1);
+            if (json_object_object_get_ex(before, sk, NULL)) json_object_object_add(again, sk, NULL);
+        }
+        printf("kill %d: %d bots sent RunTask again (in flight at the kill)\n", round + 1,
+               json_object_object_length(again));
+        assert_true(json_object_object_length(again) <= CONCURRENCY);
+        json_object_put(before);
+        json_object_put(again);
+        json_object_put(done_at[round]);
+    }
+    /* Replays carry the bot's one token: ECS gave back the first task. */
+    expect_one_token_per_bot(log, n + 3);
+    expect_like_clean(&f, clean, log, n + 3);
+    json_object_put(log);
+    json_object_put(clean);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+/* 20% of the RunTask requests fail at random (throttled, 500, no room to
+ * place the task, or started with the answer lost) and 20% of the table's
+ * reads: the run retries its way to the uninterrupted run's end, exit 0,
+ * one task per bot, one token per bot. */
+static void test_many_bots_through_faults(void **state)
+{
+    (void)state;
+    int n = many_bots();
+    json_object *clean = clean_many_run(n);
+    fixture f;
+    make_many_fixture(&f, n);
+    assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_fault_rate\":0.2,\"fault_rate\":0.2}"), 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = migrate(&f, (const char *const[]){"--yes", "--run-task-rate", "100000", "--run-task-burst", "100000",
+                                               "--retry-delay", "0.02", NULL}, &out, &err);
+    long faults = stat_of("faults.ecs-random");
+    assert_int_equal(test_fakeaws_config(&fake, "{\"ecs_fault_rate\":0,\"fault_rate\":0}"), 0);
+    if (rc != 0) fail_msg("through faults: exit %d: %s", rc, buf_str(&err));
+    printf("%d bots through %ld injected RunTask faults\n", n + 3, faults);
+    assert_true(faults > 0);
+    json_object *log = runtasks();
+    assert_true(json_object_array_length(log) > (size_t)(n + 3));
+    expect_one_token_per_bot(log, n + 3);
+    expect_like_clean(&f, clean, log, n + 3);
+    json_object *doc = test_json_read(f.report);
+    assert_int_equal(test_json_int(test_json_phase(doc, "start_tasks"), "written"), n + 3);
+    json_object_put(doc);
+    json_object_put(log);
+    json_object_put(clean);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -841,6 +1110,8 @@ int main(void)
         cmocka_unit_test(test_stack_outputs),
         cmocka_unit_test(test_offline_matches_online),
         cmocka_unit_test(test_outage_and_failures),
+        cmocka_unit_test(test_many_bots_killed_three_times),
+        cmocka_unit_test(test_many_bots_through_faults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,21 +59,6 @@ static void assert_same_as_clean(const char *table)
     table_digest(table, &got);
     assert_string_equal(buf_str(&got), buf_str(&clean_digest));
     buf_free(&got);
-}
-
-/* mighost ARGS in the background (against the proxy), stderr to errfile. */
-static pid_t spawn_logged(const char *const *args, const char *errfile)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
-        }
-        test_exec_mighost(NULL, proxy.url, args);
-    }
-    return pid;
 }
 
 static int exit_code(pid_t pid)
@@ -141,7 +125,7 @@ static int copy_with_outage(const char *dst, double seconds, double interrupt,
                           "--max-write-rate", "4000", NULL};
     const char *args[32];
     assert_true(test_args_join(args, 32, base, extra) > 0);
-    pid_t pid = spawn_logged(args, errfile);
+    pid_t pid = test_spawn_mighost_logged(proxy.url, args, errfile);
     assert_true(pid > 0);
     assert_int_equal(test_wait_for_state(states), 0);
     test_outage_begin(&proxy);

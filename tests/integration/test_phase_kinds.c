@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testassert.h"
 #include "testsupport.h"
@@ -24,7 +25,7 @@
 #define MIGRATION "tests/integration/migrations/kinds.lua"
 #define FIXTURE "tests/integration/kinds/fixture.lua"
 
-static test_server dynalite, fake;
+static test_server dynalite, fake, proxy;
 static char *tmp;
 /* The copy's destination and the each kind's call log (--log). */
 static const char *log_table = "kinds_log";
@@ -33,6 +34,13 @@ static int items(void)
 {
     const char *n = getenv("MIGHOST_TEST_RESUME_ITEMS");
     return n ? atoi(n) : 50000;
+}
+
+/* Items of the outage tests (MIGHOST_TEST_OUTAGE_ITEMS, as test_outage). */
+static int outage_items(void)
+{
+    const char *n = getenv("MIGHOST_TEST_OUTAGE_ITEMS");
+    return n && atoi(n) >= 1000 ? atoi(n) : 20000;
 }
 
 static void fixture(const char *mode, const char *a, const char *b, const char *c)
@@ -113,6 +121,20 @@ static long calls_over_one(const char *table)
     return over;
 }
 
+/* What a finished `kind` phase over `table` of n items leaves (copy and
+ * each: in the log table); for each, at most `again` items whose function
+ * ran more than once. */
+static void expect_kind_result(const char *kind, const char *table, int n, long again)
+{
+    int logs = strcmp(kind, "each") == 0 || strcmp(kind, "copy") == 0;
+    expect(kind, logs ? log_table : table, n);
+    if (strcmp(kind, "each") == 0) {
+        long twice = calls_over_one(log_table);
+        printf("each: %ld items ran more than once\n", twice);
+        assert_true(twice <= again);
+    }
+}
+
 /* mighost run MIGRATION for `kind` on `table`, then the extra arguments. */
 static void run_args(const char **args, size_t cap, const char *kind, const char *table,
                      const char *states, const char *const *extra)
@@ -173,18 +195,9 @@ static void kill_and_resume(const char *kind, const char *table, int n)
     int rc = test_mighost(dynalite.url, resume, &out, &err);
     if (rc != 0) fail_msg("%s: the last --resume exited %d: %s", kind, rc, buf_str(&err));
     printf("%s: %d items, killed %d times, then resumed to the end\n", kind, n, killed);
-    if (strcmp(kind, "each") == 0) {
-        expect(kind, log_table, n);
-        /* Only the items whose function was running at a kill may run again
-         * (16 at once): never one that had finished. */
-        long again = calls_over_one(log_table);
-        printf("each: %ld items ran twice (in flight at a kill)\n", again);
-        assert_true(again <= 3 * 16);
-    } else if (strcmp(kind, "copy") == 0) {
-        expect(kind, log_table, n);
-    } else {
-        expect(kind, table, n);
-    }
+    /* Only the items whose function was running at a kill may run again
+     * (16 at once): never one that had finished. */
+    expect_kind_result(kind, table, n, 3 * 16);
     buf_free(&out);
     buf_free(&err);
     free(states);
@@ -210,18 +223,101 @@ static void through_faults(const char *kind, int n)
     if (rc != 0) fail_msg("%s through faults: exit %d: %s", kind, rc, buf_str(&err));
     printf("%s: %d items through %ld injected faults\n", kind, n, faults);
     assert_true(faults > 0);
-    if (strcmp(kind, "each") == 0) {
-        expect(kind, log_table, n);
-        /* No kill here: every item's function ran exactly once. */
-        assert_int_equal(calls_over_one(log_table), 0);
-    } else if (strcmp(kind, "copy") == 0) {
-        expect(kind, log_table, n);
-    } else {
-        expect(kind, table, n);
-    }
+    /* No kill here: every item's function ran exactly once. */
+    expect_kind_result(kind, table, n, 0);
     buf_free(&out);
     buf_free(&err);
     free(states);
+}
+
+/* An endpoint that stops answering mid-phase (tests/fakeaws/outage.js in
+ * front of dynalite): waited out, exit 0; or, past --max-outage 1, given
+ * up with exit 3, then --resume, exit 0. Either way the phase leaves
+ * exactly what an uninterrupted run leaves. */
+static void through_outage(const char *kind, int give_up)
+{
+    int n = outage_items();
+    char table[64], errname[80];
+    snprintf(table, sizeof table, "kinds_%s_outage%d", kind, give_up);
+    snprintf(errname, sizeof errname, "%s.stderr", table);
+    seed(table, n);
+    if (strcmp(kind, "each") == 0) {
+        log_table = give_up ? "kinds_each_outage_log1" : "kinds_each_outage_log0";
+        fixture("log", log_table, NULL, NULL);
+    }
+    char *states = test_path_join(tmp, table), *errfile = test_path_join(tmp, errname);
+    /* Writes held so that the phase lasts about 5 s and the outage lands
+     * in it, however fast the kind (delete writes a quarter of the items). */
+    char rate[32];
+    snprintf(rate, sizeof rate, "%d", strcmp(kind, "delete") == 0 ? n / 20 : n / 5);
+    const char *args[24], *resume[24];
+    const char *waiting[] = {"--report", "/dev/null", "--max-write-rate", rate, NULL};
+    const char *giving_up[] = {"--report", "/dev/null", "--max-write-rate", rate, "--max-outage", "1", NULL};
+    const char *resuming[] = {"--report", "/dev/null", "--resume", NULL};
+    run_args(args, 24, kind, table, states, give_up ? giving_up : waiting);
+    run_args(resume, 24, kind, table, states, resuming);
+    pid_t pid = test_spawn_mighost_logged(proxy.url, args, errfile);
+    assert_true(pid > 0);
+    assert_int_equal(test_wait_for_state(states), 0);
+    struct timespec t = {0, 300000000L};
+    nanosleep(&t, NULL);
+    test_outage_begin(&proxy);
+    /* Given up: it ends by itself. Waited out: 3 s, then the endpoint is back. */
+    int status = 0, ended = 0;
+    struct timespec nap = {0, 100000000L};
+    for (int i = 0; i < (give_up ? 600 : 30) && !ended; i++) {
+        ended = waitpid(pid, &status, WNOHANG) == pid;
+        if (!ended) nanosleep(&nap, NULL);
+    }
+    test_outage_end(&proxy);
+    if (!ended) waitpid(pid, &status, 0);
+    buf err = BUF_INIT, out = BUF_INIT;
+    assert_int_equal(test_read_file(errfile, &err), 0);
+    assert_true(WIFEXITED(status));
+    int rc = WEXITSTATUS(status);
+    printf("%s, outage %s: exit %d\n", kind, give_up ? "given up" : "waited out", rc);
+    buf want = BUF_INIT;
+    buf_printf(&want, "waiting for 127.0.0.1:%d since ", proxy.port);
+    assert_non_null(strstr(buf_str(&err), buf_str(&want)));   /* the outage came mid-phase */
+    assert_null(strstr(buf_str(&err), "traceback"));
+    if (give_up) {
+        if (rc != 3) fail_msg("%s: exit %d, not 3: %s", kind, rc, buf_str(&err));
+        buf_reset(&want);
+        buf_printf(&want, "mighost: giving up in phase %s: 127.0.0.1:%d did not answer", kind, proxy.port);
+        assert_non_null(strstr(buf_str(&err), buf_str(&want)));
+        rc = test_mighost(proxy.url, resume, &out, &err);
+        if (rc != 0) fail_msg("%s: --resume after the outage: exit %d: %s", kind, rc, buf_str(&err));
+    } else if (rc != 0) {
+        fail_msg("%s: exit %d: %s", kind, rc, buf_str(&err));
+    }
+    /* A unit in flight when the endpoint went may run again (16 at once). */
+    expect_kind_result(kind, table, n, 16);
+    buf_free(&want);
+    buf_free(&out);
+    buf_free(&err);
+    free(errfile);
+    free(states);
+}
+
+static void test_update_outage(void **state)
+{
+    (void)state;
+    through_outage("update", 0);
+    through_outage("update", 1);
+}
+
+static void test_delete_outage(void **state)
+{
+    (void)state;
+    through_outage("delete", 0);
+    through_outage("delete", 1);
+}
+
+static void test_each_outage(void **state)
+{
+    (void)state;
+    through_outage("each", 0);
+    through_outage("each", 1);
 }
 
 /* The kinds that only read the scanned table (copy, each) share one
@@ -415,12 +511,14 @@ static void test_verify_copy(void **state)
 static int setup(void **state)
 {
     (void)state;
-    return test_group_setup(&tmp, &dynalite, &fake, NULL);
+    if (test_group_setup(&tmp, &dynalite, &fake, NULL) != 0) return -1;
+    return test_outage_start(&proxy, dynalite.url);
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    test_server_stop(&proxy);
     test_group_teardown(&tmp, &dynalite, &fake);
     return 0;
 }
@@ -436,6 +534,9 @@ int main(void)
         cmocka_unit_test(test_max_failures),
         cmocka_unit_test(test_new_templates),
         cmocka_unit_test(test_verify_copy),
+        cmocka_unit_test(test_update_outage),
+        cmocka_unit_test(test_delete_outage),
+        cmocka_unit_test(test_each_outage),
     };
     return cmocka_run_group_tests_name("phase-kinds", tests, setup, teardown);
 }

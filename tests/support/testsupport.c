@@ -724,6 +724,22 @@ _Noreturn void test_exec_mighost(const char *bin, const char *endpoint, const ch
     _exit(127);
 }
 
+pid_t test_spawn_mighost_logged(const char *endpoint, const char *const *args, const char *errfile)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        test_exec_mighost(NULL, endpoint, args);
+    }
+    return pid;
+}
+
 int test_mighost_in_pty(const char *endpoint, const char *const *args, const char *answer,
                         buf *out)
 {

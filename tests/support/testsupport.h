@@ -108,6 +108,10 @@ int test_mighost_env(const char *endpoint, const char *const *env_set, const cha
  * included; the reason is printed). */
 pid_t test_spawn_mighost(const char *bin, const char *endpoint, const char *const *args);
 
+/* As test_spawn_mighost, with stderr written to errfile (stdin and stdout
+ * left as they are). Returns the pid, or -1 if fork failed. */
+pid_t test_spawn_mighost_logged(const char *endpoint, const char *const *args, const char *errfile);
+
 /* For a child the caller forked itself (e.g. with forkpty): replaces the
  * process with mighost ARGS... run as test_spawn_mighost runs it, leaving
  * its file descriptors as they are. Never returns (_exit(127) on failure). */

@@ -526,13 +526,16 @@ function Store:refresh_done(phase)
   local set = self.done_sets[phase]
   if not set then return end
   local n = #done_prefix(phase)
-  for _, it in ipairs(self:query(done_prefix(phase))) do set[str(it.sk):sub(n + 1)] = true end
+  for _, it in ipairs(self:query(done_prefix(phase))) do
+    local ok, result = pcall(json.decode, str(it.result) or "true")
+    set[str(it.sk):sub(n + 1)] = ok and result or true
+  end
 end
 
--- Records a finished unit before the run goes on.
-function Store:unit_done(phase, k)
+-- Records a finished unit (and what its function kept) before the run goes on.
+function Store:unit_done(phase, k, result)
   must("PutItem", {TableName = self.tbl, Item = {pk = S(self.pk), sk = S(done_prefix(phase) .. k),
-    by_worker = S(self.worker)}})
+    by_worker = S(self.worker), result = result ~= nil and result ~= true and S(json.encode(result)) or nil}})
 end
 
 -- Failed keys ------------------------------------------------------------------
