@@ -146,8 +146,11 @@ static void test_terminal_shows_eta_in_every_phase(void **state)
     expect_live_phase(buf_str(&term), "verify");
     /* The ETA came from a count, not from DescribeTable (ItemCount 0). */
     assert_null(strstr(buf_str(&term), "by ItemCount"));
-    /* (which of the two comes first depends on the machine's speed) */
-    assert_true(strstr(buf_str(&term), "by sampled segment") || strstr(buf_str(&term), "by segments done"));
+    /* (which of the two comes first depends on the machine's speed; under
+     * valgrind the first phase may end before either is drawn, and
+     * test_estimate_order checks the order itself) */
+    if (!getenv("MIGHOST_REAL_BIN"))
+        assert_true(strstr(buf_str(&term), "by sampled segment") || strstr(buf_str(&term), "by segments done"));
     assert_non_null(strstr(buf_str(&term), "by count of an earlier phase"));
     buf_free(&term);
 }
