@@ -240,10 +240,12 @@ static void test_full_run(void **state)
     /* F12's reads: one discovery scan of the PKs (in 4 parallel segments,
      * W2); 4 owner lookups; and (difference, W13) no scan of the V3
      * tables: verification queries per user. */
-    assert_int_equal(requests("Scan", NULL), 4);
+    /* (Scans of Limit 1 are the undo journal's check that a destination
+     * table is empty, not reads of data.) */
+    assert_int_equal(requests("Scan", NULL) - requests("Scan", "\"Limit\":1"), 4);
     assert_int_equal(requests("Scan", "\"ProjectionExpression\":\"#pk\""), 4);
     assert_int_equal(requests("Query", "PublicBotIdIndex"), 4);
-    assert_int_equal(requests("Scan", "v3"), 0);
+    assert_int_equal(requests("Scan", "v3") - requests("Scan", "\"Limit\":1"), 0);
     assert_true(requests("Query", "\"ConsistentRead\":true") >= 6);
 
     /* A plain re-run after failed items says to resume; a resumed run
@@ -347,8 +349,9 @@ static void test_users(void **state)
     assert_int_equal(test_json_int(s, "total_conversations"), 2);
     assert_int_equal(test_json_int(s, "total_related_documents"), 2);
     json_object_put(doc);
-    /* No discovery scan, and nothing of the other users read or written. */
-    assert_int_equal(requests("Scan", NULL), 0);
+    /* No discovery scan (only the undo journal's empty-table checks), and
+     * nothing of the other users read or written. */
+    assert_int_equal(requests("Scan", NULL) - requests("Scan", "\"Limit\":1"), 0);
     assert_int_equal(requests("Query", "user-bob"), 0);
     test_dump_items(dynalite.url, f.bots, NULL, &got);
     assert_int_equal(test_count_lines(buf_str(&got)), 3);
