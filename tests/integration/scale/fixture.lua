@@ -41,7 +41,9 @@ elseif mode == "expect" then
   f:close()
 elseif mode == "status" then
   local total, done = 0, 0
-  if ddb.describe_table(arg[2]) then   -- the first worker creates it
+  -- The first worker creates it; until it is ACTIVE it has nothing to count.
+  local t = ddb.describe_table(arg[2])
+  if t and t.TableStatus == "ACTIVE" then
     for it in ddb.scan{table = arg[2]} do
       if it.sk.S:sub(1, #arg[3]) == arg[3] then
         total = total + 1
