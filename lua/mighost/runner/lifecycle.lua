@@ -666,9 +666,11 @@ function M.run(mig, o)
   -- Finished only with exit 0; after failed items, --resume retries exactly
   -- those (a plain run offers it). A report that cannot be written is no "ok".
   if control then control:stop() end
-  if uploader then exit = uploader.stop(exit) end
-  if uploader then exit = uploader.ended(exit) else store:ended(exit) end
-  if uploader then exit = uploader.close(exit) end
+  if uploader then
+    exit = uploader.close(uploader.ended(uploader.stop(exit)))
+  else
+    store:ended(exit)
+  end
   if not rep:finish(exit, store) and exit == EXIT.OK then exit = EXIT.USAGE end
   if hist then
     hist:finish(rep, journal and next(journal.meta.phases) and (journal.meta.remote and
