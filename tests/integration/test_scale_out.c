@@ -133,11 +133,47 @@ static int slowed(void)
     return getenv("MIGHOST_REAL_BIN") != NULL;
 }
 
+/* Worker w's stderr goes to a file, shown when it exits other than expected. */
+static pid_t spawn_worker(int w, const char *const *args)
+{
+    char name[32];
+    snprintf(name, sizeof name, "worker-%d.err", w);
+    char *errfile = test_path_join(tmp, name);
+    pid_t pid = test_spawn_mighost_logged(NULL, args, errfile);
+    free(errfile);
+    return pid;
+}
+
+static void show_worker_log(int w)
+{
+    char name[32];
+    snprintf(name, sizeof name, "worker-%d.err", w);
+    char *errfile = test_path_join(tmp, name);
+    buf text = BUF_INIT;
+    if (test_read_file(errfile, &text) != 0) buf_puts(&text, "(none)");
+    print_message("worker %d stderr:\n%s\n", w, buf_str(&text));
+    buf_free(&text);
+    free(errfile);
+}
+
+/* Worker w ends with exit 0; otherwise every worker's stderr is shown. */
+static void expect_ok(int w)
+{
+    int rc = wait_exit(pids[w]);
+    if (rc != 0) {
+        for (int v = 0; v < WORKERS; v++) show_worker_log(v);
+        fail_msg("worker %d: exit %d", w, rc);
+    }
+}
+
 /* A killed worker's status: SIGKILL, or 0 when (slowed) it was done first. */
 static void expect_killed(pid_t pid)
 {
     int rc = wait_exit(pid);
-    if (rc != 128 + SIGKILL && !(slowed() && rc == 0)) fail_msg("killed worker: exit %d", rc);
+    if (rc != 128 + SIGKILL && !(slowed() && rc == 0)) {
+        for (int w = 0; w < WORKERS; w++) show_worker_log(w);
+        fail_msg("killed worker: exit %d", rc);
+    }
 }
 
 static int wait_exit(pid_t pid)
@@ -168,7 +204,7 @@ static void four_workers_one_killed_in_each_one_in_copy(void **state)
         const char *args[48];
         const char *extra[] = {"--segments", "16", "--cluster", "scale", "--verify", "false", NULL};
         worker_args(args, 48, "src", "dst", "coord", id, reports[w], extra);
-        pids[w] = test_spawn_mighost(NULL, NULL, args);
+        pids[w] = spawn_worker(w, args);
         assert_true(pids[w] > 0);
     }
     /* In the each phase: worker 0 goes, its tasks in flight with it. */
@@ -181,7 +217,7 @@ static void four_workers_one_killed_in_each_one_in_copy(void **state)
     usleep(2000 * 1000);
     kill(pids[1], SIGKILL);
     expect_killed(pids[1]);
-    for (int w = 2; w < WORKERS; w++) assert_int_equal(wait_exit(pids[w]), 0);
+    for (int w = 2; w < WORKERS; w++) expect_ok(w);
 
     /* Every segment done, the copy as the oracle says, item by item. */
     int done, segs = coordination_items("coord", "seg#copy#", &done);
@@ -313,7 +349,7 @@ static void write_rate_is_the_total(void **state)
         coord_via_fake = fake_ddb;
         worker_args(args, 48, "rsrc", "rdst", "coordr", id, reports[w], extra);
         coord_via_fake = NULL;
-        pids[w] = test_spawn_mighost(NULL, NULL, args);
+        pids[w] = spawn_worker(w, args);
         assert_true(pids[w] > 0);
     }
     wait_for_phase("coordr", "seg#copy#");
@@ -321,7 +357,7 @@ static void write_rate_is_the_total(void **state)
     long before = test_fakeaws_stat(&fake, "write_items.rdst");
     sleep(4);
     long after = test_fakeaws_stat(&fake, "write_items.rdst");
-    for (int w = 0; w < WORKERS; w++) assert_int_equal(wait_exit(pids[w]), 0);
+    for (int w = 0; w < WORKERS; w++) expect_ok(w);
     long per_second = (after - before) / 4;
     if (per_second > 450 || (after <= before && !slowed()))
         fail_msg("%ld items a second reached the endpoint (the total is 300)", per_second);
