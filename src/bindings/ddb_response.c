@@ -234,6 +234,21 @@ static int parse_array(parser *ps, int depth)
     return more;
 }
 
+/* Past the string whose opening quote is just before p: its closing quote
+ * is the first one after an even run of backslashes. memchr, because a
+ * page's items are mostly string bytes (this pass runs over every page). */
+static const char *past_string(const char *p, const char *end)
+{
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) return NULL;
+        const char *b = q;
+        while (b > p && b[-1] == '\\') b--;
+        if ((q - b) % 2 == 0) return q + 1;
+        p = q + 1;
+    }
+}
+
 /* Past the array at p ('['), matching brackets and strings only. */
 static int skip_array(parser *ps)
 {
@@ -242,9 +257,7 @@ static int skip_array(parser *ps)
     while (p < end) {
         char c = *p++;
         if (c == '"') {
-            while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;
-            if (p >= end) break;
-            p++;
+            if (!(p = past_string(p, end))) break;
         } else if (c == '[' || c == '{') {
             depth++;
         } else if (c == ']' || c == '}') {

@@ -667,6 +667,14 @@ static void test_invalid(void **state)
            /* every proper prefix of a response is invalid, for both */
            "local text = j[[{`Items`:[{`a`:{`S`:`x\\u00e9`},`b`:{`L`:[{`N`:`1`},{`BOOL`:false}]}},{`c`:{`NULL`:true}}],\n"
            "  `Count`:2,`LastEvaluatedKey`:{`a`:{`S`:`x`}},`ConsumedCapacity`:{`CapacityUnits`:0.5},`n`:null}]]\n"
+           /* escaped quotes and runs of backslashes before a closing quote,
+            * with brackets inside strings: the lazy pass skips the Items */
+           "local esc = j[[{`Items`:[{`a`:{`S`:`q\\`x\\\\`},`b`:{`S`:`\\\\\\`]}`}},{`c`:{`S`:`\\\\\\\\`}}],\n"
+           "  `Count`:2,`LastEvaluatedKey`:{`a`:{`S`:`]`}}}]]\n"
+           "agree(esc)\n"
+           "local r = lazy(esc, 1)\n"
+           "assert(#r.Items == 2 and r.Count == 2 and r.LastEvaluatedKey.a.S == ']')\n"
+           "assert(r.Items[1].a.S == 'q\"x\\\\' and r.Items[1].b.S == '\\\\\"]}' and r.Items[2].c.S == '\\\\\\\\')\n"
            "agree(text)\n"
            "for n = 0, #text - 1 do\n"
            "  local p = text:sub(1, n)\n"
