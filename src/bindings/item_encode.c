@@ -75,11 +75,9 @@ static size_t put_string(buf *b, const char *s, size_t len)
     buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     while (p < end) {
+        p += item_plain_run((const char *)p, (const char *)end, 1);
+        if (p >= end) break;
         unsigned c = *p;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            p++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t n = utf8_seq(p, end);
             if (!n) return (size_t)(p - (const unsigned char *)s);

@@ -327,6 +327,40 @@ static void test_invalid(void **state)
            "assert(item.encode(d(' {} \\n')) == '{}')\n");
 }
 
+/* The string scanners take eight plain bytes at a time: a byte that needs
+ * an escape (or UTF-8 checking) at every position of strings of every
+ * length around that width is still seen, both ways. */
+static void test_string_runs(void **state)
+{
+    (void)state;
+    lua_ok("local esc = {['\"'] = '\\\\\"', ['\\\\'] = '\\\\\\\\', ['\\b'] = '\\\\b', ['\\f'] = '\\\\f',\n"
+           "             ['\\n'] = '\\\\n', ['\\r'] = '\\\\r', ['\\t'] = '\\\\t'}\n"
+           "local function want(s)\n"
+           "  return (s:gsub('[%c\"\\\\]', function(c)\n"
+           "    if c == '\\127' then return c end\n"
+           "    return esc[c] or ('\\\\u%04x'):format(c:byte())\n"
+           "  end))\n"
+           "end\n"
+           "local specials = {'\"', '\\\\', '\\n', '\\0', '\\31', '\\127', ' ', 'z', '\\195\\169', '\\240\\159\\152\\128'}\n"
+           "for len = 0, 19 do\n"
+           "  for pos = 1, len + 1 do\n"
+           "    for _, c in ipairs(specials) do\n"
+           "      local s = ('a'):rep(pos - 1) .. c .. ('b'):rep(len - pos + 1)\n"
+           "      local text = item.encode({k = {S = s}})\n"
+           "      assert(text == '{\"k\":{\"S\":\"' .. want(s) .. '\"}}', text)\n"
+           "      assert(item.decode(text).k.S == s)\n"
+           "    end\n"
+           "    -- not UTF-8 at any position: refused, with the byte's offset\n"
+           "    local bad = ('a'):rep(pos - 1) .. '\\255' .. ('b'):rep(len - pos + 1)\n"
+           "    local ok, err = pcall(item.encode, {k = {S = bad}})\n"
+           "    assert(not ok and err:find('(byte ' .. (pos - 1) .. ')', 1, true), err)\n"
+           "    -- a raw control character in the text: refused when decoding\n"
+           "    local raw = '{\"k\":{\"S\":\"' .. ('a'):rep(pos - 1) .. '\\1' .. ('b'):rep(len) .. '\"}}'\n"
+           "    assert(not pcall(item.decode, raw))\n"
+           "  end\n"
+           "end\n");
+}
+
 static void test_size(void **state)
 {
     (void)state;
@@ -791,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_key_order),
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_string_runs),
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_equal),
