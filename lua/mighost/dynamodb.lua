@@ -349,8 +349,9 @@ local function key_attr_ok(schema, it, name, where)
   end
 end
 
--- Returns nil if the item (or key) can be written, else the reason.
-function M.validate(schema, it, key_only)
+-- Returns nil if the item (or key) can be written, else the reason. size:
+-- the item's item.size when the caller has it already.
+function M.validate(schema, it, key_only, size)
   if type(it) ~= "table" then return "the item is not a table" end
   local what = key_only and "key" or "item"
   local reason = key_attr_ok(schema, it, schema.hash, what)
@@ -375,7 +376,7 @@ function M.validate(schema, it, key_only)
       end
     end
   end
-  local size = item.size(it)
+  size = size or item.size(it)
   if size > M.MAX_ITEM_SIZE then
     return ("item: %d bytes is over DynamoDB's 400 KB limit"):format(size)
   end

@@ -36,6 +36,7 @@ local mh = require "mighost"
 local inflight = require "mighost.inflight"
 
 local q = json.quote
+local writer_entry = item._writer_entry
 local Writer = {}
 Writer.__index = Writer
 
@@ -104,11 +105,19 @@ local function wait_turn(self)
   mh.park()
 end
 
+-- An entry goes out as PRE[op] .. entry.text .. "}}" (no per-entry copy
+-- of the text: the request is concatenated once).
+local PRE = {put = '{"PutRequest":{"Item":', delete = '{"DeleteRequest":{"Key":'}
+local WIRE_EXTRA = {put = #PRE.put + 2, delete = #PRE.delete + 2}
+
 local function request_body(self, entries)
-  local parts = {}
-  for i, e in ipairs(entries) do parts[i] = e.wire end
-  return '{"RequestItems":{' .. q(self.wire_name) .. ':[' .. table.concat(parts, ",") ..
-         ']},"ReturnConsumedCapacity":"TOTAL"}'
+  local parts, n = {'{"RequestItems":{', q(self.wire_name), ':['}, 3
+  for i, e in ipairs(entries) do
+    parts[n + 1], parts[n + 2], parts[n + 3], parts[n + 4] = i > 1 and "," or "", PRE[e.op], e.text, "}}"
+    n = n + 4
+  end
+  parts[n + 1] = ']},"ReturnConsumedCapacity":"TOTAL"}'
+  return table.concat(parts)
 end
 
 -- Sends entries until each is accepted or failed; runs in its own task.
@@ -234,7 +243,10 @@ end
 
 function Writer:add(op, it, ticket, before)
   local schema = self.schema
-  local reason = self.ddb.validate(schema, it, op == "delete")
+  -- One C call for the text, the key's id and the size; nothing when the
+  -- item does not encode (the separate calls below then say why).
+  local text, id, size = writer_entry(it, schema.hash, schema.range)
+  local reason = self.ddb.validate(schema, it, op == "delete", size)
   local key = type(it) == "table" and it[schema.hash] and self.ddb.key_of(schema, it) or it
   local entry = {op = op, key = key, ticket = ticket, before = before}
   if ticket then ticket.pending = ticket.pending + 1 end
@@ -242,14 +254,16 @@ function Writer:add(op, it, ticket, before)
     self:fail(entry, reason)
     return false, reason
   end
-  local ok, text = pcall(item.encode, it)
-  if not ok then
-    self:fail(entry, tostring(text))
-    return false, text
+  if not text then
+    local ok
+    ok, text = pcall(item.encode, it)
+    if not ok then
+      self:fail(entry, tostring(text))
+      return false, text
+    end
+    id = key_id(schema, it)
   end
-  entry.id, entry.text = key_id(schema, it), text
-  entry.wire = op == "put" and '{"PutRequest":{"Item":' .. text .. '}}'
-                            or '{"DeleteRequest":{"Key":' .. text .. '}}'
+  entry.id, entry.text, entry.wire_len = id, text, #text + WIRE_EXTRA[op]
   if mh.dry_run then
     plan.record(op == "put" and "PutItem" or "DeleteItem", self.table,
       '{"TableName":' .. q(self.wire_name) .. (op == "put" and ',"Item":' or ',"Key":') .. text .. '}')
@@ -263,18 +277,18 @@ function Writer:add(op, it, ticket, before)
   if at then
     -- The same key twice before sending: the later write is what a
     -- sequential run would leave, so it replaces the earlier.
-    self.buffer_bytes = self.buffer_bytes - #self.buffer[at].wire
+    self.buffer_bytes = self.buffer_bytes - self.buffer[at].wire_len
     release(self.buffer[at])   -- the later write stands for it
     self.buffer[at] = entry
     self.counts.superseded = self.counts.superseded + 1
   else
-    if self.buffer_bytes + #entry.wire > self.ddb.MAX_REQUEST_BYTES - 65536 then
+    if self.buffer_bytes + entry.wire_len > self.ddb.MAX_REQUEST_BYTES - 65536 then
       self:send_buffer()
     end
     self.buffer[#self.buffer + 1] = entry
     self.buffered[entry.id] = #self.buffer
   end
-  self.buffer_bytes = self.buffer_bytes + #entry.wire
+  self.buffer_bytes = self.buffer_bytes + entry.wire_len
   if #self.buffer >= self.ddb.BATCH_WRITE_MAX then self:send_buffer() end
   return true
 end

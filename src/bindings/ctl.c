@@ -207,7 +207,7 @@ static int l_gz_append(lua_State *L)
     z_stream z;
     memset(&z, 0, sizeof z);
     /* windowBits 15 + 16: a gzip header and trailer around the member. */
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return luaL_error(L, "gz_append: zlib cannot start");
     uLong bound = deflateBound(&z, (uLong)len);
     unsigned char *out = lua_newuserdatauv(L, bound, 0);

@@ -296,19 +296,86 @@ static int l_decode_common(lua_State *L, int value)
 static int l_decode(lua_State *L) { return l_decode_common(L, 0); }
 static int l_decode_value(lua_State *L) { return l_decode_common(L, 1); }
 
+/* The encoders' output buffer, kept between calls (an upvalue of encode,
+ * encode_value and _writer_entry) so that encoding an item allocates
+ * nothing but its string. Encoding never runs Lua code (raw access only),
+ * so no call can reach the buffer while another uses it. A buffer grown
+ * past SCRATCH_KEEP by a large item is let go after the call. */
+typedef struct scratch { buf out, id; } scratch;
+
+#define SCRATCH_KEEP (64 * 1024)
+
+static int scratch_gc(lua_State *L)
+{
+    scratch *sc = lua_touserdata(L, 1);
+    buf_free(&sc->out);
+    buf_free(&sc->id);
+    return 0;
+}
+
+static scratch *scratch_get(lua_State *L)
+{
+    scratch *sc = lua_touserdata(L, lua_upvalueindex(1));
+    buf_reset(&sc->out);
+    buf_reset(&sc->id);
+    return sc;
+}
+
+static void scratch_trim(scratch *sc)
+{
+    if (sc->out.cap > SCRATCH_KEEP) buf_free(&sc->out);
+    if (sc->id.cap > SCRATCH_KEEP) buf_free(&sc->id);
+}
+
 static int l_encode_common(lua_State *L, int value)
 {
-    buf out = BUF_INIT, err = BUF_INIT;
+    buf err = BUF_INIT;
     luaL_checkany(L, 1);
-    if ((value ? item_encode_value : item_encode)(L, 1, &out, &err)) {
-        buf_free(&out);
+    scratch *sc = scratch_get(L);
+    if ((value ? item_encode_value : item_encode)(L, 1, &sc->out, &err)) {
+        scratch_trim(sc);
         lua_pushlstring(L, buf_str(&err), err.len);
         buf_free(&err);
         return lua_error(L);
     }
-    lua_pushlstring(L, buf_str(&out), out.len);
-    buf_free(&out);
+    lua_pushlstring(L, buf_str(&sc->out), sc->out.len);
+    scratch_trim(sc);
     return 1;
+}
+
+/* item._writer_entry(it, hash [, range]) -> text, id, size, or nothing.
+ * The batch writer's one call per item (mighost.dynamodb_writer): the
+ * item's text (item.encode), its key's id (the key attributes' encode_value,
+ * joined by a NUL when there is a range key) and its item.size, in one walk.
+ * Nothing when any of them would fail: the writer then takes the path of
+ * separate calls, which says why. The key attributes are read with normal
+ * indexing first (as the writer's Lua did), then everything else raw. */
+static int l_writer_entry(lua_State *L)
+{
+    size_t size = 0;
+    lua_settop(L, 3);
+    if (lua_type(L, 1) != LUA_TTABLE || lua_type(L, 2) != LUA_TSTRING) return 0;
+    int ranged = lua_type(L, 3) == LUA_TSTRING;
+    lua_pushvalue(L, 2);
+    lua_gettable(L, 1);                                        /* 4 */
+    lua_pushvalue(L, 3);
+    if (ranged) lua_gettable(L, 1);                            /* 5 */
+    scratch *sc = scratch_get(L);
+    int bad = item_encode_sized(L, 1, &sc->out, NULL, &size) ||
+              item_encode_value(L, 4, &sc->id, NULL);
+    if (!bad && ranged) {
+        buf_putc(&sc->id, '\0');
+        bad = item_encode_value(L, 5, &sc->id, NULL);
+    }
+    if (bad) {
+        scratch_trim(sc);
+        return 0;
+    }
+    lua_pushlstring(L, buf_str(&sc->out), sc->out.len);
+    lua_pushlstring(L, buf_str(&sc->id), sc->id.len);
+    lua_pushinteger(L, (lua_Integer)size);
+    scratch_trim(sc);
+    return 3;
 }
 
 static int l_encode(lua_State *L) { return l_encode_common(L, 0); }
@@ -398,8 +465,6 @@ static const luaL_Reg item_funcs[] = {
     {"str", l_str},
     {"decode", l_decode},
     {"decode_value", l_decode_value},
-    {"encode", l_encode},
-    {"encode_value", l_encode_value},
     {"to_plain", item_l_to_plain},
     {"from_plain", item_l_from_plain},
     {"equal", item_l_equal},
@@ -408,9 +473,23 @@ static const luaL_Reg item_funcs[] = {
     {"set_order", l_set_order},
     {NULL, NULL}};
 
+static const luaL_Reg item_scratch_funcs[] = {
+    {"encode", l_encode},
+    {"encode_value", l_encode_value},
+    {"_writer_entry", l_writer_entry},
+    {NULL, NULL}};
+
 int luaopen_mighost_item(lua_State *L)
 {
     luaL_newlib(L, item_funcs);
+    scratch *sc = lua_newuserdatauv(L, sizeof *sc, 0);
+    sc->out = (buf)BUF_INIT;
+    sc->id = (buf)BUF_INIT;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_setfuncs(L, item_scratch_funcs, 1);
     item_push_null(L);
     lua_setfield(L, -2, "null");
     lua_pushinteger(L, ITEM_MAX_SIZE);

@@ -57,6 +57,9 @@ int item_decode_value(lua_State *L, const char *json, size_t len);
  * NULL) and out as it was before the call. */
 int item_encode(lua_State *L, int idx, buf *out, buf *err);
 int item_encode_value(lua_State *L, int idx, buf *out, buf *err);
+/* item_encode() that also gives the item's item_size() (0 on failure):
+ * one walk instead of two. */
+int item_encode_sized(lua_State *L, int idx, buf *out, buf *err, size_t *size);
 
 /* DynamoDB's size of the item (or attribute value) at idx, in bytes:
  * names and S values count their UTF-8 bytes, B its raw bytes, N

@@ -25,7 +25,10 @@ typedef struct enc {
     item_path path;
 } enc;
 
-static int enc_value(enc *e, int idx, int level);
+/* Each enc_* function that succeeds adds the DynamoDB size (as item_size()
+ * counts it) of what it wrote to *sz: an item that encodes has the size
+ * item_size() gives, so a caller that needs both walks the item once. */
+static int enc_value(enc *e, int idx, int level, size_t *sz);
 
 static int enc_fail(enc *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -72,11 +75,9 @@ static size_t put_string(buf *b, const char *s, size_t len)
     buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     while (p < end) {
+        p += item_plain_run((const char *)p, (const char *)end, 1);
+        if (p >= end) break;
         unsigned c = *p;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            p++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t n = utf8_seq(p, end);
             if (!n) return (size_t)(p - (const unsigned char *)s);
@@ -149,7 +150,7 @@ static void put_binary(buf *b, const char *s, size_t len)
  * Lua table. */
 #define SMALL_SET 32
 
-static int enc_set(enc *e, int idx, int tag)
+static int enc_set(enc *e, int idx, int tag, size_t *sz)
 {
     lua_State *L = e->L;
     buf *b = e->out;
@@ -181,11 +182,14 @@ static int enc_set(enc *e, int idx, int tag)
             size_t bad = put_string(b, s, len);
             if (bad != UTF8_OK)
                 return enc_fail(e, "SS member is not valid UTF-8 (byte %zu)", bad);
+            *sz += len;
         } else if (tag == ITEM_BS) {
             put_binary(b, s, len);
+            *sz += len;
         } else {
             item_num num;
             if (put_number(e, s, len, &num)) return -1;
+            *sz += item_num_size(&num);
             /* NS members are duplicates when numerically equal */
             char *ckey = n > SMALL_SET ? one : canon[i - 1];
             klen = item_num_canon(&num, ckey);
@@ -216,7 +220,7 @@ static int enc_set(enc *e, int idx, int tag)
     return 0;
 }
 
-typedef struct pairctx { enc *e; int level; int first; } pairctx;
+typedef struct pairctx { enc *e; int level; int first; size_t size; } pairctx;
 
 static int enc_pair(lua_State *L, void *ud)
 {
@@ -230,15 +234,18 @@ static int enc_pair(lua_State *L, void *ud)
     if (bad != UTF8_OK) return enc_fail(e, "a name is not valid UTF-8 (byte %zu)", bad);
     buf_putc(e->out, ':');
     item_path_name(&e->path, k, len);
-    if (enc_value(e, lua_gettop(L), c->level)) return -1;
+    size_t vsz = 0;
+    if (enc_value(e, lua_gettop(L), c->level, &vsz)) return -1;
     e->path.n--;
+    /* an item: name + value; an M: 1 + name + value per entry */
+    c->size += len + vsz + (c->level > 0 ? 1 : 0);
     return 0;
 }
 
 /* {"name":value,...} for an item (level 0) or an M map. */
-static int enc_map(enc *e, int idx, int level)
+static int enc_map(enc *e, int idx, int level, size_t *sz)
 {
-    pairctx c = {e, level, 1};
+    pairctx c = {e, level, 1, level > 0 ? 3 : 0};
     int badkey = 0;
     buf_putc(e->out, '{');
     if (item_each(e->L, idx, e->order, enc_pair, &c, &badkey)) {
@@ -246,6 +253,7 @@ static int enc_map(enc *e, int idx, int level)
         return -1;
     }
     buf_putc(e->out, '}');
+    *sz += c.size;
     return 0;
 }
 
@@ -254,7 +262,7 @@ static const char *key_text(lua_State *L, int idx)
     return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : luaL_typename(L, idx);
 }
 
-static int enc_value(enc *e, int idx, int level)
+static int enc_value(enc *e, int idx, int level, size_t *sz)
 {
     lua_State *L = e->L;
     buf *b = e->out;
@@ -285,50 +293,57 @@ static int enc_value(enc *e, int idx, int level)
         const char *s = lua_tolstring(L, v, &len);
         if ((bad = put_string(b, s, len)) != UTF8_OK)
             return enc_fail(e, "S value is not valid UTF-8 (byte %zu)", bad);
+        *sz += len;
         break;
     }
     case ITEM_N: {
         item_num num;
         const char *s = lua_tolstring(L, v, &len);
         if (put_number(e, s, len, &num)) return -1;
+        *sz += item_num_size(&num);
         break;
     }
     case ITEM_B: {
         const char *s = lua_tolstring(L, v, &len);
         put_binary(b, s, len);
+        *sz += len;
         break;
     }
     case ITEM_SS:
     case ITEM_NS:
     case ITEM_BS:
-        if (enc_set(e, v, tag)) return -1;
+        if (enc_set(e, v, tag, sz)) return -1;
         break;
     case ITEM_BOOL:
         if (lua_toboolean(L, v))
             buf_append(b, "true", 4);
         else
             buf_append(b, "false", 5);
+        *sz += 1;
         break;
     case ITEM_NULL:
         if (!lua_toboolean(L, v)) return enc_fail(e, "NULL value must be true");
         buf_append(b, "true", 4);
+        *sz += 1;
         break;
     case ITEM_L:
     case ITEM_M:
         if (level + 1 > ITEM_MAX_DEPTH)
             return enc_fail(e, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
         if (tag == ITEM_M) {
-            if (enc_map(e, v, level + 1)) return -1;
+            if (enc_map(e, v, level + 1, sz)) return -1;
             break;
         }
         long long n = item_seq_len(L, v);
         if (n < 0) return enc_fail(e, "L value must be a list (keys 1..n)");
         buf_putc(b, '[');
+        *sz += 3;
         for (lua_Integer i = 1; i <= n; i++) {
             if (i > 1) buf_putc(b, ',');
             lua_rawgeti(L, v, i);
             item_path_index(&e->path, (long long)i - 1);
-            if (enc_value(e, lua_gettop(L), level + 1)) return -1;
+            *sz += 1;
+            if (enc_value(e, lua_gettop(L), level + 1, sz)) return -1;
             e->path.n--;
             lua_pop(L, 1);
         }
@@ -340,7 +355,7 @@ static int enc_value(enc *e, int idx, int level)
     return 0;
 }
 
-static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value)
+static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value, size_t *size)
 {
     enc e;
     int top = lua_gettop(L), r;
@@ -354,12 +369,14 @@ static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value)
     luaL_checkstack(L, 16, "item encode");
     item_order_push(L);
     e.order = lua_gettop(L);
+    size_t sz = 0;
     if (value)
-        r = enc_value(&e, idx, 0);
+        r = enc_value(&e, idx, 0, &sz);
     else if (lua_type(L, idx) != LUA_TTABLE)
         r = enc_fail(&e, "expected a table, not %s", luaL_typename(L, idx));
     else
-        r = enc_map(&e, idx, 0);
+        r = enc_map(&e, idx, 0, &sz);
+    if (size) *size = r ? 0 : sz;
     lua_settop(L, top);
     if (r) {
         out->len = start;  /* leave out as the caller gave it */
@@ -370,12 +387,17 @@ static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value)
 
 int item_encode(lua_State *L, int idx, buf *out, buf *err)
 {
-    return enc_run(L, idx, out, err, 0);
+    return enc_run(L, idx, out, err, 0, NULL);
 }
 
 int item_encode_value(lua_State *L, int idx, buf *out, buf *err)
 {
-    return enc_run(L, idx, out, err, 1);
+    return enc_run(L, idx, out, err, 1, NULL);
+}
+
+int item_encode_sized(lua_State *L, int idx, buf *out, buf *err, size_t *size)
+{
+    return enc_run(L, idx, out, err, 0, size);
 }
 
 /* ---- size ---- */

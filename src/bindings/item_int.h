@@ -5,6 +5,8 @@
 #define MIGHOST_ITEM_INT_H
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "item.h"
 
@@ -88,6 +90,34 @@ int item_looks_like_value(lua_State *L, int idx);
 /* The shortest "%.17g"-style text that reads back as d (finite), with a
  * plain exponent ("1e21", "5e-7"); returns its length. out: 32 bytes. */
 size_t item_fmt_double(double d, char *out);
+
+/* How many bytes from p on (up to end) need no JSON escaping: no '"', no
+ * '\\', no control character below 0x20 and, when high is set, no byte
+ * of 0x80 or more (what the encoder checks as UTF-8). Eight bytes at a
+ * time while they all pass, then byte by byte: the string scanners'
+ * common case (plain text) costs a few instructions per eight bytes. */
+static inline size_t item_plain_run(const char *p, const char *end, int high)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const char *q = p;
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t quote = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        uint64_t bad = ((w - ones * 0x20) & ~w) |           /* a byte below 0x20 */
+                       ((quote - ones) & ~quote) |          /* a '"' */
+                       ((bs - ones) & ~bs) |                /* a '\\' */
+                       (high ? w : 0);                      /* a byte >= 0x80 */
+        if (bad & highs) break;
+        q += 8;
+    }
+    while (q < end) {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20 || c == '"' || c == '\\' || (high && c >= 0x80)) break;
+        q++;
+    }
+    return (size_t)(q - p);
+}
 
 /* ---- item_parse.c's parser, which ddb_response.c drives too ---- */
 

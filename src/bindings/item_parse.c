@@ -129,7 +129,7 @@ static int scan_string(parser *ps, const char **out, size_t *len, int plain)
 {
     if (!take(ps, '"')) return str_syntax(ps, plain, "expected a string");
     const char *p = ps->p, *end = ps->end, *run = p;
-    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+    p += item_plain_run(p, end, 0);
     if (p < end && *p == '"') {
         *out = run;
         *len = (size_t)(p - run);

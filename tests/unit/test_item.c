@@ -327,10 +327,51 @@ static void test_invalid(void **state)
            "assert(item.encode(d(' {} \\n')) == '{}')\n");
 }
 
+/* The string scanners take eight plain bytes at a time: a byte that needs
+ * an escape (or UTF-8 checking) at every position of strings of every
+ * length around that width is still seen, both ways. */
+static void test_string_runs(void **state)
+{
+    (void)state;
+    lua_ok("local esc = {['\"'] = '\\\\\"', ['\\\\'] = '\\\\\\\\', ['\\b'] = '\\\\b', ['\\f'] = '\\\\f',\n"
+           "             ['\\n'] = '\\\\n', ['\\r'] = '\\\\r', ['\\t'] = '\\\\t'}\n"
+           "local function want(s)\n"
+           "  return (s:gsub('[%c\"\\\\]', function(c)\n"
+           "    if c == '\\127' then return c end\n"
+           "    return esc[c] or ('\\\\u%04x'):format(c:byte())\n"
+           "  end))\n"
+           "end\n"
+           "local specials = {'\"', '\\\\', '\\n', '\\0', '\\31', '\\127', ' ', 'z', '\\195\\169', '\\240\\159\\152\\128'}\n"
+           "for len = 0, 19 do\n"
+           "  for pos = 1, len + 1 do\n"
+           "    for _, c in ipairs(specials) do\n"
+           "      local s = ('a'):rep(pos - 1) .. c .. ('b'):rep(len - pos + 1)\n"
+           "      local text = item.encode({k = {S = s}})\n"
+           "      assert(text == '{\"k\":{\"S\":\"' .. want(s) .. '\"}}', text)\n"
+           "      assert(item.decode(text).k.S == s)\n"
+           "    end\n"
+           "    -- not UTF-8 at any position: refused, with the byte's offset\n"
+           "    local bad = ('a'):rep(pos - 1) .. '\\255' .. ('b'):rep(len - pos + 1)\n"
+           "    local ok, err = pcall(item.encode, {k = {S = bad}})\n"
+           "    assert(not ok and err:find('(byte ' .. (pos - 1) .. ')', 1, true), err)\n"
+           "    -- a raw control character in the text: refused when decoding\n"
+           "    local raw = '{\"k\":{\"S\":\"' .. ('a'):rep(pos - 1) .. '\\1' .. ('b'):rep(len) .. '\"}}'\n"
+           "    assert(not pcall(item.decode, raw))\n"
+           "  end\n"
+           "end\n");
+}
+
 static void test_size(void **state)
 {
     (void)state;
-    lua_ok("local function sz(t) return item.size(t) end\n"
+    /* sz also checks that the batch writer's one call (_writer_entry)
+     * gives what item.encode, encode_value and size give */
+    lua_ok("local function sz(t)\n"
+           "  local s, k = item.size(t), next(t)\n"
+           "  local text, id, s2 = item._writer_entry(t, k)\n"
+           "  assert(text == item.encode(t) and id == item.encode_value(t[k]) and s2 == s)\n"
+           "  return s\n"
+           "end\n"
            "assert(sz{a={S='abc'}} == 4)\n"
            "assert(sz{['\\xc3\\xa9']={S='\\xe6\\x97\\xa5\\xe6\\x9c\\xac'}} == 8)\n"
            "assert(sz{n={N='0'}} == 2 and sz{n={N='-0.000'}} == 2)\n"
@@ -352,7 +393,20 @@ static void test_size(void **state)
            "assert(sz(t) == item.MAX_SIZE, sz(t))\n"
            "t.data.S = t.data.S .. 'x'\n"
            "assert(sz(t) == 409601 and sz(t) > item.MAX_SIZE)\n"
-           "assert(#item.encode(t) > 409601)\n");
+           "assert(#item.encode(t) > 409601)\n"
+           /* a range key: the two encoded values joined by a NUL */
+           "local text, id, n = item._writer_entry({h={S='a'}, r={N='1'}, x={BOOL=true}}, 'h', 'r')\n"
+           "assert(text == '{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"},\"x\":{\"BOOL\":true}}')\n"
+           "assert(id == '{\"S\":\"a\"}\\0{\"N\":\"1\"}' and n == 2 + 3 + 2)\n"
+           /* nothing when any part would not encode: the caller asks again */
+           "assert(select('#', item._writer_entry({h={S='a'}, x={N='x'}}, 'h')) == 0)\n"
+           "assert(select('#', item._writer_entry({x={S='a'}}, 'h')) == 0)\n"
+           "assert(select('#', item._writer_entry({h={S='a'}}, 'h', 'r')) == 0)\n"
+           "assert(select('#', item._writer_entry('x', 'h')) == 0)\n"
+           /* the buffer kept between calls lets go of a large item's */
+           "local big = {h={S=string.rep('y', 200000)}}\n"
+           "assert(item._writer_entry(big, 'h') == item.encode(big))\n"
+           "assert(item.encode({h={S='z'}}) == '{\"h\":{\"S\":\"z\"}}')\n");
     /* the C call agrees */
     lua_ok("t = {a={S='abc'}, n={N='-1'}}");
     lua_getglobal(L, "t");
@@ -722,6 +776,14 @@ static void test_generated(void **state)
         if (item_encode(L, -1, &out, &err)) fail_msg("item %d: %s\n%s", i, buf_str(&err), text);
         if (out.len != g.c.len || memcmp(out.data, text, out.len) != 0)
             fail_msg("item %d differs:\n in: %s\nout: %s", i, text, buf_str(&out));
+        /* the size the encoder counts as it goes is item_size()'s */
+        size_t sized = 0;
+        buf_reset(&out);
+        if (item_encode_sized(L, -1, &out, &err, &sized)) fail_msg("item %d: %s", i, buf_str(&err));
+        if (out.len != g.c.len || memcmp(out.data, text, out.len) != 0)
+            fail_msg("item %d differs (sized):\n in: %s\nout: %s", i, text, buf_str(&out));
+        if (sized != item_size(L, -1))
+            fail_msg("item %d: encoder size %zu, item_size %zu\n%s", i, sized, item_size(L, -1), text);
         /* decode(encode(x)) equals x */
         if (item_decode(L, out.data, out.len)) fail_msg("item %d: %s", i, lua_tostring(L, -1));
         lua_pushvalue(L, equal);
@@ -763,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_key_order),
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_string_runs),
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_equal),

@@ -43,13 +43,19 @@ end
 
 -- One item's ticket, inside its page's. `source` is the item's key in the
 -- scanned table: what a failure records, so --resume re-reads it by key.
+-- (settled is a method shared by all, not a closure per item).
+local ItemTicket = {}
+ItemTicket.__index = ItemTicket
+function ItemTicket.settled(t)
+  local page = t.page_ticket
+  if t.open then page.open = true end
+  page.pending = page.pending - 1
+  if page.pending == 0 then page:settled() end
+end
+
 local function item_ticket(page, source)
   page.pending = page.pending + 1
-  return {pending = 1, source = source, seg = page.seg, settled = function(t)
-    if t.open then page.open = true end
-    page.pending = page.pending - 1
-    if page.pending == 0 then page:settled() end
-  end}
+  return setmetatable({pending = 1, source = source, seg = page.seg, page_ticket = page}, ItemTicket)
 end
 M.item_ticket = item_ticket
 
