@@ -55,11 +55,7 @@ static void *lalloc_small(lalloc *a, size_t c)
 {
     void *p = a->free[c];
     if (p) {
-        /* the next block of the list is likely cold (freed by the
-         * collector's sweep a while ago): fetch it while Lua fills this */
-        void *next = *(void **)p;
-        a->free[c] = next;
-        if (next) __builtin_prefetch(next, 1);
+        a->free[c] = *(void **)p;
         return p;
     }
     size_t size = (c + 1) * LALLOC_STEP;
