@@ -4,12 +4,10 @@
 --   -> expiresAt = 1711879200 (2024-03-31T10:00:00Z)
 -- Items without a parseable date are skipped and listed in the report.
 --
--- This is a copy phase whose source and destination are the same table:
--- scans with checkpoints (--resume works) and batched puts of whole items.
--- A put replaces the item, so a change an application makes between the
--- scan and the put is lost: run it while writers are paused, or use the
--- conditional UpdateItem pattern of examples/rename-attribute.lua.
--- Items whose TTL is already right are not written (idempotent).
+-- An update phase: one conditional UpdateItem (SET of the TTL only) per
+-- item, so a change an application makes to other attributes meanwhile is
+-- kept, and an item deleted meanwhile is not recreated. Items whose TTL is
+-- already right are skipped by the runner: a second run writes nothing.
 --
 -- DynamoDB's TTL must also be enabled on the table for `ttl_attr`
 -- (UpdateTimeToLive); this migration only fills the attribute.
@@ -49,19 +47,16 @@ local function parse_iso(s)
   return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset
 end
 
-local function transform(it, ctx)
+-- key: the item's key, which the report lists with a skip.
+local function change(it, ctx, key)
   local p = ctx.params
   local date = it[p.date_attr] and it[p.date_attr].S
   local at = date and parse_iso(date)
   if not at then
-    -- The key is what the report lists; this example's tables key on `pk`.
-    ctx:skip(date and "unparseable " .. p.date_attr or "no " .. p.date_attr, {pk = it.pk})
+    ctx:skip(date and "unparseable " .. p.date_attr or "no " .. p.date_attr, key)
     return nil
   end
-  local ttl = tostring(at + p.retention_days * 86400)
-  if it[p.ttl_attr] and it[p.ttl_attr].N == ttl then ctx:skip("TTL already set"); return nil end
-  it[p.ttl_attr] = {N = ttl}
-  return it
+  return {set = {[p.ttl_attr] = {N = tostring(at + p.retention_days * 86400)}}}
 end
 
 local ddb = require "mighost.dynamodb"
@@ -95,7 +90,7 @@ return {
     if p.retention_days < 0 then return "--retention-days must be 0 or more" end
   end,
   phases = {
-    {name = "set_ttl", copy = {source = "table", destination = "table", transform = transform}},
+    {name = "set_ttl", update = {table = "table", change = change}},
     {name = "verify", verify = verify, reads = {"table"}},
   },
 }

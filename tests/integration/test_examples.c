@@ -163,6 +163,24 @@ static void test_split_table(void **state)
     assert_int_equal(test_json_int(rep, "phases.0.written"), 100);
     assert_int_equal(test_json_int(rep, "phases.1.written"), 50);
     json_object_put(rep);
+    /* The verification sees a stray order and a changed customer. */
+    fixture("tamper", "split");
+    buf err = BUF_INIT;
+    const char *verify_only[] = {"--verify-only", NULL};
+    assert_int_equal(run_example("examples/split-table.lua", p, verify_only, &err), 1);
+    char *rpath = test_path_join(tmp, "report.json");
+    rep = test_json_read(rpath);
+    assert_false(json_object_get_boolean(test_json_get(rep, "verification.ok")));
+    assert_true(json_object_get_boolean(test_json_get(rep, "verification.phases.verify_orders.ok")));
+    assert_int_equal(test_json_int(rep, "verification.phases.verify_customers.checks.0.different"), 1);
+    assert_int_equal(test_json_int(rep, "verification.phases.nothing_else.checks.0.in_table"), 101);
+    assert_false(json_object_get_boolean(
+        test_json_get(rep, "verification.phases.nothing_else.checks.0.ok")));
+    assert_true(json_object_get_boolean(
+        test_json_get(rep, "verification.phases.nothing_else.checks.1.ok")));
+    json_object_put(rep);
+    free(rpath);
+    buf_free(&err);
 }
 
 static void test_filtered_copy(void **state)

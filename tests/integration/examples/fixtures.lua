@@ -2,6 +2,7 @@
 --   mighost run fixtures.lua seed NAME     create and fill NAME's tables
 --   mighost run fixtures.lua check NAME    assert the migrated state exactly
 --   mighost run fixtures.lua digest T...   print "<items> <sha256>" per table
+--   mighost run fixtures.lua tamper NAME   spoil the migrated state (for verify)
 local ddb = require "mighost.dynamodb"
 local item = require "mighost.item"
 local sys = require "mighost.sys"
@@ -33,7 +34,7 @@ local function eq(got, want, what)
   end
 end
 
-local seed, check = {}, {}
+local seed, check, tamper = {}, {}, {}
 
 function seed.rename()
   create("ex_ren")
@@ -99,6 +100,12 @@ function check.split()
   for i = 1, 100 do eq(o["o" .. i], src["o" .. i], "o" .. i) end
   for i = 1, 50 do eq(c["c" .. i], src["c" .. i], "c" .. i) end
   eq(o.o7, {pk = S"o7", type = S"order", total = N(70)}, "o7")
+end
+
+-- A stray item in the orders table, a changed customer.
+function tamper.split()
+  fill("ex_orders", {{pk = S"x1", type = S"note"}})
+  fill("ex_customers", {{pk = S"c3", type = S"customer", name = S"changed"}})
 end
 
 function seed.filtered()
@@ -198,8 +205,9 @@ if cmd == "digest" then
     print(#lines, sys.sha256(table.concat(lines, "\n")))
   end
 else
-  local fn = (cmd == "seed" and seed or check)[arg[2]]
-  assert(fn, "usage: fixtures.lua seed|check|digest NAME")
+  local fn = ({seed = seed, check = check, tamper = tamper})[cmd]
+  fn = fn and fn[arg[2]]
+  assert(fn, "usage: fixtures.lua seed|check|tamper|digest NAME")
   fn()
   print("ok")
 end
