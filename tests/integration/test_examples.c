@@ -172,6 +172,9 @@ static void test_split_table(void **state)
     rep = test_json_read(rpath);
     assert_false(json_object_get_boolean(test_json_get(rep, "verification.ok")));
     assert_true(json_object_get_boolean(test_json_get(rep, "verification.phases.verify_orders.ok")));
+    /* Lists stay lists when empty. */
+    assert_true(json_object_is_type(
+        test_json_get(rep, "verification.phases.verify_orders.checks.0.missing_keys"), json_type_array));
     assert_int_equal(test_json_int(rep, "verification.phases.verify_customers.checks.0.different"), 1);
     assert_int_equal(test_json_int(rep, "verification.phases.nothing_else.checks.0.in_table"), 101);
     assert_false(json_object_get_boolean(

@@ -17,6 +17,7 @@ local item = require "mighost.item"
 local sync = require "mighost.sync"
 local units = require "mighost.runner.units"
 local inflight = require "mighost.inflight"
+local json = require "mighost.json"
 
 local M = {}
 
@@ -51,7 +52,7 @@ function M.run(mig, spec, ctx)
   for k, v in pairs(scan) do so[k] = v end
 
   local checked, missing, different = 0, 0, 0
-  local missing_keys, different_keys = {}, {}
+  local missing_keys, different_keys = json.array(), json.array()   -- [] in the report when empty
   -- A sink for what transforms note while verifying (skips, failures):
   -- they are the copy's business, not the verification's.
   local quiet = setmetatable({skip = function() end, fail = function() return true end,
