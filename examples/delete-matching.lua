@@ -60,9 +60,9 @@ return {
     local o = scan_options(p)
     o.segments = 4
     local n = ddb.count(o)
-    return {("DELETES %s items of table %s (%s = %s, updatedAt < %s); there is no undo: "
-      .. "take a backup or an on-demand export first"):format(tostring(n or "?"), p.table,
-      p.status_attr, p.status, p.before)}
+    return {("DELETES %s items of table %s (%s = %s, updatedAt < %s); `mighost undo` puts them "
+      .. "back from this run's journal (none with --no-undo): take a backup or an on-demand "
+      .. "export as well"):format(tostring(n or "?"), p.table, p.status_attr, p.status, p.before)}
   end,
   phases = {
     {name = "delete", delete = {table = "table", scan = filter, select = select}},
