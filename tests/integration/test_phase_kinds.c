@@ -2,7 +2,8 @@
  * each) as units of work: a run SIGKILLed at three random moments and resumed
  * each time, and a run through 20% injected faults, each end with exactly
  * the items the phase should leave (computed independently by
- * tests/integration/kinds/fixture.lua); `each` never runs its function
+ * tests/integration/kinds/fixture.lua); a verification killed three times
+ * leaves the next one whole; `each` never runs its function
  * again for an item that had finished; failed items keep their work open
  * and --resume retries exactly them. Migration: migrations/kinds.lua. */
 #include <setjmp.h>
@@ -340,12 +341,53 @@ static const char *shared_source(void)
     return "kinds_src";
 }
 
+/* The verify kind keeps no state: a verification SIGKILLed at three
+ * random moments leaves nothing that changes the next one, which checks
+ * every copied item and passes. Reads held (--max-read-rate) so that each
+ * kill lands mid-verification. */
+static void kill_verification(const char *table, int n)
+{
+    char *report = test_path_join(tmp, "kinds_verify_kill.json");
+    const char *held[] = {"run", MIGRATION, "--kind", "copy", "--table", table, "--log", log_table,
+                          "--verify-only", "--quiet", "--report", "/dev/null", "--max-read-rate",
+                          n >= 10000 ? "4000" : "400", NULL};
+    const char *full[] = {"run", MIGRATION, "--kind", "copy", "--table", table, "--log", log_table,
+                          "--verify-only", "--quiet", "--report", report, NULL};
+    int killed = 0;
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = test_spawn_mighost(NULL, dynalite.url, held);
+        assert_true(pid > 0);
+        struct timespec t = {0, 200000000L + (long)(rand() % 1000) * 1500000L};
+        while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
+        nanosleep(&t, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) killed++;
+    }
+    if (n >= 10000 && killed != 3) fail_msg("verify: killed %d times of 3", killed);
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = test_mighost(dynalite.url, full, &out, &err);
+    if (rc != 0) fail_msg("verify after the kills: exit %d: %s", rc, buf_str(&err));
+    json_object *r = test_json_read(report), *v = test_json_phase(r, "verify");
+    /* The copy leaves out every 10th item. */
+    assert_int_equal(test_json_int(v, "verification.checks.0.checked"), n - n / 10);
+    assert_int_equal(test_json_int(v, "verification.checks.0.missing"), 0);
+    assert_int_equal(test_json_int(v, "verification.checks.0.different"), 0);
+    printf("verify: killed %d times, then %d items checked\n", killed, n - n / 10);
+    json_object_put(r);
+    buf_free(&out);
+    buf_free(&err);
+    free(report);
+}
+
 static void test_copy_kind(void **state)
 {
     (void)state;
     log_table = "kinds_copy_kill_dst";
     fixture("log", log_table, NULL, NULL);
     kill_and_resume("copy", shared_source(), items());
+    kill_verification(shared_source(), items());
     log_table = "kinds_copy_faults_dst";
     fixture("log", log_table, NULL, NULL);
     through_faults("copy", 3000);
