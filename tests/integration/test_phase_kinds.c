@@ -162,6 +162,18 @@ static long faults_injected(void)
     return n;
 }
 
+/* SIGKILL pid at a random moment 0.2 to 1.7 s from now; its wait status. */
+static int kill_soon(pid_t pid)
+{
+    struct timespec t = {0, 200000000L + (long)(rand() % 1000) * 1500000L};
+    while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
+    nanosleep(&t, NULL);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
 /* Three SIGKILLs at random moments, a --resume after each, then a last
  * --resume to the end: exit 0 and the expected items. */
 static void kill_and_resume(const char *kind, const char *table, int n)
@@ -190,12 +202,7 @@ static void kill_and_resume(const char *kind, const char *table, int n)
         pid_t pid = test_spawn_mighost(NULL, dynalite.url, round == 0 ? first : resume_held);
         assert_true(pid > 0);
         if (round == 0 && test_wait_for_state(states) != 0) fail_msg("no state in %s", states);
-        struct timespec t = {0, 200000000L + (long)(rand() % 1000) * 1500000L};
-        while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
-        nanosleep(&t, NULL);
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
+        int status = kill_soon(pid);
         if (WIFSIGNALED(status)) killed++;
         else printf("%s: round %d ended by itself, exit %d\n", kind, round, WEXITSTATUS(status));
     }
@@ -357,13 +364,7 @@ static void kill_verification(const char *table, int n)
     for (int round = 0; round < 3; round++) {
         pid_t pid = test_spawn_mighost(NULL, dynalite.url, held);
         assert_true(pid > 0);
-        struct timespec t = {0, 200000000L + (long)(rand() % 1000) * 1500000L};
-        while (t.tv_nsec >= 1000000000L) { t.tv_sec++; t.tv_nsec -= 1000000000L; }
-        nanosleep(&t, NULL);
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
-        if (WIFSIGNALED(status)) killed++;
+        if (WIFSIGNALED(kill_soon(pid))) killed++;
     }
     if (n >= 10000 && killed != 3) fail_msg("verify: killed %d times of 3", killed);
     buf out = BUF_INIT, err = BUF_INIT;
