@@ -11,7 +11,11 @@
 -- is too noisy to read a queue from). A round is one window's worth of
 -- answers. After a round in which the window was full, throughput (answers
 -- per second: by Little's law, window / latency) is compared with the best
--- seen: 10% more is a new best, and the window grows by a quarter. Less,
+-- seen: 10% more is a new best, and the window grows by a quarter. At
+-- first it doubles instead (TCP's slow start): a phase at 30 ms a request
+-- reaches a window of 64 in four round trips rather than twelve, which
+-- matters for the short phases of a migration. The first round without a
+-- gain, or a throttle, ends the doubling for good. Less,
 -- and it still grows by a quarter (one round is noisy) until it is twice
 -- the best round's window with nothing to show for it: then the server
 -- (or the client) is the limit, and the window goes back to the best
@@ -21,7 +25,7 @@
 -- the multiplicative decrease of AIMD, at most once a round trip.
 --
 -- Bounds: 1 to the cap (--concurrency: the requests the engine puts on
--- the wire at once, default 64) and, under --max-read-rate or
+-- the wire at once, default 256) and, under --max-read-rate or
 -- --max-write-rate, rate / (capacity units per request) x latency x 1.5
 -- (Little's law again): more in flight would only wait for capacity.
 local mh = require "mighost"
@@ -35,7 +39,7 @@ local GIVE_UP = 2.0        -- twice the best round's window without a gain: stop
 local FORGET = 0.98        -- the best throughput fades by this a round
 local MIN_ROUND = 8        -- answers in a round, at least (fewer are noise)
 
-local cap = 64
+local cap = 256
 local windows = {}         -- "op table" -> window, for the report
 local order = {}
 
@@ -61,6 +65,7 @@ function M.window(op, tname, rate)
                       in_flight = 0, waiters = {}, head = 1, tail = 0,
                       round_n = 0, round_sum = 0, round_start = nil, round_full = false,
                       best = 0, best_limit = 1, srtt = nil, units = nil, last_cut = -math.huge,
+                      slow_start = true,
                       max = 0, throttles = 0, cuts = 0, requests = 0}, Window)
     windows[k] = w
     order[#order + 1] = w
@@ -124,7 +129,13 @@ local function end_round(w, now)
     -- Fewer requests than the window came: nothing learnt about the server.
   elseif x > w.best * GAIN then
     w.best, w.best_limit = x, w.limit
-    w.limit = w.limit + math.max(1, w.limit * GROWTH)
+    w.limit = w.slow_start and w.limit * 2 or w.limit + math.max(1, w.limit * GROWTH)
+  elseif w.slow_start then
+    -- The first round that gained nothing: back to the best round's window
+    -- plus a quarter, and grow by quarters from here.
+    w.slow_start = false
+    if x > w.best then w.best = x end
+    w.limit = w.best_limit * (1 + GROWTH)
   elseif w.limit >= w.best_limit * GIVE_UP then
     w.limit = w.best_limit * (1 + GROWTH)
   else
@@ -148,6 +159,7 @@ function Window:release(t0, how)
     self.throttles = self.throttles + 1
     if now - self.last_cut >= (self.srtt or rtt) then
       self.limit = self.limit / 2
+      self.slow_start = false
       self.last_cut = now
       self.cuts = self.cuts + 1
       self.best, self.best_limit = 0, 1

@@ -73,7 +73,7 @@ typedef struct call {
 void aws_client_options_default(aws_client_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_in_flight = 64;
+    o->max_in_flight = 256;
     o->adaptive_rate = 1;
     o->max_outage = OUTAGE_DEFAULT_MAX;
     retry_policy_default(&o->retry);
@@ -106,7 +106,7 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
 
     aws_client *c = xcalloc(1, sizeof *c);
     c->opt = *opt;
-    if (c->opt.max_in_flight <= 0) c->opt.max_in_flight = 64;
+    if (c->opt.max_in_flight <= 0) c->opt.max_in_flight = 256;
     if (c->opt.retry.max_attempts <= 0) retry_policy_default(&c->opt.retry);
     c->region = opt->region ? xstrdup(opt->region) : NULL;
     c->profile = opt->profile ? xstrdup(opt->profile) : NULL;
@@ -119,7 +119,9 @@ aws_client *aws_client_new(const aws_client_options *opt, buf *err)
     c->opt.service_endpoints = (const char *const *)c->service_endpoints;
 
     http_options ho = opt->http;
-    if (ho.max_host_connections <= 0) ho.max_host_connections = c->opt.max_in_flight;
+    /* A connection per request in flight: with fewer, curl queues the rest
+     * on the client, where they wait out of sight of the learnt windows. */
+    if (ho.max_host_connections < c->opt.max_in_flight) ho.max_host_connections = c->opt.max_in_flight;
     if (ho.connect_timeout_ms <= 0) {
         http_options d;
         http_options_default(&d);

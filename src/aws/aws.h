@@ -23,7 +23,7 @@ typedef struct aws_client_options {
     const char *endpoint_url;    /* --endpoint-url: every service, unless a per-service one is set */
     const char *const *service_endpoints; /* "service=url" pairs, NULL-terminated, or NULL */
     http_loop *loop;             /* share this event loop (not owned), or NULL for a new one */
-    int max_in_flight;           /* default 64 */
+    int max_in_flight;           /* default 256 */
     int adaptive_rate;           /* slow down on throttling; default on */
     int credential_process_timeout; /* seconds; 0: CREDS_PROCESS_TIMEOUT */
     retry_policy retry;

@@ -12,7 +12,7 @@ const cli_option cli_common_options[] = {
     {"--profile", "NAME", "profile in ~/.aws/config and ~/.aws/credentials"},
     {"--endpoint-url", "[SVC=]URL", "send every service (or one: dynamodb, lambda, ...) to URL; "
                                     "http only for loopback"},
-    {"--concurrency", "N", "requests in flight at once (default 64)"},
+    {"--concurrency", "N", "requests in flight at once (default 256)"},
     {"--segments", "N", "parallel scan segments for migrations (default 4)"},
     {"--max-attempts", "N", "attempts per request, retries included (default 10)"},
     {"--timeout", "SECONDS", "per-request timeout (default 60)"},

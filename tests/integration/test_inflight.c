@@ -94,6 +94,114 @@ static void test_window_grows_under_latency(void **state)
     test_server_stop(&dyn);
 }
 
+/* sim LATENCY RATE N [THROTTLE_FROM]: tests/integration/lua/inflight_sim.lua's
+ * output (the learnt window against a simulated server on a simulated
+ * clock), with the window after each round trip parsed into rounds. */
+static void sim(const char *const args[], buf *out, long rounds[], int *nrounds)
+{
+    buf err = BUF_INIT;
+    const char *argv[10] = {"run", "tests/integration/lua/inflight_sim.lua"};
+    for (int i = 0; args[i] && i < 6; i++) argv[2 + i] = args[i];
+    int rc = test_mighost(NULL, argv, out, &err);
+    if (rc != 0) fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", buf_str(out), buf_str(&err));
+    assert_int_equal(rc, 0);
+    buf_free(&err);
+    const char *at = strstr(buf_str(out), "windows\t");
+    assert_non_null(at);
+    at += strlen("windows\t");
+    *nrounds = 0;
+    while (*at && *at != '\n' && *nrounds < 64) {
+        char *end;
+        rounds[(*nrounds)++] = strtol(at, &end, 10);
+        at = end;
+        while (*at == ' ') at++;
+    }
+}
+
+static double sim_value(const buf *out, const char *field)
+{
+    const char *at = strstr(buf_str(out), field);
+    assert_non_null(at);
+    return strtod(at + strlen(field) + 1, NULL);
+}
+
+/* The window's arithmetic, with no network and no timing: at 30 ms a
+ * request against a server of 5,000 answers a second (150 in flight
+ * needed), the window doubles each round trip (slow start) and is past
+ * 128 by the seventh, where growing by quarters from 4 would be at 15;
+ * it then delivers what the server gives. Against 1,000 a second (30
+ * needed) it stops doubling when a round gains nothing and keeps the
+ * server busy without running away. Throttles on every third answer
+ * halve it below its start. */
+static void test_window_arithmetic(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT;
+    long r[64];
+    int n;
+
+    const char *fast[] = {"30", "5000", "20000", NULL};
+    sim(fast, &out, r, &n);
+    assert_true(n >= 8);
+    assert_true(r[0] <= START_WINDOW);
+    for (int i = 2; i < 7; i++) assert_int_equal(r[i], 2 * r[i - 1]);   /* doubling */
+    assert_true(r[6] >= 128);
+    assert_true(sim_value(&out, "throughput") >= 0.9 * 5000);
+
+    buf_reset(&out);
+    const char *slow[] = {"30", "1000", "5000", NULL};
+    sim(slow, &out, r, &n);
+    long most = 0;
+    for (int i = 8; i < n; i++) if (r[i] > most) most = r[i];
+    assert_true(most >= 30 && most <= 100);       /* 30 needed; at most ~3x that */
+    assert_true(sim_value(&out, "throughput") >= 0.95 * 1000);
+
+    buf_reset(&out);
+    const char *throttled[] = {"30", "5000", "20000", "2000", NULL};
+    sim(throttled, &out, r, &n);
+    assert_true(sim_value(&out, "final") < START_WINDOW);
+    buf_free(&out);
+}
+
+/* 150 requests at once, each held 300 ms at the endpoint: all of them
+ * reach it together (one connection per request in flight, up to
+ * --concurrency, default 256), not 64 with the rest queued in the client. */
+static void test_connections_follow_concurrency(void **state)
+{
+    (void)state;
+    test_server dyn;
+    const char *opts[] = {"--latency-ms", "300", NULL};
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    buf out = BUF_INIT, err = BUF_INIT;
+    const char *args[] = {"run", "tests/integration/lua/connections.lua", "conns", "150", NULL};
+    int rc = test_mighost(dyn.url, args, &out, &err);
+    if (rc != 0) fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", buf_str(&out), buf_str(&err));
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(buf_str(&out), "described\t150"));
+    /* 150 are at the endpoint at once, give or take a straggler. */
+    long most = endpoint_stat(&dyn, "max_in_flight");
+    fprintf(stderr, "endpoint saw %ld requests at once\n", most);
+    assert_true(most >= 140);
+
+    /* --concurrency 100 holds them to 100. */
+    test_server_stop(&dyn);
+    assert_int_equal(start_dynalite(&dyn, opts), 0);
+    buf_reset(&out);
+    buf_reset(&err);
+    const char *capped[] = {"run", "--concurrency", "100", "tests/integration/lua/connections.lua",
+                            "conns", "150", NULL};
+    rc = test_mighost(dyn.url, capped, &out, &err);
+    if (rc != 0) fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", buf_str(&out), buf_str(&err));
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(buf_str(&out), "described\t150"));
+    most = endpoint_stat(&dyn, "max_in_flight");
+    fprintf(stderr, "with --concurrency 100: %ld at once\n", most);
+    assert_true(most <= 100 && most >= 90);
+    buf_free(&out);
+    buf_free(&err);
+    test_server_stop(&dyn);
+}
+
 /* Every third request throttled: the window is halved on throttles and
  * stays below its start, and still every item is written and read. */
 static void test_window_shrinks_on_throttling(void **state)
@@ -156,6 +264,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_grows_under_latency),
         cmocka_unit_test(test_window_shrinks_on_throttling),
+        cmocka_unit_test(test_connections_follow_concurrency),
+        cmocka_unit_test(test_window_arithmetic),
         cmocka_unit_test(test_update_phase_window_in_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
