@@ -659,6 +659,7 @@ static void on_response(http_response *resp, void *ud)
     retry_class cls = retry_classify(resp->status, resp->transport, buf_str(&code),
                                      buf_str(&message));
     int retry = cls != RETRY_NO && k->attempts - k->attempts_before < k->max_attempts;
+    int budget_spent = 0;
     double delay = 0;
     switch (cls) {
     case RETRY_THROTTLE:
@@ -672,6 +673,7 @@ static void on_response(http_response *resp, void *ud)
             double cost = retry_budget_take(&c->budget, cls, resp->transport);
             if (cost < 0) {
                 retry = 0;
+                budget_spent = 1;
                 buf_puts(&message, " (retry budget exhausted: the service keeps failing)");
             } else {
                 k->budget_taken += cost;
@@ -708,7 +710,8 @@ static void on_response(http_response *resp, void *ud)
     /* A call that must not be sent twice (max_attempts 1: not idempotent)
      * is never held and re-sent as a probe: it fails here. */
     if (k->max_attempts > 1 && outage_kind(resp->status, resp->transport) &&
-        outage_failed(k, probe, !retry, buf_str(&code), buf_str(&message))) {
+        outage_failed(k, probe, retry ? 0 : budget_spent ? OUTAGE_BUDGET_SPENT : OUTAGE_ATTEMPTS_SPENT,
+                      buf_str(&code), buf_str(&message))) {
         buf_free(&code);
         buf_free(&message);
         return;

@@ -34,8 +34,9 @@ int outage_failure(outage *o, double now, double wall, double sent_at, int givin
     if (o->gave_up) return 0;
     o->failures++;
     /* Something answered since this attempt went out: the endpoint is up
-     * and this request is the problem. */
-    if (o->last_answer >= sent_at) return 0;
+     * and this request is the problem; unless failures come in a flood
+     * (the retry budget is spent: see outage.h). */
+    if (o->last_answer >= sent_at && giving_up != OUTAGE_BUDGET_SPENT) return 0;
     if (o->failures < OUTAGE_AFTER && !giving_up) return 0;
     o->waiting = 1;
     o->since = now;

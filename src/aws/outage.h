@@ -52,8 +52,17 @@ int outage_kind(long http_status, transport_error t);
 int outage_answer(outage *o, double now);
 
 /* An outage-kind failure of an attempt sent at `sent_at`; `giving_up` says
- * the retry policy would not retry it. Returns 1 when the client is (now
- * or already) waiting: the call must be held, not retried or failed. */
+ * the retry policy would not retry it: OUTAGE_ATTEMPTS_SPENT (this call's
+ * attempts are used up) or OUTAGE_BUDGET_SPENT (the client's retry budget
+ * is: failures are coming in a flood). Returns 1 when the client is (now
+ * or already) waiting: the call must be held, not retried or failed.
+ *
+ * A failure of a request sent before something else was answered is
+ * normally that request's own problem, but not in a flood: when an
+ * endpoint goes away with many requests in flight, every one of them was
+ * sent before the last answer, and failing those the budget cannot retry
+ * would turn an outage the client waits out into failed items. */
+enum { OUTAGE_ATTEMPTS_SPENT = 1, OUTAGE_BUDGET_SPENT = 2 };
 int outage_failure(outage *o, double now, double wall, double sent_at, int giving_up,
                    const char *endpoint, const char *error);
 

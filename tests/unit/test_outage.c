@@ -66,6 +66,24 @@ static void test_answered_since_means_not_an_outage(void **state)
     assert_true(outage_failure(&o, 21.0, 0, 19.0, 1, "h", "HTTP 503"));
 }
 
+/* An endpoint gone with many requests in flight: each was sent before the
+ * last answer, and the failures spend the retry budget. The ones it cannot
+ * retry are held for the outage, not failed. */
+static void test_flood_is_an_outage(void **state)
+{
+    (void)state;
+    outage o;
+    outage_init(&o, 60);
+    outage_answer(&o, 20.0);
+    assert_false(outage_failure(&o, 20.1, 0, 19.9, 0, "h", "NetworkError: reset"));
+    assert_false(outage_failure(&o, 20.1, 0, 19.9, OUTAGE_ATTEMPTS_SPENT, "h", "NetworkError: reset"));
+    assert_false(o.waiting);
+    assert_true(outage_failure(&o, 20.1, 0, 19.9, OUTAGE_BUDGET_SPENT, "h", "NetworkError: reset"));
+    assert_true(o.waiting);
+    /* The next answer ends the wait, as for any outage. */
+    assert_true(outage_answer(&o, 20.7));
+}
+
 /* Probes back off 0.5, 1, 2, 4 ... capped, never past the deadline, and
  * the wait is given up after max_seconds. */
 static void test_probe_backoff_and_give_up(void **state)
@@ -101,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_what_counts_as_no_answer),
         cmocka_unit_test(test_failures_in_a_row_start_a_wait),
         cmocka_unit_test(test_answered_since_means_not_an_outage),
+        cmocka_unit_test(test_flood_is_an_outage),
         cmocka_unit_test(test_probe_backoff_and_give_up),
     };
     return cmocka_run_group_tests_name("outage", tests, NULL, NULL);
