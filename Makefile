@@ -39,7 +39,7 @@ ALL_CFLAGS = $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow
            -Wstrict-prototypes $(PKG_CFLAGS) \
            -DMIGHOST_VERSION='"$(VERSION)"' -DMIGHOST_DATADIR='"$(PREFIX)/share/mighost"' $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm
+LDLIBS  += $(PKG_LIBS) -lm -pthread
 
 # The layers, bottom to top (docs/design.md). A layer's files see their own
 # headers and those of the layers below, never above: an include that

@@ -14,7 +14,8 @@
  *       its state saved and exit 130
  *   ctl.gz_append(path, text) -> true | nil, message   text as one more
  *       gzip member appended to path and fsync'ed before it returns (zlib
- *       reads the members of a file as one stream)
+ *       reads the members of a file as one stream); in a task, written by
+ *       a thread of its own while the loop goes on (gz_append.h)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +29,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bindings.h"
 #include "buf.h"
+#include "gz_append.h"
+#include "task.h"
 
 #define LINE_MAX_BYTES 4096
 
@@ -199,35 +201,38 @@ static int l_interrupt(lua_State *L)
     return 0;
 }
 
+static void appended(int ok, const char *err, void *ud)
+{
+    task *t = ud;
+    lua_State *T = task_thread(t);
+    if (ok) {
+        lua_pushboolean(T, 1);
+        task_wake(t, 1);
+    } else {
+        lua_pushnil(T);
+        lua_pushstring(T, err);
+        task_wake(t, 2);
+    }
+}
+
+/* In a task, the append is done by the writer thread (gz_append.h) while
+ * the task waits and the loop goes on; elsewhere, here and now. */
 static int l_gz_append(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    /* windowBits 15 + 16: a gzip header and trailer around the member. */
-    if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return luaL_error(L, "gz_append: zlib cannot start");
-    uLong bound = deflateBound(&z, (uLong)len);
-    unsigned char *out = lua_newuserdatauv(L, bound, 0);
-    z.next_in = (unsigned char *)(uintptr_t)text;
-    z.avail_in = (uInt)len;
-    z.next_out = out;
-    z.avail_out = (uInt)bound;
-    int zr = deflate(&z, Z_FINISH);
-    size_t n = bound - z.avail_out;
-    deflateEnd(&z);
-    if (zr != Z_STREAM_END) return luaL_error(L, "gz_append: zlib could not compress");
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(L, "cannot append to", path);
-    if (write_all(fd, (const char *)out, n) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return fail(L, "cannot append to", path);
+    task *t = task_current(L);
+    if (t) {
+        gz_append_start(scheduler_loop(scheduler_of(L)), path, text, len, appended, t);
+        return task_suspend(L, t);
     }
-    close(fd);
+    char err[256];
+    if (gz_append_now(path, text, len, err, sizeof err) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -310,20 +310,31 @@ function Journal:unjournaled(name, kind, counts)
   self:put_meta()
 end
 
+-- Writes what is pending. gz_append waits for its fsync on a thread of
+-- its own while the other tasks go on, so another commit may start
+-- meanwhile: the writer keeps them in order, and `writing` counts them
+-- for flush and seal.
 local function commit(self)
   self.scheduled = false
   self.unsynced = true
   local pending, waiters = self.pending, self.waiters
   self.pending, self.waiters = {}, {}
+  self.writing = (self.writing or 0) + 1
   local failure
   for path, lines in pairs(pending) do
     local ok, err = ctl.gz_append(path, table.concat(lines))
     if not ok then failure = err end
   end
+  self.writing = self.writing - 1
   for _, w in ipairs(waiters) do
     w.failure = failure
     mh.unpark(w.task)
   end
+end
+
+-- Until no commit is being written.
+local function settle(self)
+  while (self.writing or 0) > 0 do mh.sleep(0.001) end
 end
 
 local function path_of(self, p, seg)
@@ -370,6 +381,7 @@ end
 -- Writes what is noted; at the end of a phase.
 function Journal:flush()
   if next(self.pending) then commit(self) end
+  settle(self)
 end
 
 -- Seals every open file: renamed to the stream's next part.
@@ -397,6 +409,7 @@ function Journal:seal()
       list[#list + 1] = x.line
     end
     commit(self)
+    settle(self)
   end
 end
 
