@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "gz_append.h"
 #include "task.h"
+#include "fdio.h"
 
 #define LINE_MAX_BYTES 4096
 
@@ -134,24 +135,12 @@ static int l_accept(lua_State *L)
     return 2;
 }
 
-static int write_all(int fd, const char *text, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int l_reply(lua_State *L)
 {
     int conn = (int)luaL_checkinteger(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
-    (void)write_all(conn, text, len);   /* a client that left needs no answer */
+    (void)fd_write_all(conn, text, len);   /* a client that left needs no answer */
     close(conn);
     return 0;
 }
@@ -173,7 +162,7 @@ static int l_send(lua_State *L)
     int ms = (int)(seconds * 1000);
     int fd = connect_to(path);
     if (fd < 0) return fail(L, "cannot connect to", path);
-    if (write_all(fd, line, len) != 0 || write_all(fd, "\n", 1) != 0) {
+    if (fd_write_all(fd, line, len) != 0 || fd_write_all(fd, "\n", 1) != 0) {
         int e = errno;
         close(fd);
         errno = e;

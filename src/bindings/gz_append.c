@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "fdio.h"
 
 /* How often the loop looks for finished appends while any is out. */
 #define POLL_SECONDS 0.001
@@ -33,18 +34,6 @@ static job *done_head, *done_tail;     /* for the loop, oldest first */
 static int started, stopping;
 static int outstanding;                /* queued or being written; loop thread only */
 static pthread_t writer;
-
-static int write_all(int fd, const char *text, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 int gz_append_now(const char *path, const char *text, size_t len, char *err, size_t errlen)
 {
@@ -72,7 +61,7 @@ int gz_append_now(const char *path, const char *text, size_t len, char *err, siz
     int rc = -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        rc = write_all(fd, (const char *)out, n) == 0 && fsync(fd) == 0 ? 0 : -1;
+        rc = fd_write_all(fd, (const char *)out, n) == 0 && fsync(fd) == 0 ? 0 : -1;
         int e = errno;
         close(fd);
         errno = e;

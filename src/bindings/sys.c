@@ -45,6 +45,7 @@
 #include "paths.h"
 #include "words.h"
 #include "url.h"
+#include "fdio.h"
 
 static volatile sig_atomic_t interrupts;
 static volatile sig_atomic_t state_on_disk;   /* sys.state_saved(): a state file exists */
@@ -126,19 +127,6 @@ static int write_in_place(lua_State *L, const char *path, const char *text, size
     return 1;
 }
 
-/* 0, or -1 with errno set. */
-static int write_all(int fd, const char *text, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        done += (size_t)w;
-    }
-    return 0;
-}
-
 static int l_append_file(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -146,7 +134,7 @@ static int l_append_file(lua_State *L)
     const char *text = luaL_checklstring(L, 2, &len);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return fail_errno(L, "cannot write", path);
-    if (write_all(fd, text, len) != 0 || fsync(fd) != 0) {
+    if (fd_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
         close(fd);
         return fail_errno(L, "cannot write", path);
     }
@@ -166,7 +154,7 @@ static int l_write_file(lua_State *L)
     const char *tmp = lua_tostring(L, -1);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return fail_errno(L, "cannot write", tmp);
-    if (write_all(fd, text, len) != 0) {
+    if (fd_write_all(fd, text, len) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
