@@ -88,6 +88,9 @@ static void test_window_grows_under_latency(void **state)
     assert_non_null(strstr(buf_str(&out), "found\t6000\tright\t6000"));
     assert_true(level(buf_str(&out), "BatchWriteItem", "max") > START_WINDOW);
     assert_true(level(buf_str(&out), "BatchGetItem", "max") > START_WINDOW);
+    /* Batch requests stop at 64 whatever --concurrency (256) allows. */
+    assert_true(level(buf_str(&out), "BatchWriteItem", "final") <= 64);
+    assert_true(level(buf_str(&out), "BatchGetItem", "final") <= 64);
     assert_true(endpoint_stat(&dyn, "max_in_flight") > START_WINDOW);
     assert_int_equal(endpoint_stat(&dyn, "throttled"), 0);
     buf_free(&out);
