@@ -16,6 +16,6 @@ printf '#!/bin/sh\nexport LD_PRELOAD=%s SLOW_FSYNC_US=%d\nexec %s "$@"\n' \
     "$out/slow_fsync.so" $((ms * 1000)) "$mighost" > "$out/slow"
 chmod +x "$out/slow"
 echo "# fsync as it is"
-sh bench/latency.sh "$mighost" "$items" 30 | grep -v 'plain copy' | sed -n '/vams/,/verify/p'
+sh bench/latency.sh "$mighost" "$items" 30 | grep -v 'plain copy' | sed -n '/vams/,/^    verify/p'
 echo "# every fsync $ms ms longer"
-sh bench/latency.sh "$out/slow" "$items" 30 | grep -v 'plain copy' | sed -n '/vams/,/verify/p'
+sh bench/latency.sh "$out/slow" "$items" 30 | grep -v 'plain copy' | sed -n '/vams/,/^    verify/p'
