@@ -33,6 +33,7 @@ static job *todo_head, *todo_tail;     /* for the thread, oldest first */
 static job *done_head, *done_tail;     /* for the loop, oldest first */
 static int started, stopping;
 static int outstanding;                /* queued or being written; loop thread only */
+static int armed;                      /* poll_done's timer is set; loop thread only */
 static pthread_t writer;
 
 int gz_append_now(const char *path, const char *text, size_t len, char *err, size_t errlen)
@@ -113,6 +114,7 @@ static void stop_writer(void)
 static void poll_done(void *ud)
 {
     http_loop *loop = ud;
+    armed = 0;
     pthread_mutex_lock(&lock);
     job *j = done_head;
     done_head = done_tail = NULL;
@@ -126,7 +128,11 @@ static void poll_done(void *ud)
         free(j);
         j = next;
     }
-    if (outstanding > 0) http_timer_add(loop, POLL_SECONDS, poll_done, loop);
+    /* One timer at a time, however many appends the callbacks started. */
+    if (outstanding > 0 && !armed) {
+        armed = 1;
+        http_timer_add(loop, POLL_SECONDS, poll_done, loop);
+    }
 }
 
 void gz_append_start(http_loop *loop, const char *path, const char *text, size_t len,
@@ -158,5 +164,9 @@ void gz_append_start(http_loop *loop, const char *path, const char *text, size_t
     todo_tail = j;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
-    if (outstanding++ == 0) http_timer_add(loop, POLL_SECONDS, poll_done, loop);
+    outstanding++;
+    if (!armed) {
+        armed = 1;
+        http_timer_add(loop, POLL_SECONDS, poll_done, loop);
+    }
 }
