@@ -190,6 +190,16 @@ local function settle(self, entries)
   end
 end
 
+-- A request's entries are no longer in flight: its slot is free.
+local function landed(self, entries)
+  for _, e in ipairs(entries) do
+    local n = self.flying[e.id] - 1
+    self.flying[e.id] = n > 0 and n or nil
+  end
+  self.in_flight = self.in_flight - 1
+  wake_all(self)
+end
+
 local function run_request(self, entries)
   local ok, err = pcall(settle, self, entries)
   if not ok then
@@ -197,12 +207,7 @@ local function run_request(self, entries)
       if e.unprocessed ~= false then self:fail(e, "internal error: " .. tostring(err)) end
     end
   end
-  for _, e in ipairs(entries) do
-    local n = self.flying[e.id] - 1
-    self.flying[e.id] = n > 0 and n or nil
-  end
-  self.in_flight = self.in_flight - 1
-  wake_all(self)
+  landed(self, entries)
 end
 
 -- The request's own task: the undo journal's lines on disk first, then
@@ -215,13 +220,8 @@ local function journal_then_send(self, entries)
     -- fail (kept for --resume).
     local ok, err = pcall(self.before_send, entries)
     if not ok then
-      for _, e in ipairs(entries) do
-        local n = self.flying[e.id] - 1
-        self.flying[e.id] = n > 0 and n or nil
-        self:fail(e, tostring(err))
-      end
-      self.in_flight = self.in_flight - 1
-      wake_all(self)
+      for _, e in ipairs(entries) do self:fail(e, tostring(err)) end
+      landed(self, entries)
       return
     end
   end
