@@ -17,7 +17,8 @@ out=$(mktemp -d)
 trap '[ -n "$dyn_pid" ] && kill $dyn_pid 2>/dev/null; rm -rf "$out"' EXIT
 
 # measure LABEL N MIGRATION ARGS...: one line (wall, items/s, CPU per 100k,
-# peak RSS) and one per phase (items/s, in flight chosen) from the report.
+# peak RSS) and one per phase (items/s, client CPU, in flight chosen) from
+# the report.
 measure() {
     label=$1 n=$2; shift 2
     rm -rf "$out/state"
@@ -40,8 +41,10 @@ measure() {
           local f = {}
           for op, v in pairs(p.in_flight or {}) do f[#f + 1] = ("%s %d (max %d)"):format(op, v.final, v.max) end
           table.sort(f)
-          print(("    %-20s %7.2f s %8d items %8.0f items/s  %s"):format(p.name, d, n,
-            d > 0 and n / d or 0, #f > 0 and ("in flight: " .. table.concat(f, ", ")) or ""))
+          -- Client CPU in the phase (reports older than cpu_seconds have none).
+          local cpu = p.cpu_seconds and ("cpu %5.2f s  "):format(p.cpu_seconds) or ""
+          print(("    %-20s %7.2f s %8d items %8.0f items/s  %s%s"):format(p.name, d, n,
+            d > 0 and n / d or 0, cpu, #f > 0 and ("in flight: " .. table.concat(f, ", ")) or ""))
         end'
 }
 

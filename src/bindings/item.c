@@ -166,9 +166,30 @@ static int keyref_cmp(const void *a, const void *b)
 
 #define ITEM_EACH_LOCAL 32   /* names kept on the C stack; more go to a userdata */
 
+/* Lua 5.4 keeps one copy of each string up to 40 bytes (LUAI_MAXSHORTLEN,
+ * not in its API), so two of them are equal only if they are the same
+ * pointer. Checked once on the running Lua: 0 when it does not hold. */
+static size_t short_max = (size_t)-1;
+
+static void probe_short_strings(lua_State *L)
+{
+    char a[40], b[40];
+    memset(a, 'q', sizeof a);
+    memcpy(b, a, sizeof b);
+    const char *x = lua_pushlstring(L, a, sizeof a);
+    const char *y = lua_pushlstring(L, b, sizeof b);
+    short_max = x == y ? sizeof a : 0;
+    lua_pop(L, 2);
+}
+
 /* Whether (s, len) is one of the n names in rec. */
 static int recorded(const keyref *rec, lua_Integer n, const char *s, size_t len)
 {
+    if (len <= short_max) {
+        for (lua_Integer j = 0; j < n; j++)
+            if (rec[j].s == s) return 1;
+        return 0;
+    }
     for (lua_Integer j = 0; j < n; j++)
         if (rec[j].len == len && (rec[j].s == s || memcmp(rec[j].s, s, len) == 0)) return 1;
     return 0;
@@ -182,6 +203,7 @@ int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *b
     idx = lua_absindex(L, idx);
     order = lua_absindex(L, order);
     luaL_checkstack(L, 8, "item nesting");
+    if (short_max == (size_t)-1) probe_short_strings(L);
     lua_pushvalue(L, idx);
     if (lua_rawget(L, order) == LUA_TTABLE) {
         keys = lua_gettop(L);

@@ -548,13 +548,20 @@ static void test_max_write_rate(void **state)
                           "--state-dir", tmp, "--max-write-rate", "600", "--report", report,
                           "--quiet", NULL};
     assert_int_equal(test_mighost(dynalite.url, args, &out, &err), 0);
-    json_object *r = test_json_read(report), *phases, *copy_phase, *cc, *w, *dur;
+    json_object *r = test_json_read(report), *phases, *copy_phase, *cc, *w, *dur, *cpu;
     assert_true(json_object_object_get_ex(r, "phases", &phases));
     copy_phase = json_object_array_get_idx(phases, 0);
     assert_true(json_object_object_get_ex(copy_phase, "consumed_capacity", &cc));
     assert_true(json_object_object_get_ex(cc, "write", &w));
     assert_true(json_object_object_get_ex(copy_phase, "duration_seconds", &dur));
     double units = json_object_get_double(w), seconds = json_object_get_double(dur);
+    /* The phase's CPU: some, and no more than its two threads (the loop
+     * and the journal's writer) can use in its wall time. */
+    assert_true(json_object_object_get_ex(copy_phase, "cpu_seconds", &cpu));
+    double cpu_s = json_object_get_double(cpu);
+    printf("copy phase: %.3f s CPU in %.2f s\n", cpu_s, seconds);
+    assert_true(cpu_s > 0);
+    assert_true(cpu_s <= 2 * seconds + 0.1);
     printf("%.0f write units in %.2f s = %.0f/s (limit 600, burst 600)\n", units, seconds,
            units / seconds);
     assert_true(units >= 1980);

@@ -229,6 +229,15 @@ static void test_key_order(void **state)
            /* a name put back goes back to its place */
            "t.a = {S='2'}\n"
            "assert(table.concat(item.keys(t), ',') == 'z,a,m,0,q')\n"
+           /* names of 40 bytes (one copy each in Lua) and longer (not):
+            * recorded ones keep their place, added ones follow, sorted */
+           "local n40, n41, n60 = ('a'):rep(40), ('b'):rep(41), ('c'):rep(60)\n"
+           "local l = item.decode('{\"' .. n60 .. '\":{\"S\":\"1\"},\"' .. n40 .. '\":{\"S\":\"2\"},'\n"
+           "  .. '\"' .. n41 .. '\":{\"S\":\"3\"}}')\n"
+           "l[('d'):rep(45)] = {S='4'}; l[('a'):rep(39)] = {S='5'}\n"
+           "assert(table.concat(item.keys(l), ',') == table.concat({n60, n40, n41, ('a'):rep(39),\n"
+           "  ('d'):rep(45)}, ','))\n"
+           "assert(#item.encode(l) == #item.encode(item.decode(item.encode(l))))\n"
            /* script-built tables encode sorted */
            "local s = {b={S='x'}, a={S='y'}, ['\\xc3\\xa9']={S='z'}, B={S='w'}}\n"
            "assert(item.encode(s) == '{\"B\":{\"S\":\"w\"},\"a\":{\"S\":\"y\"},\"b\":{\"S\":\"x\"},"

@@ -459,7 +459,7 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
   if store.coordinated then store:entered_phase(ph.name, ctx.counts) end
   local before = stats_sum()
   require("mighost.inflight").mark()
-  local started = mh.clock()
+  local started, cpu_started = mh.clock(), os.clock()
   local progress = require("mighost.runner.progress").start(ctx, info, o)
   -- Each and run phases write through the bindings: journaled while they run.
   local watch = run.journal and not o.dry_run and (ph.each or ph.run) and
@@ -483,6 +483,7 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
     -- checkpointed; the rest stays open for --resume.
     ok, err = false, {code = "EndpointUnavailable", message = gave_up, outage = true}
   end
+  after.cpu_seconds = os.clock() - cpu_started
   rep:phase_done(ph.name, ctx, mh.clock() - started, before, after, ok and nil or err)
   if not ok then
     store:save()

@@ -83,6 +83,8 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
                  (sys.interrupted() > 0 and "interrupted") or "done"
   local entry = {
     name = name, status = status, duration_seconds = math.floor(seconds * 1000) / 1000,
+    -- The process's CPU time (every thread) while the phase ran.
+    cpu_seconds = math.floor(after.cpu_seconds * 1000) / 1000,
     scanned = c.scanned, written = c.written, deleted = c.deleted,
     skipped = {total = c.skipped_total, by_reason = c.skipped, items = listed(ctx.skipped_items)},
     orphaned = {count = c.orphaned, items = listed(ctx.orphans)},
