@@ -41,8 +41,9 @@ measure() {
           local f = {}
           for op, v in pairs(p.in_flight or {}) do f[#f + 1] = ("%s %d (max %d)"):format(op, v.final, v.max) end
           table.sort(f)
-          -- Client CPU in the phase (reports older than cpu_seconds have none).
-          local cpu = p.cpu_seconds and ("cpu %5.2f s  "):format(p.cpu_seconds) or ""
+          -- Client CPU in the phase and peak RSS so far (older reports have neither).
+          local cpu = p.cpu_seconds and ("cpu %5.2f s  rss %3.0f MB  "):format(p.cpu_seconds,
+            p.peak_rss_mb or 0) or ""
           print(("    %-20s %7.2f s %8d items %8.0f items/s  %s%s"):format(p.name, d, n,
             d > 0 and n / d or 0, cpu, #f > 0 and ("in flight: " .. table.concat(f, ", ")) or ""))
         end'

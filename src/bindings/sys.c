@@ -18,6 +18,7 @@
  *   sys.state_saved()   a run's state file exists (what a second Ctrl-C says)
  *   sys.sha256(text) -> hex
  *   sys.getenv(name), sys.utc(seconds?) -> "2026-11-22T05:00:00Z", sys.time()
+ *   sys.peak_rss() -> KB   the most memory resident so far (ru_maxrss)
  *   sys.credentials() -> {source=, access_key_id=, region=, profile=} | nil, message
  *   sys.shown(value) -> text   a user's value for a message, capped (buf_put_shown)
  *   sys.can_create(path, is_dir, what) -> true | nil, message   (src/base/paths.h)
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -329,6 +331,16 @@ static int l_time(lua_State *L)
     return 1;
 }
 
+/* The most memory the process has had resident so far, in KB (Linux's
+ * ru_maxrss), or nil. */
+static int l_peak_rss(lua_State *L)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    lua_pushinteger(L, (lua_Integer)ru.ru_maxrss);
+    return 1;
+}
+
 static int l_credentials(lua_State *L)
 {
     const bindings_context *ctx = bindings_ctx(L);
@@ -454,6 +466,7 @@ int luaopen_mighost_sys(lua_State *L)
         {"prompt", l_prompt},       {"interrupted", l_interrupted},
         {"set_exit_code", l_set_exit_code}, {"sha256", l_sha256}, {"getenv", l_getenv},
         {"utc", l_utc},             {"time", l_time},             {"credentials", l_credentials},
+        {"peak_rss", l_peak_rss},
         {"migrations_dir", l_migrations_dir}, {"endpoints", l_endpoints},
         {"can_create", l_can_create}, {"shown", l_shown}, {"state_saved", l_state_saved},
         {"migrations_dir", l_migrations_dir}, {"closest", l_closest},

@@ -562,6 +562,11 @@ static void test_max_write_rate(void **state)
     printf("copy phase: %.3f s CPU in %.2f s\n", cpu_s, seconds);
     assert_true(cpu_s > 0);
     assert_true(cpu_s <= 2 * seconds + 0.1);
+    /* The peak memory so far: a real figure for a small process. */
+    json_object *rss;
+    assert_true(json_object_object_get_ex(copy_phase, "peak_rss_mb", &rss));
+    printf("peak rss after the copy phase: %.1f MB\n", json_object_get_double(rss));
+    assert_true(json_object_get_double(rss) > 2 && json_object_get_double(rss) < 1024);
     printf("%.0f write units in %.2f s = %.0f/s (limit 600, burst 600)\n", units, seconds,
            units / seconds);
     assert_true(units >= 1980);

@@ -96,6 +96,66 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Verification finds what is wrong, whichever of its checks (which run
+ * together) finds it: after a run, one asset version deleted from V2, one
+ * file version changed, and one metadata row's databaseId:assetId removed.
+ * --verify-only then exits 1, each check counts its own problem, and the
+ * report lists the checks in their fixed order. */
+static void test_verify_finds_each_problem(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, "");
+    buf out = BUF_INIT, err = BUF_INIT, code = BUF_INIT;
+    const char *extra[] = {"--yes", "--duplicate-assets=skip", NULL};
+    int rc = migrate(&f, extra, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, buf_str(&err));
+    buf_printf(&code,
+        "local ddb = require 'mighost.dynamodb'\n"
+        "assert(ddb.delete{table = '%1$s-versions-v2', key = {['databaseId:assetId'] = {S = 'db-alpha:x1111'},"
+        " assetVersionId = {S = '0'}}})\n"
+        "local it = assert(ddb.get{table = '%1$s-files-v2', key = {['databaseId:assetId:assetVersionId'] ="
+        " {S = 'db-alpha:x1111:0'}, fileKey = {S = '/model.glb'}}, consistent = true})\n"
+        "it.size = {N = '1001'}\n"
+        "assert(ddb.put{table = '%1$s-files-v2', item = it})\n"
+        "assert(ddb.update{table = '%1$s-metadata', key = {['databaseId:assetId:assetVersionId'] ="
+        " {S = 'db-alpha:x1111:1'}, ['type:filePath:metadataKey'] = {S = 'metadata:/:author'}},"
+        " update = 'REMOVE #v', names = {['#v'] = 'databaseId:assetId'}})\n", f.prefix);
+    const char *args[] = {"eval", buf_str(&code), NULL};
+    buf_reset(&out);
+    buf_reset(&err);
+    if (test_mighost(dynalite.url, args, &out, &err) != 0) fail_msg("eval: %s", buf_str(&err));
+
+    const char *verify[] = {"--verify-only", "--duplicate-assets=skip", NULL};
+    buf_reset(&out);
+    buf_reset(&err);
+    assert_int_equal(migrate(&f, verify, &out, &err), 1);
+    json_object *doc, *p = test_json_read_phase(f.report, "verify", &doc);
+    assert_false(json_object_get_boolean(test_json_get(p, "verification.ok")));
+    const char *names[] = {"asset versions in V2", "file versions in V2",
+                           "metadata rows with databaseId:assetId"};
+    long missing[] = {1, 0, 1}, different[] = {0, 1, -1};
+    for (int i = 0; i < 3; i++) {
+        char at[64];
+        snprintf(at, sizeof at, "verification.checks.%d", i);
+        json_object *c = test_json_get(p, at);
+        assert_string_equal(json_object_get_string(test_json_get(c, "name")), names[i]);
+        assert_false(json_object_get_boolean(test_json_get(c, "ok")));
+        assert_int_equal(test_json_int(c, "missing"), missing[i]);
+        if (different[i] >= 0) assert_int_equal(test_json_int(c, "different"), different[i]);
+    }
+    /* The problems are named by their keys. */
+    buf text = BUF_INIT;
+    test_read_file(f.report, &text);
+    assert_non_null(strstr(buf_str(&text), "\"different\":{\"databaseId:assetId:assetVersionId\":{\"S\":\"db-alpha:x1111:0\"}"));
+    assert_non_null(strstr(buf_str(&text), "\"missing\":{\"assetVersionId\":{\"S\":\"0\"},\"databaseId:assetId\":{\"S\":\"db-alpha:x1111\"}"));
+    json_object_put(doc);
+    buf_free(&text);
+    buf_free(&code);
+    buf_free(&out);
+    buf_free(&err);
+}
+
 /* with --duplicate-assets=skip: the reference's items exactly, less xdup. */
 static void test_full_run(void **state)
 {
@@ -553,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_config_limit_zero),
         cmocka_unit_test(test_backfill_outage_and_failures),
         cmocka_unit_test(test_stack_fills_tables),
+        cmocka_unit_test(test_verify_finds_each_problem),
     };
     return cmocka_run_group_tests_name("vams-v2.4-to-v2.5", tests, setup, teardown);
 }

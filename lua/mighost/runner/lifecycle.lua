@@ -483,7 +483,7 @@ local function run_one(ph, mig, values, o, store, rep, info, exit, run)
     -- checkpointed; the rest stays open for --resume.
     ok, err = false, {code = "EndpointUnavailable", message = gave_up, outage = true}
   end
-  after.cpu_seconds = os.clock() - cpu_started
+  after.cpu_seconds, after.peak_rss = os.clock() - cpu_started, sys.peak_rss()
   rep:phase_done(ph.name, ctx, mh.clock() - started, before, after, ok and nil or err)
   if not ok then
     store:save()

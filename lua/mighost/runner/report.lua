@@ -85,6 +85,9 @@ function Report:phase_done(name, ctx, seconds, before, after, err)
     name = name, status = status, duration_seconds = math.floor(seconds * 1000) / 1000,
     -- The process's CPU time (every thread) while the phase ran.
     cpu_seconds = math.floor(after.cpu_seconds * 1000) / 1000,
+    -- The run's peak resident memory so far: the phase that raised it
+    -- is the first whose figure is the run's largest.
+    peak_rss_mb = after.peak_rss and math.floor(after.peak_rss / 1024 * 10 + 0.5) / 10,
     scanned = c.scanned, written = c.written, deleted = c.deleted,
     skipped = {total = c.skipped_total, by_reason = c.skipped, items = listed(ctx.skipped_items)},
     orphaned = {count = c.orphaned, items = listed(ctx.orphans)},
