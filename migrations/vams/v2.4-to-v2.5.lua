@@ -327,11 +327,11 @@ end
 
 -- The checks read different tables and run together, so their round trips
 -- overlap: one after another, at 30 ms a request, each spent much of its
--- time filling its window and draining it. Each copy check keeps up to 24
--- BatchGetItems in flight (80,000 keys a second at 30 ms); with their
--- expected items held as text, both together hold less than one did with
--- them as tables. The report lists the checks in this order whichever
--- ends first.
+-- time filling its window and draining it. Each copy check keeps up to 12
+-- BatchGetItems in flight: 40,000 keys a second at 30 ms a request, where
+-- the server gives about 25,000 with no latency; 24 each measured no
+-- faster and held 9 MB more at 100k items (bench/RESULTS.md). The report
+-- lists the checks in this order whichever ends first.
 local function verify(ctx)
   local p = ctx.params
   local jobs = {
