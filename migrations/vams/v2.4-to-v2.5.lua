@@ -330,7 +330,8 @@ end
 -- time filling its window and draining it. Each copy check keeps up to 12
 -- BatchGetItems in flight: 40,000 keys a second at 30 ms a request, where
 -- the server gives about 25,000 with no latency; 24 each measured no
--- faster and held 9 MB more at 100k items (bench/RESULTS.md). The report
+-- faster and the run peaked 7 MB higher at 100k items (40 MB against 33;
+-- bench/RESULTS.md). The report
 -- lists the checks in this order whichever ends first.
 local function verify(ctx)
   local p = ctx.params
