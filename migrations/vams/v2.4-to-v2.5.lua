@@ -331,8 +331,8 @@ end
 -- BatchGetItems in flight: 40,000 keys a second at 30 ms a request, where
 -- the server gives about 25,000 with no latency; 24 each measured no
 -- faster and the run peaked 7 MB higher at 100k items (40 MB against 33;
--- bench/RESULTS.md). The report
--- lists the checks in this order whichever ends first.
+-- bench/RESULTS.md). The report lists the checks in this order whichever
+-- ends first.
 local function verify(ctx)
   local p = ctx.params
   local jobs = {
