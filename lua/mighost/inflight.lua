@@ -24,6 +24,9 @@
 -- faster. A throttle (or a batch answered in part) halves the window,
 -- the multiplicative decrease of AIMD, at most once a round trip.
 --
+-- A window for a table the operation has not been used on yet starts
+-- from what another table's taught (start_for below).
+--
 -- Bounds: 1 to the cap (--concurrency: the requests the engine puts on
 -- the wire at once, default 256) and, under --max-read-rate or
 -- --max-write-rate, rate / (capacity units per request) x latency x 1.5
@@ -62,6 +65,20 @@ function M.set_cap(n)
 end
 function M.cap() return cap end
 
+-- Where a new window starts: START, or half the best round's window this
+-- operation reached on another table, when larger. The endpoint and its
+-- latency are the same, so the next phase (file versions after asset
+-- versions, the second table a verification reads) need not climb from 4
+-- again; the table may be slower, so half, and slow start still doubles
+-- from there. A throttled window's best is 1: no head start from it.
+local function start_for(op)
+  local most = 0
+  for _, o in ipairs(order) do
+    if o.op == op and o.best_limit > most then most = o.best_limit end
+  end
+  return math.min(math.max(START, math.floor(most / 2)), cap_of(op))
+end
+
 -- The window of an operation on a table (created on first use).
 -- `rate` returns the --max-*-rate that applies, or nil.
 function M.window(op, tname, rate)
@@ -69,7 +86,7 @@ function M.window(op, tname, rate)
   local w = windows[k]
   if w and rate then w.rate = rate end
   if not w then
-    w = setmetatable({op = op, table = tname, rate = rate, limit = math.min(START, cap_of(op)),
+    w = setmetatable({op = op, table = tname, rate = rate, limit = start_for(op),
                       in_flight = 0, waiters = {}, head = 1, tail = 0,
                       round_n = 0, round_sum = 0, round_start = nil, round_full = false,
                       best = 0, best_limit = 1, srtt = nil, units = nil, last_cut = -math.huge,

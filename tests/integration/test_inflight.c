@@ -135,7 +135,8 @@ static double sim_value(const buf *out, const char *field)
  * it then delivers what the server gives. Against 1,000 a second (30
  * needed) it stops doubling when a round gains nothing and keeps the
  * server busy without running away. Throttles on every third answer
- * halve it below its start. */
+ * halve it below its start. A new table's window for the same operation
+ * starts from half the best this one reached, unless it was throttled. */
 static void test_window_arithmetic(void **state)
 {
     (void)state;
@@ -150,6 +151,13 @@ static void test_window_arithmetic(void **state)
     for (int i = 2; i < 7; i++) assert_int_equal(r[i], 2 * r[i - 1]);   /* doubling */
     assert_true(r[6] >= 128);
     assert_true(sim_value(&out, "throughput") >= 0.9 * 5000);
+    /* The same operation on another table starts from half what this one
+     * learnt (at least 64: the best round's window was past 128), not
+     * from 4; another operation still starts at 4. */
+    long next = (long)sim_value(&out, "next_table");
+    fprintf(stderr, "next table's window starts at %ld\n", next);
+    assert_true(next >= 64 && next <= 256);
+    assert_int_equal((long)sim_value(&out, "other_op"), START_WINDOW);
 
     buf_reset(&out);
     const char *slow[] = {"30", "1000", "5000", NULL};
@@ -163,6 +171,8 @@ static void test_window_arithmetic(void **state)
     const char *throttled[] = {"30", "5000", "20000", "2000", NULL};
     sim(throttled, &out, r, &n);
     assert_true(sim_value(&out, "final") < START_WINDOW);
+    /* After throttles, no head start for the next table. */
+    assert_int_equal((long)sim_value(&out, "next_table"), START_WINDOW);
     buf_free(&out);
 }
 

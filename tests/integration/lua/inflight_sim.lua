@@ -42,3 +42,7 @@ while answered < total do
 end
 print(("windows\t%s"):format(table.concat(trace, " ")))
 print(("final\t%d\tthroughput\t%.0f"):format(math.floor(w.limit), total / now))
+-- Where the same operation's window on another table starts, and another
+-- operation's.
+print(("next_table\t%d\tother_op\t%d"):format(math.floor(inflight.window("UpdateItem", "sim2").limit),
+  math.floor(inflight.window("PutItem", "sim").limit)))
