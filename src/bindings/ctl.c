@@ -205,17 +205,16 @@ static void appended(int ok, const char *err, void *ud)
 }
 
 /* In a task, the append is done by the writer thread (gz_append.h) while
- * the task waits and the loop goes on; elsewhere, here and now. */
+ * the task waits and the loop goes on; elsewhere (or with no thread),
+ * here and now. */
 static int l_gz_append(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
     task *t = task_current(L);
-    if (t) {
-        gz_append_start(scheduler_loop(scheduler_of(L)), path, text, len, appended, t);
+    if (t && gz_append_start(scheduler_loop(scheduler_of(L)), path, text, len, appended, t) == 0)
         return task_suspend(L, t);
-    }
     char err[256];
     if (gz_append_now(path, text, len, err, sizeof err) != 0) {
         lua_pushnil(L);

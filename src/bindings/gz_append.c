@@ -72,6 +72,13 @@ int gz_append_now(const char *path, const char *text, size_t len, char *err, siz
     return rc;
 }
 
+static void job_free(job *j)
+{
+    free(j->path);
+    free(j->text);
+    free(j);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -104,9 +111,7 @@ static void stop_writer(void)
     pthread_join(writer, NULL);
     for (job *j = done_head, *next; j; j = next) {
         next = j->next;
-        free(j->path);
-        free(j->text);
-        free(j);
+        job_free(j);
     }
     done_head = done_tail = NULL;
 }
@@ -123,9 +128,7 @@ static void poll_done(void *ud)
         job *next = j->next;
         outstanding--;
         j->done(j->ok, j->err, j->ud);
-        free(j->path);
-        free(j->text);
-        free(j);
+        job_free(j);
         j = next;
     }
     /* One timer at a time, however many appends the callbacks started. */
@@ -135,9 +138,14 @@ static void poll_done(void *ud)
     }
 }
 
-void gz_append_start(http_loop *loop, const char *path, const char *text, size_t len,
-                     gz_append_done done, void *ud)
+int gz_append_start(http_loop *loop, const char *path, const char *text, size_t len,
+                    gz_append_done done, void *ud)
 {
+    if (!started) {
+        if (pthread_create(&writer, NULL, writer_main, NULL) != 0) return -1;
+        started = 1;
+        atexit(stop_writer);
+    }
     job *j = xcalloc(1, sizeof *j);
     j->path = xstrdup(path);
     j->text = xmalloc(len ? len : 1);
@@ -145,19 +153,6 @@ void gz_append_start(http_loop *loop, const char *path, const char *text, size_t
     j->len = len;
     j->done = done;
     j->ud = ud;
-    if (!started) {
-        if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
-            /* No thread: write it here, as before. */
-            j->ok = gz_append_now(j->path, j->text, j->len, j->err, sizeof j->err) == 0;
-            done(j->ok, j->err, ud);
-            free(j->path);
-            free(j->text);
-            free(j);
-            return;
-        }
-        started = 1;
-        atexit(stop_writer);
-    }
     pthread_mutex_lock(&lock);
     if (todo_tail) todo_tail->next = j;
     else todo_head = j;
@@ -169,4 +164,5 @@ void gz_append_start(http_loop *loop, const char *path, const char *text, size_t
         armed = 1;
         http_timer_add(loop, POLL_SECONDS, poll_done, loop);
     }
+    return 0;
 }

@@ -19,8 +19,10 @@ typedef void (*gz_append_done)(int ok, const char *err, void *ud);
 
 /* Queues the append for the writer thread (one thread, first come first
  * written, so appends to one file keep their order); `done` runs from a
- * timer of `loop` once it is on disk or failed. path and text are copied. */
-void gz_append_start(http_loop *loop, const char *path, const char *text, size_t len,
-                     gz_append_done done, void *ud);
+ * timer of `loop` once it is on disk or failed. path and text are copied.
+ * -1, with nothing queued and `done` never called, when the thread cannot
+ * start: the caller then appends with gz_append_now(). */
+int gz_append_start(http_loop *loop, const char *path, const char *text, size_t len,
+                    gz_append_done done, void *ud);
 
 #endif
