@@ -44,6 +44,7 @@ local json = require "mighost.json"
 local sys = require "mighost.sys"
 local mh = require "mighost"
 local s3 = require "mighost.s3"
+local sync = require "mighost.sync"
 -- The journal's own uploads, never counted as a phase's writes to S3.
 local s3_put, s3_get, s3_list = s3.put, s3.get, s3.list_page
 
@@ -97,7 +98,7 @@ function M.open(store, o)
   if not store.path then return nil end
   local dir = M.dir_of(store.path)
   local j = setmetatable({dir = dir, pending = {}, waiters = {}, scheduled = false, seq = 0, in_flight = {},
-                          run = store.path:match("([^/]+)%.json$")}, Journal)
+                          writing = sync.group(), run = store.path:match("([^/]+)%.json$")}, Journal)
   local text = sys.read_file(dir .. "/meta.json")
   local ok, meta = pcall(json.decode, text or "")
   j.meta = ok and type(meta) == "table" and meta or {state = store.path, phases = {}}
@@ -312,20 +313,20 @@ end
 
 -- Writes what is pending. gz_append waits for its fsync on a thread of
 -- its own while the other tasks go on, so another commit may start
--- meanwhile: the writer keeps them in order, and `writing` counts them
--- for flush and seal.
+-- meanwhile: the writer keeps them in order, and `writing` (a wait group)
+-- holds them for flush and seal.
 local function commit(self)
   self.scheduled = false
   self.unsynced = true
   local pending, waiters = self.pending, self.waiters
   self.pending, self.waiters = {}, {}
-  self.writing = (self.writing or 0) + 1
+  self.writing:add()
   local failure
   for path, lines in pairs(pending) do
     local ok, err = ctl.gz_append(path, table.concat(lines))
     if not ok then failure = err end
   end
-  self.writing = self.writing - 1
+  self.writing:done()
   for _, w in ipairs(waiters) do
     w.failure = failure
     mh.unpark(w.task)
@@ -334,7 +335,7 @@ end
 
 -- Until no commit is being written.
 local function settle(self)
-  while (self.writing or 0) > 0 do mh.sleep(0.001) end
+  self.writing:wait()
 end
 
 local function path_of(self, p, seg)
