@@ -352,7 +352,7 @@ end
 -- Returns nil if the item (or key) can be written, else the reason. size:
 -- the item's item.size when the caller has it already.
 function M.validate(schema, it, key_only, size)
-  if type(it) ~= "table" then return "the item is not a table" end
+  if type(it) ~= "table" and not item.is_lean(it) then return "the item is not a table" end
   local what = key_only and "key" or "item"
   local reason = key_attr_ok(schema, it, schema.hash, what)
   if not reason and schema.range then reason = key_attr_ok(schema, it, schema.range, what) end
@@ -440,7 +440,9 @@ local function write_one(op, o, build, validate_what)
 end
 
 function M.put(o)
-  if type(o) == "table" and type(o.item) ~= "table" then error("put: option 'item' is required", 2) end
+  if type(o) == "table" and type(o.item) ~= "table" and not item.is_lean(o.item) then
+    error("put: option 'item' is required", 2)
+  end
   return write_one("PutItem", o, function(parts)
     parts[#parts + 1] = '"Item":' .. encoded("item", o.item)
   end, o.item)
@@ -694,8 +696,10 @@ end
 -- The items of a page, one at a time: from page.items, or decoded from its
 -- text (page.raw) a hundred at a time, so a page of a thousand items is
 -- never all Lua tables at once. The page lets go of each item it hands out.
+-- lean: items from the text are lean items (mighost.item: kept as text,
+-- each attribute decoded when read).
 local CHUNK = 100
-function M.page_items(p)
+function M.page_items(p, lean)
   local items, i, n = p.items, 0, p.items and #p.items or 0
   local raw = p.raw
   p.raw = nil
@@ -710,7 +714,7 @@ function M.page_items(p)
         return it
       end
       if not at then return nil end
-      items, at = json.decode_ddb_items(text, at, e, CHUNK)
+      items, at = json.decode_ddb_items(text, at, e, CHUNK, lean)
       i, n = 0, #items
     end
   end
@@ -732,7 +736,7 @@ local function item_iter(op, o)
       end
       page = next_page()
       if not page then return nil end
-      iter = M.page_items(page)
+      iter = M.page_items(page, o.lean)
     end
   end, nil, nil, closer
 end

@@ -37,6 +37,7 @@ local inflight = require "mighost.inflight"
 
 local q = json.quote
 local writer_entry = item._writer_entry
+local is_lean = item.is_lean
 local Writer = {}
 Writer.__index = Writer
 
@@ -253,9 +254,23 @@ function Writer:add(op, it, ticket, before)
   local schema = self.schema
   -- One C call for the text, the key's id and the size; nothing when the
   -- item does not encode (the separate calls below then say why).
-  local text, id, size = writer_entry(it, schema.hash, schema.range)
+  local lean = is_lean(it)
+  local text, id, size
+  if lean then
+    -- Reading a lean item's key decodes it, and may find it malformed.
+    local ok
+    ok, text, id, size = pcall(writer_entry, it, schema.hash, schema.range)
+    if not ok then
+      local entry = {op = op, key = it, ticket = ticket, before = before}
+      if ticket then ticket.pending = ticket.pending + 1 end
+      self:fail(entry, tostring(text))
+      return false, text
+    end
+  else
+    text, id, size = writer_entry(it, schema.hash, schema.range)
+  end
   local reason = self.ddb.validate(schema, it, op == "delete", size)
-  local key = type(it) == "table" and it[schema.hash] and self.ddb.key_of(schema, it) or it
+  local key = (lean or type(it) == "table") and it[schema.hash] and self.ddb.key_of(schema, it) or it
   local entry = {op = op, key = key, ticket = ticket, before = before}
   if ticket then ticket.pending = ticket.pending + 1 end
   if reason then

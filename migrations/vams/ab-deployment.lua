@@ -262,8 +262,10 @@ local function tables_phase(ctx)
       ctx:save()
       local sub = pair_ctx(ctx, "tables:" .. t.id)
       local src, dst = t.from, t.to
+      -- Lean items: each goes out as the text it came in, never decoded.
       copy.run({name = sub.phase.name, copy = {source = function() return src end,
-                                               destination = function() return dst end}}, sub)
+                                               destination = function() return dst end,
+                                               lean = true}}, sub)
       add_counts(ctx.counts, sub.counts)
       ctx:note("table " .. t.id, {from = t.from, to = t.to, scanned = sub.counts.scanned,
                                   written = sub.counts.written, failed = sub.counts.failed,

@@ -45,12 +45,6 @@ local function targets(asset_id, ctx)
   return dbs
 end
 
-local function copy_of(it)
-  local out = {}
-  for k, v in pairs(it) do out[k] = v end
-  return out
-end
-
 -- Phase 2 transform: a V1 asset version -> one V2 item per target database.
 local function version_items(it, ctx)
   local asset, version = str(it.assetId), str(it.assetVersionId)
@@ -69,7 +63,7 @@ local function version_items(it, ctx)
   end
   local out = {}
   for _, db in ipairs(dbs) do
-    local n = copy_of(it)
+    local n = item.copy(it)
     n[VKEY] = {S = db .. ":" .. asset}
     n.databaseId = {S = db}
     n.assetId = {S = asset}
@@ -123,7 +117,7 @@ local function file_items(it, ctx)
   end
   local out = {}
   for _, db in ipairs(dbs) do
-    local n = copy_of(it)
+    local n = item.copy(it)
     n[V1FKEY] = nil
     n[FKEY] = {S = db .. ":" .. asset .. ":" .. version}
     n[VKEY] = {S = db .. ":" .. asset}
@@ -280,11 +274,11 @@ local function verify_copy(ctx, label, source, dest, transform, key_of_v2, batch
     batch = {}
   end
   -- Pages of 1,000 items (not 1 MB): the scan's queue stays small.
-  local scan = {table = source, segments = ctx.options.segments or 4, limit = 1000}
+  local scan = {table = source, segments = ctx.options.segments or 4, limit = 1000, lean = true}
   if ctx.options.limit then
     -- The same rows, in the same order, as the limited copy read.
     scan = {table = source, segment = 0, total_segments = 1, limit = 1000,
-            max_items = ctx.options.limit}
+            max_items = ctx.options.limit, lean = true}
   end
   for it in ddb.scan(scan) do
     local outs = transform(it, quiet)
@@ -433,11 +427,11 @@ return {
     {name = "clear_v2", run = clear_v2, writes = {"versions_v2", "files_v2"},
      when = function(p) return p.clear_v2 end, doc = "only with --clear-v2"},
     {name = "asset_versions", copy = {source = "versions_v1", destination = "versions_v2",
-      transform = version_items}},
+      transform = version_items, lean = true}},
     {name = "file_versions", copy = {source = "files_v1", destination = "files_v2",
-      transform = file_items}},
+      transform = file_items, lean = true}},
     {name = "metadata_backfill", when = function(p) return p.metadata ~= nil end,
-     update = {table = "metadata", change = backfill,
+     update = {table = "metadata", change = backfill, lean = true,
                condition_failed = "deleted while migrating (not recreated)"}},
     {name = "verify", verify = verify, reads = {"versions_v1", "versions_v2", "files_v1",
       "files_v2", "metadata"}},

@@ -448,7 +448,7 @@ int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t 
 /* Up to max items of the array, from its '[' or from the ',' where an
  * earlier call stopped: pushed as a sequence; *next is where the next
  * call starts (that ','), 0 at the end of the array. */
-static int parse_items_part(parser *ps, lua_Integer max, size_t *next)
+static int parse_items_part(parser *ps, lua_Integer max, size_t *next, int lean)
 {
     lua_State *L = ps->L;
     lua_Integer n = 0;
@@ -469,14 +469,14 @@ static int parse_items_part(parser *ps, lua_Integer max, size_t *next)
             *next = (size_t)(ps->p - 1 - ps->s);   /* the ',' before the next one */
             return 0;
         }
-        if (item_parse_item(ps)) return -1;
+        if ((lean ? item_lean_parse : item_parse_item)(ps)) return -1;
         lua_rawseti(L, -2, ++n);
     }
     return more;
 }
 
 int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
-                     lua_Integer max, size_t *next)
+                     lua_Integer max, size_t *next, int lean)
 {
     parser ps;
     int top = lua_gettop(L), r;
@@ -485,7 +485,7 @@ int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size
     ps.len_all = len;
     ps.p = json + at;
     ps.end = json + end;
-    r = parse_items_part(&ps, max, next);
+    r = parse_items_part(&ps, max, next, lean);
     if (!r && *next == 0 && ps.p != ps.end) r = syntax(&ps, "expected ',' or ']'");
     return parser_finish(&ps, top, r);
 }

@@ -155,9 +155,9 @@ void item_order_push(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &item_order_key);
 }
 
-typedef struct keyref { const char *s; size_t len; } keyref;
+typedef item_keyref keyref;
 
-static int keyref_cmp(const void *a, const void *b)
+int item_keyref_cmp(const void *a, const void *b)
 {
     const keyref *x = a, *y = b;
     int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
@@ -261,7 +261,7 @@ int item_each(lua_State *L, int idx, int order, item_key_fn fn, void *ud, int *b
             if (m < cap) ks[m].s = s, ks[m].len = len, m++;
         }
     }
-    qsort(ks, (size_t)m, sizeof *ks, keyref_cmp);
+    qsort(ks, (size_t)m, sizeof *ks, item_keyref_cmp);
     for (lua_Integer i = 0; i < m && !r; i++) {
         lua_pushlstring(L, ks[i].s, ks[i].len);
         lua_pushvalue(L, -1);
@@ -376,7 +376,8 @@ static int l_writer_entry(lua_State *L)
 {
     size_t size = 0;
     lua_settop(L, 3);
-    if (lua_type(L, 1) != LUA_TTABLE || lua_type(L, 2) != LUA_TSTRING) return 0;
+    if ((lua_type(L, 1) != LUA_TTABLE && !item_lean_get(L, 1)) || lua_type(L, 2) != LUA_TSTRING)
+        return 0;
     int ranged = lua_type(L, 3) == LUA_TSTRING;
     lua_pushvalue(L, 2);
     lua_gettable(L, 1);                                        /* 4 */
@@ -385,6 +386,12 @@ static int l_writer_entry(lua_State *L)
     scratch *sc = scratch_get(L);
     int bad = item_encode_sized(L, 1, &sc->out, NULL, &size) ||
               item_encode_value(L, 4, &sc->id, NULL);
+    if (!bad && size > ITEM_MAX_SIZE && item_lean_get(L, 1)) {
+        /* a lean item's size from its text is an upper bound: the exact one */
+        item_lean_push_table(L, 1);
+        size = item_size(L, -1);
+        lua_pop(L, 1);
+    }
     if (!bad && ranged) {
         buf_putc(&sc->id, '\0');
         bad = item_encode_value(L, 5, &sc->id, NULL);
@@ -408,6 +415,7 @@ static int l_size(lua_State *L)
     static const char *const kinds[] = {"item", "value", NULL};
     int value = luaL_checkoption(L, 2, "item", kinds);
     luaL_checkany(L, 1);
+    item_lean_arg(L, 1);
     lua_pushinteger(L, (lua_Integer)(value ? item_value_size(L, 1) : item_size(L, 1)));
     return 1;
 }
@@ -423,6 +431,7 @@ static int append_key(lua_State *L, void *ud)
 static int l_keys(lua_State *L)
 {
     int badkey = 0;
+    item_lean_arg(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     item_order_push(L);
@@ -493,6 +502,9 @@ static const luaL_Reg item_funcs[] = {
     {"size", l_size},
     {"keys", l_keys},
     {"set_order", l_set_order},
+    {"copy", item_l_copy},
+    {"to_table", item_l_to_table},
+    {"is_lean", item_l_is_lean},
     {NULL, NULL}};
 
 static const luaL_Reg item_scratch_funcs[] = {

@@ -355,6 +355,72 @@ static int enc_value(enc *e, int idx, int level, size_t *sz)
     return 0;
 }
 
+/* A lean item (item_lean.c): attributes nobody read or set are copied
+ * from its text, and count their text's length, which is never less than
+ * their size (so *sz is an upper bound of item_size() for such an item);
+ * the others are encoded and counted as for a table. */
+static int enc_lean_pair(enc *e, int touched, pairctx *c)
+{
+    /* the name is at the top; leave it there */
+    lua_pushvalue(e->L, -1);
+    lua_rawget(e->L, touched);
+    if (lua_type(e->L, -1) == LUA_TLIGHTUSERDATA &&
+        lua_touserdata(e->L, -1) == (void *)&item_lean_removed) {
+        lua_pop(e->L, 1);
+        return 0;
+    }
+    int r = enc_pair(e->L, c);
+    lua_pop(e->L, 1);
+    return r;
+}
+
+static int enc_lean(enc *e, int idx, item_lean *li, size_t *sz)
+{
+    lua_State *L = e->L;
+    const char *text = ITEM_LEAN_TEXT(li);
+    pairctx c = {e, 0, 1, 0};
+    int touched = 0;
+    if (li->touched || li->extra) {
+        lua_getiuservalue(L, idx, 1);
+        touched = lua_gettop(L);
+    }
+    buf_reserve(e->out, li->len + 2);
+    buf_putc(e->out, '{');
+    for (uint32_t i = 0; i < li->n; i++) {
+        const item_lean_attr *a = &li->attr[i];
+        if (a->touched && touched) {
+            lua_pushlstring(L, text + a->name, a->name_len);
+            int r = enc_lean_pair(e, touched, &c);
+            lua_pop(L, 1);
+            if (r) return -1;
+            continue;
+        }
+        if (!c.first) buf_putc(e->out, ',');
+        c.first = 0;
+        buf_append(e->out, text + a->name - 1, a->name_len + 2);   /* with its quotes */
+        buf_putc(e->out, ':');
+        buf_append(e->out, text + a->value, a->value_len);
+        c.size += a->name_len + a->value_len;
+    }
+    if (li->extra && touched) {
+        item_keyref local[32], *ks = local;
+        int m = item_lean_extras(L, li, touched, ks, 32);
+        if (m > 32) {
+            ks = lua_newuserdatauv(L, (size_t)m * sizeof *ks, 0);
+            item_lean_extras(L, li, touched, ks, m);
+        }
+        for (int j = 0; j < m; j++) {
+            lua_pushlstring(L, ks[j].s, ks[j].len);
+            int r = enc_lean_pair(e, touched, &c);
+            lua_pop(L, 1);
+            if (r) return -1;
+        }
+    }
+    buf_putc(e->out, '}');
+    *sz += c.size;
+    return 0;
+}
+
 static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value, size_t *size)
 {
     enc e;
@@ -370,7 +436,10 @@ static int enc_run(lua_State *L, int idx, buf *out, buf *err, int value, size_t 
     item_order_push(L);
     e.order = lua_gettop(L);
     size_t sz = 0;
-    if (value)
+    item_lean *li = value ? NULL : item_lean_get(L, idx);
+    if (li)
+        r = enc_lean(&e, idx, li, &sz);
+    else if (value)
         r = enc_value(&e, idx, 0, &sz);
     else if (lua_type(L, idx) != LUA_TTABLE)
         r = enc_fail(&e, "expected a table, not %s", luaL_typename(L, idx));

@@ -187,9 +187,57 @@ int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t 
  * [at, end) of the text (what ddb_decode_response_lazy() left); at is the
  * array's '[' or, to go on, the *next an earlier call gave (0 once the
  * array is done). Returns 0, or -1 with the error message pushed (a syntax
- * error anywhere in the text comes first, as for a whole response). */
+ * error anywhere in the text comes first, as for a whole response). With
+ * lean set, items are pushed as lean items where they can be (item_lean.c). */
 int ddb_decode_items(lua_State *L, const char *json, size_t len, size_t at, size_t end,
-                     lua_Integer max, size_t *next);
+                     lua_Integer max, size_t *next, int lean);
+
+/* ---- item_lean.c: items kept as their text ---- */
+
+typedef struct item_lean_attr {
+    uint32_t name, name_len;     /* where in the text (the name without quotes) */
+    uint32_t value, value_len;
+    uint32_t touched;            /* read or set: its value is in the uservalue table */
+} item_lean_attr;
+
+typedef struct item_lean {
+    uint32_t n, len;             /* attributes; bytes of text */
+    int touched;                 /* some attribute was read or set */
+    int extra;                   /* some name not in the text was set */
+    item_lean_attr attr[];       /* then the text */
+} item_lean;
+
+#define ITEM_LEAN_TEXT(li) ((const char *)((li)->attr + (li)->n))
+
+/* What a removed attribute's entry in the uservalue table holds. */
+extern const char item_lean_removed;
+
+typedef struct item_keyref { const char *s; size_t len; } item_keyref;
+int item_keyref_cmp(const void *a, const void *b);   /* bytewise, for qsort */
+
+/* The lean item at idx, or NULL when it is anything else. */
+item_lean *item_lean_get(lua_State *L, int idx);
+
+/* Index of the attribute named (s, len) in the text, or -1. */
+int item_lean_find(const item_lean *li, const char *s, size_t len);
+
+/* Like item_parse_item(), but pushes a lean item when it can. */
+int item_lean_parse(item_parser *ps);
+
+/* The names set that the text does not have, sorted (up to cap of them in
+ * out; the count is returned), from the uservalue table at touched. */
+int item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *out, int cap);
+
+/* Push the lean item at idx decoded whole, as a table (raises if its text
+ * does not decode); item_lean_arg() puts that in its place when idx holds
+ * a lean item, and does nothing otherwise. */
+void item_lean_push_table(lua_State *L, int idx);
+void item_lean_arg(lua_State *L, int idx);
+
+/* item.copy, item.to_table, item.is_lean */
+int item_l_copy(lua_State *L);
+int item_l_to_table(lua_State *L);
+int item_l_is_lean(lua_State *L);
 
 /* Lua functions in item_plain.c. */
 int item_l_to_plain(lua_State *L);

@@ -258,6 +258,7 @@ int item_l_to_plain(lua_State *L)
 {
     plain p;
     int kind = kind_arg(L, 2);
+    item_lean_arg(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     int value = kind == 2 || (kind == 0 && item_looks_like_value(L, 1));
     lua_settop(L, 1);
@@ -474,6 +475,8 @@ int item_l_equal(lua_State *L)
     luaL_checkany(L, 1);
     luaL_checkany(L, 2);
     lua_settop(L, 2);
+    item_lean_arg(L, 1);
+    item_lean_arg(L, 2);
     int value = kind == 2 || (kind == 0 && item_looks_like_value(L, 1));
     lua_pushboolean(L, value ? eq_value(L, 1, 2, 0) : eq_map(L, 1, 2, 0));
     return 1;

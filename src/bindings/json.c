@@ -12,9 +12,9 @@
  *                                   ddb_response.c has the details
  *   json.decode_ddb_lazy(text) -> table, at, end   the same, a top-level
  *                                   Items array left in the text (at..end)
- *   json.decode_ddb_items(text, at, end [, max]) -> items [, next]  that
- *                                   array decoded (max at a time: next is
- *                                   where to go on)
+ *   json.decode_ddb_items(text, at, end [, max [, lean]]) -> items [, next]
+ *                                   that array decoded (max at a time: next
+ *                                   is where to go on; lean: as lean items)
  */
 #include <json-c/json.h>
 #include <lauxlib.h>
@@ -127,9 +127,10 @@ static int l_decode_ddb_items(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &len);
     lua_Integer at = luaL_checkinteger(L, 2), end = luaL_checkinteger(L, 3);
     lua_Integer max = luaL_optinteger(L, 4, LUA_MAXINTEGER);
+    int lean = lua_toboolean(L, 5);
     if (at < 1 || end < at - 1 || (size_t)end > len) return luaL_error(L, "decode_ddb_items: bad range");
     if (max < 1) return luaL_error(L, "decode_ddb_items: max must be at least 1");
-    if (ddb_decode_items(L, text, len, (size_t)(at - 1), (size_t)end, max, &next) != 0)
+    if (ddb_decode_items(L, text, len, (size_t)(at - 1), (size_t)end, max, &next, lean) != 0)
         return lua_error(L);
     if (next == 0) return 1;
     lua_pushinteger(L, (lua_Integer)next + 1);

@@ -1,6 +1,6 @@
 /* test_item.c - the DynamoDB item codec: exact round trips (a corpus and
  * 2,000 generated items), validation errors with paths, sizes, key order,
- * and the plain-value helpers. */
+ * the plain-value helpers, and lean items (item_lean.c) against tables. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,8 @@
 #include <lualib.h>
 
 #include "item.h"
+#include "item_int.h"
+#include "bindings.h"
 
 static lua_State *L;
 static buf rt_out;     /* what roundtrip() returns */
@@ -39,6 +41,8 @@ static int setup(void **state)
     L = luaL_newstate();
     luaL_openlibs(L);
     luaL_requiref(L, "mighost.item", luaopen_mighost_item, 0);
+    lua_pop(L, 1);
+    luaL_requiref(L, "mighost.json", luaopen_mighost_json, 0);
     lua_pop(L, 1);
     return luaL_dostring(L, prelude) == LUA_OK ? 0 : -1;
 }
@@ -825,6 +829,182 @@ static void test_generated(void **state)
     buf_free(&err);
 }
 
+
+/* Push the item in text as a lean item (or the table item_lean_parse
+ * falls back to), through the page decoder that scans use. */
+static void push_lean(const char *text, size_t len)
+{
+    buf page = BUF_INIT;
+    size_t next;
+    buf_putc(&page, '[');
+    buf_append(&page, text, len);
+    buf_putc(&page, ']');
+    if (ddb_decode_items(L, page.data, page.len, 0, page.len, 1, &next, 1))
+        fail_msg("%s\n%s", lua_tostring(L, -1), text);
+    assert_int_equal(next, 0);
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    buf_free(&page);
+}
+
+static const char *encode_top(buf *out)
+{
+    buf err = BUF_INIT;
+    buf_reset(out);
+    if (item_encode(L, -1, out, &err)) fail_msg("%s", buf_str(&err));
+    buf_free(&err);
+    return buf_str(out);
+}
+
+/* Every generated item, in its canonical and in its other spelling, as a
+ * lean item: untouched it encodes to the very text it came as; read all
+ * over, or changed, it encodes as the table with the same changes does;
+ * its size bound is never below the size. */
+static void test_lean_generated(void **state)
+{
+    (void)state;
+    gen g = {20261203, BUF_INIT, BUF_INIT};
+    buf a = BUF_INIT, b = BUF_INIT, err = BUF_INIT;
+    int lean_count = 0;
+    lua_ok("function edit(t, i)\n"
+           "  local names = item.keys(t)\n"
+           "  if #names > 0 then\n"
+           "    local pick = names[i % #names + 1]\n"
+           "    local v = t[pick]\n"               /* read one (decoded, kept) */
+           "    t[names[(i * 7) % #names + 1]] = nil\n"
+           "    if i % 3 == 0 then t[pick] = v end\n"   /* put back: its place again */
+           "  end\n"
+           "  t['zz added ' .. i] = {N = tostring(i)}\n"
+           "  t['a added'] = {S = 'x'}\n"
+           "end\n"
+           "function names_of(t) local r = {} for k in pairs(t) do r[#r + 1] = k end return r end");
+    for (int i = 0; i < 2000; i++) {
+        buf_reset(&g.c);
+        buf_reset(&g.n);
+        gen_map(&g, 0, 8);
+        for (int way = 0; way < 2; way++) {
+            const buf *src = way ? &g.n : &g.c;
+            push_lean(buf_str(src), src->len);
+            int lean = item_lean_get(L, -1) != NULL;
+            lean_count += lean;
+            /* untouched: the text as it came (canonical in, canonical out) */
+            size_t bound = 0;
+            buf_reset(&a);
+            if (item_encode_sized(L, -1, &a, &err, &bound)) fail_msg("%s", buf_str(&err));
+            if (item_decode(L, a.data, a.len)) fail_msg("%s", lua_tostring(L, -1));
+            size_t exact = item_size(L, -1);
+            lua_pop(L, 1);
+            if (bound < exact) fail_msg("item %d: bound %zu below size %zu", i, bound, exact);
+            if (way == 0 && strcmp(buf_str(&a), buf_str(&g.c)) != 0)
+                fail_msg("item %d: lean\n%s\nnot as it came\n%s", i, buf_str(&a), buf_str(&g.c));
+            /* read all over (pairs), then the canonical text */
+            lua_getglobal(L, "names_of");
+            lua_pushvalue(L, -2);
+            lua_call(L, 1, 1);
+            lua_pop(L, 1);
+            if (strcmp(encode_top(&a), buf_str(&g.c)) != 0)
+                fail_msg("item %d (way %d): read\n%s\nnot\n%s", i, way, buf_str(&a), buf_str(&g.c));
+            /* edited like a table decoded from the same text */
+            push_lean(buf_str(src), src->len);
+            if (item_decode(L, buf_str(src), src->len)) fail_msg("%s", lua_tostring(L, -1));
+            for (int k = -2; k <= -1; k++) {
+                lua_getglobal(L, "edit");
+                lua_pushvalue(L, k - 1);
+                lua_pushinteger(L, i);
+                lua_call(L, 2, 0);
+            }
+            encode_top(&b);                   /* the table */
+            lua_pop(L, 1);
+            encode_top(&a);
+            if (way == 1) {
+                /* untouched values went out as spelt: compare them canonical */
+                if (item_decode(L, a.data, a.len)) fail_msg("%s", lua_tostring(L, -1));
+                encode_top(&a);
+                lua_pop(L, 1);
+            }
+            if (strcmp(buf_str(&a), buf_str(&b)) != 0)
+                fail_msg("item %d (way %d): edited lean\n%s\ntable\n%s", i, way, buf_str(&a),
+                         buf_str(&b));
+            lua_pop(L, 2);
+        }
+    }
+    /* The generator's names are rich in escapes, which send an item to the
+     * table fallback: about a sixth come out lean (679 with this seed). */
+    assert_true(lean_count > 500);
+    buf_free(&g.c);
+    buf_free(&g.n);
+    buf_free(&a);
+    buf_free(&b);
+    buf_free(&err);
+}
+
+/* What scripts see of a lean item, and what fails loudly. */
+static void test_lean_behaviour(void **state)
+{
+    (void)state;
+    lua_ok("json = require 'mighost.json'\n"
+           "function lean(text) return json.decode_ddb_items('[' .. text .. ']', 1, #text + 2, 10, true)[1] end\n"
+           "local it = lean('{ \"pk\" : {\"S\":\"a1\"}, \"n\":{\"N\":\"12.50\"},\"tags\":{\"SS\":[\"x\",\"y\"]},'..\n"
+           "  '\"m\":{\"M\":{\"b\":{\"S\":\"\\\\u00e9\"},\"a\":{\"L\":[{\"NULL\":true}]}}}}')\n"
+           "assert(item.is_lean(it) and type(it) == 'userdata')\n"
+           "assert(not item.is_lean({}) and not item.is_lean('x'))\n"
+           /* untouched: as it came, compacted */
+           "assert(item.encode(it) == '{\"pk\":{\"S\":\"a1\"},\"n\":{\"N\":\"12.50\"},\"tags\":{\"SS\":[\"x\",\"y\"]},'..\n"
+           "  '\"m\":{\"M\":{\"b\":{\"S\":\"\\\\u00e9\"},\"a\":{\"L\":[{\"NULL\":true}]}}}}', item.encode(it))\n"
+           "assert(it.pk.S == 'a1' and it.n.N == '12.50' and it.nope == nil and it[1] == nil)\n"
+           /* a value read is kept: changing it changes the item */
+           "it.tags.SS[1] = 'z'\n"
+           "assert(item.encode(it):find('{\"SS\":[\"z\",\"y\"]}', 1, true))\n"
+           /* removed, put back, added */
+           "it.n = nil; it.zz = {BOOL = true}; it.aa = {S = 'first of the added'}\n"
+           "assert(it.n == nil)\n"
+           "local keys = {}; for k in pairs(it) do keys[#keys + 1] = k end\n"
+           "assert(table.concat(keys, ',') == 'pk,tags,m,aa,zz', table.concat(keys, ','))\n"
+           "assert(table.concat(item.keys(it), ',') == 'pk,tags,m,aa,zz')\n"
+           "it.n = {N = '1'}\n"
+           "assert(item.encode(it):find('^{\"pk\":{\"S\":\"a1\"},\"n\":{\"N\":\"1\"},\"tags\"'))\n"
+           /* a copy is its own item, sharing the values read so far */
+           "local c = item.copy(it); c.pk = {S = 'other'}; c.extra = {N = '2'}\n"
+           "assert(it.pk.S == 'a1' and it.extra == nil and c.pk.S == 'other' and c.tags == it.tags)\n"
+           "assert(item.is_lean(c))\n"
+           /* every item.* function takes it */
+           "local t = item.to_table(it)\n"
+           "assert(type(t) == 'table' and item.equal(t, it) and item.equal(it, t))\n"
+           "assert(item.size(it) == item.size(t) and item.encode(t) == item.encode(it))\n"
+           "assert(item.to_plain(it).pk == 'a1')\n"
+           "assert(item.to_table(t) == t)\n"
+           /* a table's copy keeps its recorded order */
+           "local d = item.decode('{\"b\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}')\n"
+           "local dc = item.copy(d); assert(dc ~= d and item.encode(dc) == '{\"b\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}')\n"
+           /* the writer's entry: the same text and key id as the table's */
+           "local tt, tid, tsz = item._writer_entry(item.to_table(c), 'pk')\n"
+           "local lt, lid, lsz = item._writer_entry(c, 'pk')\n"
+           "assert(tt == lt and tid == lid and lsz >= tsz, lt)\n"
+           /* not a table: these raise instead of seeing an empty item */
+           "expect_err(function() return next(it) end, 'table expected, got mighost.item.lean')\n"
+           "expect_err(function() return #it end, 'attempt to get length')\n"
+           "expect_err(function() rawget(it, 'pk') end, 'table expected')\n"
+           "expect_err(function() it[1] = {S = 'x'} end, \"attribute names are strings, not number\")\n"
+           "assert(getmetatable(it) == 'mighost.item.lean')\n"
+           /* a value that does not decode fails when read, naming it */
+           "local bad = lean('{\"pk\":{\"S\":\"a\"},\"x\":{\"Q\":\"1\"}}')\n"
+           "assert(item.is_lean(bad) and bad.pk.S == 'a')\n"
+           "expect_err(function() return bad.x end, 'attribute x: value: unknown type tag Q')\n"
+           /* names with escapes, or twice: decoded as a table (which refuses the second) */
+           "local esc = lean('{\"p\\\\u0041\":{\"S\":\"v\"}}')\n"
+           "assert(type(esc) == 'table' and esc.pA.S == 'v')\n"
+           "expect_err(function() lean('{\"a\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}') end, 'appears twice')\n"
+           "expect_err(function() lean('{\"a\":{\"S\":\"1\"}') end, 'invalid JSON')\n"
+           "assert(item.encode(lean('{}')) == '{}')\n"
+           /* over 400 KB: the writer's size is the exact one */
+           "local big = lean('{\"pk\":{\"S\":\"k\"},\"b\":{\"S\":\"' .. string.rep('\\\\u0041', 70000) .. '\"}}')\n"
+           "local _, _, bsz = item._writer_entry(big, 'pk')\n"
+           "assert(bsz == item.size(big) and bsz == 2 + 1 + 1 + 70000, bsz)\n"
+           "local huge = lean('{\"pk\":{\"S\":\"k\"},\"b\":{\"S\":\"' .. string.rep('x', 410000) .. '\"}}')\n"
+           "local _, _, hsz = item._writer_entry(huge, 'pk')\n"
+           "assert(hsz == item.size(huge) and hsz > item.MAX_SIZE)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +1019,8 @@ int main(void)
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_generated),
+        cmocka_unit_test(test_lean_generated),
+        cmocka_unit_test(test_lean_behaviour),
     };
     return cmocka_run_group_tests_name("item", tests, setup, teardown);
 }

@@ -24,6 +24,7 @@ M.resolve = resolve
 
 local function outputs_of(result)
   if result == nil or result == false then return {} end
+  if item.is_lean(result) then return {result} end
   if type(result) ~= "table" then error("transform must return nil, an item or a list of items", 0) end
   if result[1] ~= nil then return result end
   if next(result) == nil then return {} end

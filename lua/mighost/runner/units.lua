@@ -158,7 +158,7 @@ function M.run(ctx, o)
       order[#order + 1] = ticket
       -- Decoded a hundred at a time as they are handed out: memory follows
       -- the items in flight, not the page size.
-      for it in ddb.page_items(page) do
+      for it in ddb.page_items(page, spec.lean) do
         if limit and counts.scanned >= limit then ctx.stopping = true; break end
         -- Stopped by --max-failures: the rest of the page stays open.
         if ctx.halted then ticket.open = true; break end
