@@ -178,7 +178,7 @@ local function consumed(cc)
   return n
 end
 
-local function call(op, tname, body, kind, estimate, lazy)
+local function call(op, tname, body, kind, estimate, lazy, lean)
   if offline then return offline_call(op, tname, body) end
   estimate = estimate or 1
   -- The pause and --concurrency gate comes first; the window (which only
@@ -206,7 +206,7 @@ local function call(op, tname, body, kind, estimate, lazy)
   local resp, items_at, items_end
   if ok and text then
     if lazy then resp, items_at, items_end = json.decode_ddb_lazy(text)
-    else resp = json.decode_ddb(text) end
+    else resp = json.decode_ddb(text, lean) end
   end
   if t0 then
     w:release(t0, {throttled = ok and (meta.throttles > 0 or (resp ~= nil and unprocessed(resp))),
@@ -428,7 +428,7 @@ local function write_one(op, o, build, validate_what)
     local schema = must_schema(t)
     return record(op, t, body, schema, validate_what, validate_what ~= o.item)
   end
-  local resp, err = call(op, t, body, "write")
+  local resp, err = call(op, t, body, "write", nil, nil, o.lean)
   if not resp then
     if err.code == "ConditionalCheckFailedException" then return false, err end
     return nil, err
@@ -530,7 +530,7 @@ function M.batch_get(o)
     local req = {'"Keys":[' .. table.concat(chunk, ",") .. ']'}
     for _, e in ipairs(extra) do req[#req + 1] = e end
     local body = '{"RequestItems":{' .. q(wire(t)) .. ':' .. body_of(req) .. '},"ReturnConsumedCapacity":"TOTAL"}'
-    local resp, err = call("BatchGetItem", t, body, "read")
+    local resp, err = call("BatchGetItem", t, body, "read", nil, nil, o.lean)
     if not resp then return nil, err end
     for _, it in ipairs(resp.Responses and resp.Responses[wire(t)] or {}) do found[#found + 1] = it end
     local un = resp.UnprocessedKeys and resp.UnprocessedKeys[wire(t)]

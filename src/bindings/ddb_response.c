@@ -206,15 +206,15 @@ static int open_container(parser *ps, char close)
     return 1;
 }
 
-/* '[' items ']' */
-static int parse_items(parser *ps)
+/* '[' items ']' (lean: as lean items) */
+static int parse_items(parser *ps, int lean)
 {
     lua_State *L = ps->L;
     lua_Integer n = 0;
     int more;
     lua_newtable(L);
     for (more = open_container(ps, ']'); more > 0; more = next_member(ps, ']')) {
-        if (item_parse_item(ps)) return -1;
+        if ((lean ? item_lean_parse : item_parse_item)(ps)) return -1;
         lua_rawseti(L, -2, ++n);
     }
     return more;
@@ -294,9 +294,12 @@ static int parse_object(parser *ps, int field, int depth)
         }
         lua_pushlstring(L, k, klen);
         /* Responses: {table: [items]} */
+        int lean_item = ps->lean && depth == 0 && kind == F_ITEM &&
+                        ((klen == 4 && memcmp(k, "Item", 4) == 0) ||
+                         (klen == 10 && memcmp(k, "Attributes", 10) == 0));
         int rc = field == F_RESPONSES && ps->p < ps->end && *ps->p == '['
-                     ? parse_items(ps)
-                     : parse_value(ps, kind, depth + 1);
+                     ? parse_items(ps, ps->lean)
+                     : lean_item ? item_lean_parse(ps) : parse_value(ps, kind, depth + 1);
         if (rc) return -1;
         lua_rawset(L, -3);
     }
@@ -310,7 +313,7 @@ static int parse_value(parser *ps, int field, int depth)
     if (ps->p >= ps->end) return syntax(ps, "unexpected end of text");
     switch (*ps->p) {
     case '{': return field == F_ITEM ? item_parse_item(ps) : parse_object(ps, field, depth);
-    case '[': return field == F_ITEMS ? parse_items(ps) : parse_array(ps, depth);
+    case '[': return field == F_ITEMS ? parse_items(ps, 0) : parse_array(ps, depth);
     case '"': {
         const char *s;
         size_t len;
@@ -392,6 +395,7 @@ static void parser_init(parser *ps, lua_State *L, const char *json, size_t len)
     ps->order = lua_gettop(L);
     lua_createtable(L, ITEM_ORDER_CACHE_LEVELS, 0);
     ps->cache = lua_gettop(L);
+    ps->lean = 0;
     for (int i = 0; i < ITEM_ORDER_CACHE_LEVELS; i++) ps->last[i].n = 0;
     ps->L = L;
     ps->s = ps->p = json;
@@ -418,14 +422,15 @@ static int parser_finish(parser *ps, int top, int r)
     return r ? -1 : 0;
 }
 
-static int decode_response(lua_State *L, const char *json, size_t len, int lazy, size_t *at,
-                           size_t *end)
+static int decode_response(lua_State *L, const char *json, size_t len, int lazy, int lean,
+                           size_t *at, size_t *end)
 {
     parser ps;
     int top = lua_gettop(L), r;
     parser_init(&ps, L, json, len);
     ps.len_all = len;
     ps.lazy_items = lazy;
+    ps.lean = lean;
     r = parse_value(&ps, F_PLAIN, 0);
     if (!r) {
         item_skip_ws(&ps);
@@ -437,12 +442,17 @@ static int decode_response(lua_State *L, const char *json, size_t len, int lazy,
 
 int ddb_decode_response(lua_State *L, const char *json, size_t len)
 {
-    return decode_response(L, json, len, 0, NULL, NULL);
+    return decode_response(L, json, len, 0, 0, NULL, NULL);
+}
+
+int ddb_decode_response_lean(lua_State *L, const char *json, size_t len)
+{
+    return decode_response(L, json, len, 0, 1, NULL, NULL);
 }
 
 int ddb_decode_response_lazy(lua_State *L, const char *json, size_t len, size_t *at, size_t *end)
 {
-    return decode_response(L, json, len, 1, at, end);
+    return decode_response(L, json, len, 1, 0, at, end);
 }
 
 /* Up to max items of the array, from its '[' or from the ',' where an

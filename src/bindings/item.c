@@ -505,6 +505,7 @@ static const luaL_Reg item_funcs[] = {
     {"copy", item_l_copy},
     {"to_table", item_l_to_table},
     {"is_lean", item_l_is_lean},
+    {"decode_lean", item_l_decode_lean},
     {NULL, NULL}};
 
 static const luaL_Reg item_scratch_funcs[] = {

@@ -143,6 +143,9 @@ typedef struct item_parser {
      * decoded; where it is (byte offsets in the text) is kept here. */
     int lazy_items;
     size_t items_at, items_end;
+    /* ddb_decode_response_lean: a top-level Item or Attributes, and the
+     * arrays of Responses, as lean items (item_lean.c); keys stay tables. */
+    int lean;
     size_t len_all;            /* the whole text's length (for validate) */
     struct {
         int n;
@@ -176,6 +179,11 @@ int item_parse_string(item_parser *ps, const char **out, size_t *len);
  * and push it. Returns 0, or -1 with the error message pushed. */
 int ddb_decode_response(lua_State *L, const char *json, size_t len);
 
+/* The same, with a top-level Item or Attributes and the item arrays of
+ * Responses as lean items (item_lean.c), for callers that only encode or
+ * compare them; keys (Key, LastEvaluatedKey, UnprocessedKeys) stay tables. */
+int ddb_decode_response_lean(lua_State *L, const char *json, size_t len);
+
 /* The same, except that a top-level "Items" array is left in the text:
  * *at and *end get its byte range (both 0 when there is none) for
  * ddb_decode_items() to decode later. A page waiting in a queue is then
@@ -204,6 +212,7 @@ typedef struct item_lean {
     uint32_t n, len;             /* attributes; bytes of text */
     int touched;                 /* some attribute was read or set */
     int extra;                   /* some name not in the text was set */
+    int removed;                 /* some attribute was set to nil */
     item_lean_attr attr[];       /* then the text */
 } item_lean;
 
@@ -234,10 +243,19 @@ int item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *out,
 void item_lean_push_table(lua_State *L, int idx);
 void item_lean_arg(lua_State *L, int idx);
 
-/* item.copy, item.to_table, item.is_lean */
+/* item.equal for two lean items with nothing set or removed (values read
+ * are fine): attribute by attribute, texts first, decoding a value only
+ * when its text differs. Returns 1 or 0, or -1 when it does not apply. */
+int item_lean_equal(lua_State *L, int a, int b);
+
+/* item.copy, item.to_table, item.is_lean, item.decode_lean */
 int item_l_copy(lua_State *L);
 int item_l_to_table(lua_State *L);
 int item_l_is_lean(lua_State *L);
+int item_l_decode_lean(lua_State *L);
+
+/* item_plain.c's typed comparison of the values at a and b. */
+int item_eq_value(lua_State *L, int a, int b);
 
 /* Lua functions in item_plain.c. */
 int item_l_to_plain(lua_State *L);

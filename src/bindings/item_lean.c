@@ -202,6 +202,7 @@ static const char *push_lean(lua_State *L, const char *p, const char *end)
     li->len = (uint32_t)len;
     li->touched = 0;
     li->extra = 0;
+    li->removed = 0;
     memcpy(li->attr, at, n * sizeof at[0]);
     memcpy((char *)ITEM_LEAN_TEXT(li), start, len);
     push_metatable(L);
@@ -287,6 +288,7 @@ static int lean_newindex(lua_State *L)
     } else if (!lua_isnil(L, 3)) {
         li->extra = 1;
     }
+    if (lua_isnil(L, 3)) li->removed = 1;
     push_touched(L, 1, 1);
     lua_pushvalue(L, 2);
     if (lua_isnil(L, 3))
@@ -495,4 +497,91 @@ int item_l_is_lean(lua_State *L)
 {
     lua_pushboolean(L, item_lean_get(L, 1) != NULL);
     return 1;
+}
+
+/* item.decode_lean(text): the item in text as a lean item (a table when
+ * item_lean_parse() would give one); raises when it does not decode. */
+int item_l_decode_lean(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    const char *p = ws(text, text + len);
+    const char *after = p < text + len && *p == '{' ? push_lean(L, p, text + len) : NULL;
+    if (after && ws(after, text + len) == text + len) return 1;
+    if (after) lua_pop(L, 1);
+    if (item_decode(L, text, len)) return lua_error(L);
+    return 1;
+}
+
+/* Attribute i of the lean item at idx: its text in *s, *len (returns 0),
+ * or its value read or set, pushed (returns 1). */
+static int attr_value(lua_State *L, item_lean *li, int touched, uint32_t i, const char **s,
+                      size_t *len)
+{
+    const item_lean_attr *a = &li->attr[i];
+    if (!a->touched || !touched) {
+        *s = ITEM_LEAN_TEXT(li) + a->value;
+        *len = a->value_len;
+        return 0;
+    }
+    lua_pushlstring(L, ITEM_LEAN_TEXT(li) + a->name, a->name_len);
+    lua_rawget(L, touched);
+    return 1;
+}
+
+static int decode_or_fail(lua_State *L, const char *s, size_t len)
+{
+    if (item_decode_value(L, s, len)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+int item_lean_equal(lua_State *L, int a, int b)
+{
+    item_lean *x = item_lean_get(L, a), *y = item_lean_get(L, b);
+    if (!x || !y || x->extra || y->extra || x->removed || y->removed) return -1;
+    if (x->n != y->n) return 0;
+    int top = lua_gettop(L), r = 1;
+    a = lua_absindex(L, a);
+    b = lua_absindex(L, b);
+    lua_getiuservalue(L, a, 1);
+    int tx = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    lua_getiuservalue(L, b, 1);
+    int ty = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    int base = lua_gettop(L);
+    const char *xt = ITEM_LEAN_TEXT(x);
+    for (uint32_t i = 0; i < x->n && r == 1; i++) {
+        lua_settop(L, base);
+        const item_lean_attr *an = &x->attr[i];
+        /* the same place first: items of one table mostly share an order */
+        int j = i < y->n && y->attr[i].name_len == an->name_len &&
+                        memcmp(ITEM_LEAN_TEXT(y) + y->attr[i].name, xt + an->name, an->name_len) == 0
+                    ? (int)i
+                    : item_lean_find(y, xt + an->name, an->name_len);
+        if (j < 0) {
+            r = 0;
+            break;
+        }
+        const char *s1 = NULL, *s2 = NULL;
+        size_t l1 = 0, l2 = 0;
+        int p1 = attr_value(L, x, tx, i, &s1, &l1);
+        int v1 = lua_gettop(L);
+        int p2 = attr_value(L, y, ty, (uint32_t)j, &s2, &l2);
+        int v2 = lua_gettop(L);
+        if (!p1 && !p2 && l1 == l2 && memcmp(s1, s2, l1) == 0) continue;
+        /* spelt otherwise (or read): compare the values typed */
+        if (!p1) {
+            if (decode_or_fail(L, s1, l1)) { r = -1; break; }
+            v1 = lua_gettop(L);
+        }
+        if (!p2) {
+            if (decode_or_fail(L, s2, l2)) { r = -1; break; }
+            v2 = lua_gettop(L);
+        }
+        r = item_eq_value(L, v1, v2);
+    }
+    lua_settop(L, top);
+    return r;
 }

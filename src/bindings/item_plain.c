@@ -469,12 +469,22 @@ out:
 /* equal(a, b [, kind]): typed equality; N compares as numbers ("1.50" ==
  * "1.5"), sets as sets, maps ignore key order. kind as for to_plain,
  * decided on a. */
+int item_eq_value(lua_State *L, int a, int b)
+{
+    return eq_value(L, lua_absindex(L, a), lua_absindex(L, b), 0);
+}
+
 int item_l_equal(lua_State *L)
 {
     int kind = kind_arg(L, 3);
     luaL_checkany(L, 1);
     luaL_checkany(L, 2);
     lua_settop(L, 2);
+    int lean = item_lean_equal(L, 1, 2);
+    if (lean >= 0) {
+        lua_pushboolean(L, lean);
+        return 1;
+    }
     item_lean_arg(L, 1);
     item_lean_arg(L, 2);
     int value = kind == 2 || (kind == 0 && item_looks_like_value(L, 1));

@@ -5,11 +5,13 @@
  *                                   null -> json.null
  *   json.encode(value) -> text      compact, object keys sorted
  *   json.quote(s) -> "\"...\""      one JSON string literal
- *   json.decode_ddb(text) -> table  a DynamoDB response: Item, Items, Keys,
- *                                   Attributes, LastEvaluatedKey, Responses,
- *                                   UnprocessedItems, UnprocessedKeys hold
- *                                   typed items (see mighost.item);
- *                                   ddb_response.c has the details
+ *   json.decode_ddb(text [, lean]) -> table  a DynamoDB response: Item,
+ *                                   Items, Keys, Attributes, LastEvaluatedKey,
+ *                                   Responses, UnprocessedItems,
+ *                                   UnprocessedKeys hold typed items (see
+ *                                   mighost.item); ddb_response.c has the
+ *                                   details. lean: a top-level Item or
+ *                                   Attributes and Responses' items are lean
  *   json.decode_ddb_lazy(text) -> table, at, end   the same, a top-level
  *                                   Items array left in the text (at..end)
  *   json.decode_ddb_items(text, at, end [, max [, lean]]) -> items [, next]
@@ -99,7 +101,9 @@ static int l_decode_ddb(lua_State *L)
 {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
-    if (ddb_decode_response(L, text, len) != 0) return lua_error(L);
+    int lean = lua_toboolean(L, 2);
+    if ((lean ? ddb_decode_response_lean : ddb_decode_response)(L, text, len) != 0)
+        return lua_error(L);
     return 1;
 }
 

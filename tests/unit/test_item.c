@@ -1005,6 +1005,101 @@ static void test_lean_behaviour(void **state)
            "assert(hsz == item.size(huge) and hsz > item.MAX_SIZE)\n");
 }
 
+/* item.equal on lean items: two spellings of every generated item are
+ * equal (attribute texts differ, values are compared typed), and an item
+ * with one value changed is not. */
+static void test_lean_equal_generated(void **state)
+{
+    (void)state;
+    gen g = {20261204, BUF_INIT, BUF_INIT};
+    int differs = 0;
+    /* eq reads all of one side first on odd items: values read are
+     * compared typed against texts (either side) */
+    lua_ok("n_eq = 0\n"
+           "function eq(a, b)\n"
+           "  n_eq = n_eq + 1\n"
+           "  if n_eq % 2 == 1 then for _ in pairs(n_eq % 4 == 1 and a or b) do end end\n"
+           "  return item.equal(a, b)\n"
+           "end\n"
+           "function changed(text)\n"
+           "  local t = item.decode(text)\n"
+           "  local names = item.keys(t)\n"
+           "  if #names == 0 then return nil end\n"
+           "  t[names[#names]] = {S = 'not what it was ' .. #text}\n"
+           "  return item.encode(t)\n"
+           "end");
+    for (int i = 0; i < 2000; i++) {
+        buf_reset(&g.c);
+        buf_reset(&g.n);
+        gen_map(&g, 0, 8);
+        lua_getglobal(L, "eq");
+        push_lean(buf_str(&g.c), g.c.len);
+        push_lean(buf_str(&g.n), g.n.len);
+        lua_call(L, 2, 1);
+        if (!lua_toboolean(L, -1)) fail_msg("item %d: spellings differ\n%s\n%s", i, buf_str(&g.c), buf_str(&g.n));
+        lua_pop(L, 1);
+        lua_getglobal(L, "changed");
+        lua_pushlstring(L, buf_str(&g.c), g.c.len);
+        lua_call(L, 1, 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        size_t len;
+        const char *other = lua_tolstring(L, -1, &len);
+        lua_getglobal(L, "eq");
+        push_lean(buf_str(&g.n), g.n.len);
+        push_lean(other, len);
+        lua_call(L, 2, 1);
+        if (lua_toboolean(L, -1)) fail_msg("item %d: a changed value is equal\n%s\n%s", i, buf_str(&g.n), other);
+        differs++;
+        lua_pop(L, 2);
+    }
+    assert_true(differs > 1500);
+    buf_free(&g.c);
+    buf_free(&g.n);
+}
+
+/* item.equal's lean cases, item.decode_lean, and which parts of a
+ * response json.decode_ddb(text, true) gives as lean items. */
+static void test_lean_equal_and_responses(void **state)
+{
+    (void)state;
+    lua_ok("local a = item.decode_lean('{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1.50\"},\"s\":{\"SS\":[\"x\",\"y\"]},'..\n"
+           "  '\"m\":{\"M\":{\"b\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}}}')\n"
+           "local b = item.decode_lean('{\"m\":{\"M\":{\"a\":{\"S\":\"2\"},\"b\":{\"S\":\"1\"}}},\"s\":{\"SS\":[\"y\",\"x\"]},'..\n"
+           "  '\"n\":{\"N\":\"1.5\"},\"pk\":{\"S\":\"a\"}}')\n"
+           "assert(item.is_lean(a) and item.is_lean(b))\n"
+           "assert(item.equal(a, b) and item.equal(b, a) and item.equal(a, item.to_table(b)))\n"
+           "assert(a.pk.S == 'a' and item.equal(a, b))\n"          /* a value read */
+           "local c = item.copy(b); c.n = {N = '2'}\n"
+           "assert(not item.equal(a, c) and not item.equal(c, a))\n"
+           "local d = item.copy(a); d.extra = {S = 'x'}\n"
+           "assert(not item.equal(a, d) and item.equal(d, d))\n"
+           "local e = item.copy(a); e.n = nil\n"
+           "assert(not item.equal(a, e))\n"
+           "e.n = {N = '1.5'}; assert(item.equal(a, e))\n"
+           "assert(not item.equal(a, item.decode_lean('{\"pk\":{\"S\":\"a\"}}')))\n"
+           "expect_err(function() item.equal(item.decode_lean('{\"a\":{\"Q\":\"1\"}}'),\n"
+           "  item.decode_lean('{\"a\":{\"Q\":\"2\"}}')) end, 'unknown type tag Q')\n"
+           "expect_err(function() item.decode_lean('{} x') end, 'invalid JSON')\n"
+           "assert(type(item.decode_lean(' {\"p\\\\u0041\":{\"S\":\"1\"}} ')) == 'table')\n"
+           /* responses */
+           "local r = json.decode_ddb('{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"1\"}}]},'..\n"
+           "  '\"UnprocessedKeys\":{\"t\":{\"Keys\":[{\"pk\":{\"S\":\"2\"}}]}}}', true)\n"
+           "assert(item.is_lean(r.Responses.t[1]) and r.Responses.t[1].pk.S == '1')\n"
+           "assert(type(r.UnprocessedKeys.t.Keys[1]) == 'table')\n"
+           "r = json.decode_ddb('{\"Attributes\":{\"pk\":{\"S\":\"1\"}},\"Item\":{\"pk\":{\"S\":\"3\"}}}', true)\n"
+           "assert(item.is_lean(r.Attributes) and item.is_lean(r.Item))\n"
+           "r = json.decode_ddb('{\"Items\":[{\"pk\":{\"S\":\"1\"}}],\"LastEvaluatedKey\":{\"pk\":{\"S\":\"1\"}},'..\n"
+           "  '\"UnprocessedItems\":{\"t\":[{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"4\"}}}}]}}', true)\n"
+           "assert(type(r.Items[1]) == 'table' and type(r.LastEvaluatedKey) == 'table')\n"
+           "assert(type(r.UnprocessedItems.t[1].PutRequest.Item) == 'table')\n"
+           "r = json.decode_ddb('{\"Attributes\":{\"pk\":{\"S\":\"1\"}}}')\n"
+           "assert(type(r.Attributes) == 'table')\n"
+           "expect_err(function() json.decode_ddb('{\"Attributes\":[1]}', true) end, 'expected a JSON object')\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1021,6 +1116,8 @@ int main(void)
         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_lean_generated),
         cmocka_unit_test(test_lean_behaviour),
+        cmocka_unit_test(test_lean_equal_generated),
+        cmocka_unit_test(test_lean_equal_and_responses),
     };
     return cmocka_run_group_tests_name("item", tests, setup, teardown);
 }

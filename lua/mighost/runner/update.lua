@@ -173,6 +173,7 @@ function M.run(phase, ctx)
       local key_text = item.encode(ticket.source)
       undo.journal:record(undo.phase, ticket.seg, {journal.pre_line(key_text, before_text)})
       o.return_values = "ALL_NEW"
+      o.lean = true    -- the item after is only written to the journal as it came
       local r1, r2 = ddb.update(o)
       done = r1
       if done then after = r2 else err = r2 end

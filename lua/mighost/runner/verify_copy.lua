@@ -63,7 +63,7 @@ function M.run(mig, spec, ctx)
   local function compare(batch)
     local keys = {}
     for i, e in ipairs(batch) do keys[i] = e.key end
-    local found, err = ddb.batch_get{table = dst, keys = keys, consistent = true}
+    local found, err = ddb.batch_get{table = dst, keys = keys, consistent = true, lean = true}
     if not found then error(err, 0) end
     local by_key = {}
     for _, it in ipairs(found) do by_key[item.encode(ddb.key_of(dst_schema, it))] = it end
@@ -73,7 +73,7 @@ function M.run(mig, spec, ctx)
       if not got then
         missing = missing + 1
         if #missing_keys < LISTED then missing_keys[#missing_keys + 1] = e.key end
-      elseif not item.equal(got, item.decode(e.want)) then
+      elseif not item.equal(got, item.decode_lean(e.want)) then
         different = different + 1
         if #different_keys < LISTED then different_keys[#different_keys + 1] = e.key end
       end
