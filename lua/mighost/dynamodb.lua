@@ -400,7 +400,7 @@ function M.get(o)
   if o.projection then parts[#parts + 1] = '"ProjectionExpression":' .. q(o.projection) end
   if o.names then parts[#parts + 1] = '"ExpressionAttributeNames":' .. encode_names(o.names) end
   parts[#parts + 1] = '"ReturnConsumedCapacity":"TOTAL"'
-  local resp, err = call("GetItem", t, body_of(parts), "read")
+  local resp, err = call("GetItem", t, body_of(parts), "read", nil, nil, o.lean)
   if not resp then return nil, err end
   if resp.Item then
     local s = table_stats(t)
@@ -510,7 +510,7 @@ function M.transact_write(list)
   return true
 end
 
--- batch_get{table=, keys={...}, projection=, names=, consistent=}
+-- batch_get{table=, keys={...}, projection=, names=, consistent=, lean=}
 -- Returns the items found (any order); UnprocessedKeys are retried.
 function M.batch_get(o)
   local t = need_table(o)
