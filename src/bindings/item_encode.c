@@ -403,12 +403,9 @@ static int enc_lean(enc *e, int idx, item_lean *li, size_t *sz)
         c.size += a->name_len + a->value_len;
     }
     if (li->extra && touched) {
-        item_keyref local[32], *ks = local;
-        int m = item_lean_extras(L, li, touched, ks, 32);
-        if (m > 32) {
-            ks = lua_newuserdatauv(L, (size_t)m * sizeof *ks, 0);
-            item_lean_extras(L, li, touched, ks, m);
-        }
+        item_keyref local[32];
+        int m;
+        item_keyref *ks = item_lean_extras(L, li, touched, local, 32, &m);
         for (int j = 0; j < m; j++) {
             lua_pushlstring(L, ks[j].s, ks[j].len);
             int r = enc_lean_pair(e, touched, &c);

@@ -233,9 +233,11 @@ int item_lean_find(const item_lean *li, const char *s, size_t len);
 /* Like item_parse_item(), but pushes a lean item when it can. */
 int item_lean_parse(item_parser *ps);
 
-/* The names set that the text does not have, sorted (up to cap of them in
- * out; the count is returned), from the uservalue table at touched. */
-int item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *out, int cap);
+/* The names set that the text does not have (from the uservalue table at
+ * touched), sorted, *count of them: in local when they fit in cap, else in
+ * a userdata pushed on the stack (the caller's to pop with the rest). */
+item_keyref *item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *local, int cap,
+                              int *count);
 
 /* Push the lean item at idx decoded whole, as a table (raises if its text
  * does not decode); item_lean_arg() puts that in its place when idx holds

@@ -299,7 +299,7 @@ static int lean_newindex(lua_State *L)
     return 0;
 }
 
-int item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *out, int cap)
+static int collect_extras(lua_State *L, item_lean *li, int touched, item_keyref *out, int cap)
 {
     int m = 0;
     if (!li->extra) return 0;
@@ -317,6 +317,20 @@ int item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *out,
     }
     if (m <= cap) qsort(out, (size_t)m, sizeof *out, item_keyref_cmp);
     return m;
+}
+
+item_keyref *item_lean_extras(lua_State *L, item_lean *li, int touched, item_keyref *local, int cap,
+                              int *count)
+{
+    touched = lua_absindex(L, touched);
+    int m = collect_extras(L, li, touched, local, cap);
+    item_keyref *ks = local;
+    if (m > cap) {
+        ks = lua_newuserdatauv(L, (size_t)m * sizeof *ks, 0);
+        collect_extras(L, li, touched, ks, m);
+    }
+    *count = m;
+    return ks;
 }
 
 /* The names pairs() gives, in encoding order, as a list at the top. */
@@ -343,12 +357,9 @@ static void push_names(lua_State *L, item_lean *li, int idx)
         lua_rawseti(L, list, ++k);
     }
     if (touched) {
-        item_keyref local[32], *ks = local;
-        int m = item_lean_extras(L, li, touched, ks, 32);
-        if (m > 32) {
-            ks = lua_newuserdatauv(L, (size_t)m * sizeof *ks, 0);
-            item_lean_extras(L, li, touched, ks, m);
-        }
+        item_keyref local[32];
+        int m;
+        item_keyref *ks = item_lean_extras(L, li, touched, local, 32, &m);
         for (int j = 0; j < m; j++) {
             lua_pushlstring(L, ks[j].s, ks[j].len);
             lua_rawseti(L, list, ++k);

@@ -996,6 +996,12 @@ static void test_lean_behaviour(void **state)
            "expect_err(function() lean('{\"a\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}') end, 'appears twice')\n"
            "expect_err(function() lean('{\"a\":{\"S\":\"1\"}') end, 'invalid JSON')\n"
            "assert(item.encode(lean('{}')) == '{}')\n"
+           /* more added names than the encoder keeps on its C stack */
+           "local many = lean('{\"pk\":{\"S\":\"k\"}}')\n"
+           "for i = 1, 40 do many[('x%02d'):format(41 - i)] = {N = tostring(i)} end\n"
+           "local order = {}; for k in pairs(many) do order[#order + 1] = k end\n"
+           "assert(#order == 41 and order[1] == 'pk' and order[2] == 'x01' and order[41] == 'x40')\n"
+           "assert(item.encode(many) == item.encode(item.to_table(many)))\n"
            /* over 400 KB: the writer's size is the exact one */
            "local big = lean('{\"pk\":{\"S\":\"k\"},\"b\":{\"S\":\"' .. string.rep('\\\\u0041', 70000) .. '\"}}')\n"
            "local _, _, bsz = item._writer_entry(big, 'pk')\n"
