@@ -254,23 +254,14 @@ function Writer:add(op, it, ticket, before)
   local schema = self.schema
   -- One C call for the text, the key's id and the size; nothing when the
   -- item does not encode (the separate calls below then say why).
-  local lean = is_lean(it)
-  local text, id, size
-  if lean then
-    -- Reading a lean item's key decodes it, and may find it malformed.
-    local ok
-    ok, text, id, size = pcall(writer_entry, it, schema.hash, schema.range)
-    if not ok then
-      local entry = {op = op, key = it, ticket = ticket, before = before}
-      if ticket then ticket.pending = ticket.pending + 1 end
-      self:fail(entry, tostring(text))
-      return false, text
-    end
-  else
-    text, id, size = writer_entry(it, schema.hash, schema.range)
-  end
-  local reason = self.ddb.validate(schema, it, op == "delete", size)
-  local key = (lean or type(it) == "table") and it[schema.hash] and self.ddb.key_of(schema, it) or it
+  -- Protected: reading a lean item's key decodes it, and may find it
+  -- malformed; that fails this write alone, like any other bad item.
+  local ok, text, id, size = pcall(writer_entry, it, schema.hash, schema.range)
+  local reason
+  if ok then reason = self.ddb.validate(schema, it, op == "delete", size)
+  else reason, text = tostring(text), nil end
+  local key = ok and (type(it) == "table" or is_lean(it)) and it[schema.hash]
+              and self.ddb.key_of(schema, it) or it
   local entry = {op = op, key = key, ticket = ticket, before = before}
   if ticket then ticket.pending = ticket.pending + 1 end
   if reason then
@@ -278,7 +269,6 @@ function Writer:add(op, it, ticket, before)
     return false, reason
   end
   if not text then
-    local ok
     ok, text = pcall(item.encode, it)
     if not ok then
       self:fail(entry, tostring(text))
