@@ -81,6 +81,7 @@ static void test_api_and_dry_run_validation(void **state)
     assert_int_equal(run_script(dynalite.url, args, &out, &err), 0);
     assert_non_null(strstr(buf_str(&out), "condition failed as a value"));
     assert_non_null(strstr(buf_str(&out), "batch_get\t30"));
+    assert_non_null(strstr(buf_str(&out), "lean items ok"));
     assert_non_null(strstr(buf_str(&out), "stats ok"));
     const char *dry[] = {"--dry-run", "tests/integration/lua/api.lua", "api", NULL};
     assert_int_equal(run_script(dynalite.url, dry, &out, &err), 0);
